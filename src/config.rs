@@ -1,0 +1,107 @@
+//! Typed configuration: defaults embedded in the binary (`config/default.toml`), then an
+//! optional file, then `TIDINGS_*` environment variables. Validated once at start-up.
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use std::path::Path;
+
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Deserialize)]
+pub struct Config {
+    pub listen: String,
+    pub public_url: String,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub app_id: String,
+    pub app_key: String,
+    pub master_key: String,
+    pub agora_customer_id: String,
+    pub agora_customer_secret: String,
+    pub log_format: String,
+    pub max_body_bytes: usize,
+    pub sign_max_skew_secs: u64,
+    pub ws_idle_timeout_secs: u64,
+    pub ws_login_timeout_secs: u64,
+    pub ws_queue_capacity: usize,
+    pub session_token_ttl_secs: u64,
+    pub write_batch_max: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+/// Secrets stay out of logs.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("app_id", &self.app_id)
+            .field("app_key", &"[redacted]")
+            .field("master_key", &"[redacted]")
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://[redacted]{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
+        if let Some(path) = file {
+            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment.merge(Env::prefixed("TIDINGS_")).extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded defaults alone (tests start from these).
+    pub fn defaults() -> anyhow::Result<Config> {
+        let config: Config = Figment::from(Toml::string(DEFAULT_CONFIG)).extract()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"),
+            "database_url must start with sqlite:// or postgres://"
+        );
+        let app = [&self.app_id, &self.app_key, &self.master_key];
+        let set = app.iter().filter(|v| !v.is_empty()).count();
+        anyhow::ensure!(
+            set == 0 || set == 3,
+            "TIDINGS_APP_ID, TIDINGS_APP_KEY and TIDINGS_MASTER_KEY must be set together"
+        );
+        anyhow::ensure!(self.app_key != self.master_key || set == 0, "app key and master key must differ");
+        anyhow::ensure!(self.write_batch_max > 0, "write_batch_max must be positive");
+        anyhow::ensure!(self.ws_queue_capacity > 0, "ws_queue_capacity must be positive");
+        anyhow::ensure!(matches!(self.log_format.as_str(), "text" | "json"), "log_format must be text or json");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse_and_validate() {
+        let config = Config::defaults();
+        assert!(config.as_ref().is_ok_and(|c| c.validate().is_ok()));
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://[redacted]@h/db");
+    }
+}

@@ -1,0 +1,52 @@
+//! An app (tenant): its credentials and its settings.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub app_id: String,
+    pub app_key: String,
+    pub master_key: String,
+    pub settings: AppSettings,
+}
+
+/// Per-app switches and quotas, stored with the app as JSON. Every field has a default so
+/// settings written by an older version still load.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AppSettings {
+    /// Normal messages (send, edit, recall) per minute.
+    pub message_rate_per_minute: u32,
+    /// Subscriber broadcasts (E35) per minute and per UTC day.
+    pub subscription_rate_per_minute: u32,
+    pub subscription_rate_per_day: u32,
+    /// Global broadcasts (E49) per minute and per UTC day.
+    pub broadcast_rate_per_minute: u32,
+    pub broadcast_rate_per_day: u32,
+    /// Agora peer + channel messages per second.
+    pub agora_rate_per_second: u32,
+    /// Verify login signatures on `session open`.
+    pub login_signature_required: bool,
+    /// Verify signatures on REST history queries.
+    pub history_signature_required: bool,
+    /// Agora-style HTTP Basic credentials.
+    pub agora_customer_id: Option<String>,
+    pub agora_customer_secret: Option<String>,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            message_rate_per_minute: 1800,
+            subscription_rate_per_minute: 30,
+            subscription_rate_per_day: 1000,
+            broadcast_rate_per_minute: 10,
+            broadcast_rate_per_day: 30,
+            agora_rate_per_second: 500,
+            login_signature_required: false,
+            history_signature_required: false,
+            agora_customer_id: None,
+            agora_customer_secret: None,
+        }
+    }
+}

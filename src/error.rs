@@ -1,0 +1,147 @@
+//! One error type for every door into the server. REST renders it as LeanCloud's
+//! `{"code": N, "error": "..."}` body with a fitting HTTP status; the WebSocket gateway
+//! renders the same `code` in an error command. Internal failures are logged once and
+//! reach the client as an opaque 500.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// LeanCloud codes used by more than one place. Realtime codes (4xxx) are shared with the
+/// WebSocket gateway.
+pub mod code {
+    pub const INTERNAL: i64 = 1;
+    pub const OBJECT_NOT_FOUND: i64 = 101;
+    pub const INVALID_KEY_NAME: i64 = 105;
+    pub const MALFORMED_JSON: i64 = 107;
+    pub const INVALID_TYPE: i64 = 111;
+    pub const MISSING_REQUIRED: i64 = 113;
+    pub const READ_ONLY_KEY: i64 = 117;
+    pub const UNAUTHORIZED: i64 = 401;
+    pub const PAYLOAD_TOO_LARGE: i64 = 413;
+    pub const TOO_MANY_REQUESTS: i64 = 429;
+    pub const INVALID_LOGIN: i64 = 4103;
+    pub const FRAME_TOO_LONG: i64 = 4109;
+    pub const CONVERSATION_NOT_FOUND: i64 = 4303;
+    pub const CONVERSATION_FULL: i64 = 4304;
+    pub const SYSTEM_CONVERSATION_REQUIRED: i64 = 4313;
+    pub const NORMAL_CONVERSATION_REQUIRED: i64 = 4314;
+    pub const INVALID_MESSAGING_TARGET: i64 = 4401;
+    pub const MESSAGE_OWNERSHIP_REQUIRED: i64 = 4403;
+    pub const MESSAGE_NOT_FOUND: i64 = 4404;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Missing or wrong credentials, or an app key where the master key is needed.
+    #[error("Unauthorized.")]
+    Unauthorized,
+    /// A client mistake: bad parameter, wrong type, limit exceeded. (HTTP 400)
+    #[error("{message}")]
+    BadRequest { code: i64, message: String },
+    /// The thing addressed does not exist for this app. (HTTP 404)
+    #[error("{message}")]
+    NotFound { code: i64, message: String },
+    /// The request conflicts with stored state. (HTTP 409)
+    #[error("{message}")]
+    Conflict { code: i64, message: String },
+    /// Refused by policy (e.g. not the message owner). (HTTP 403)
+    #[error("{message}")]
+    Forbidden { code: i64, message: String },
+    /// The body is larger than the server accepts. (HTTP 413)
+    #[error("Payload Too Large.")]
+    PayloadTooLarge,
+    /// A rate limit is exhausted; the client may retry after this many seconds.
+    #[error("Too many requests.")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// Anything the client did not cause. Logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn bad_request(code: i64, message: impl Into<String>) -> Self {
+        Error::BadRequest { code, message: message.into() }
+    }
+    /// A parameter problem with LeanCloud's generic code 1.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::bad_request(code::INTERNAL, message)
+    }
+    pub fn not_found(code: i64, message: impl Into<String>) -> Self {
+        Error::NotFound { code, message: message.into() }
+    }
+    pub fn conversation_not_found() -> Self {
+        Error::not_found(code::CONVERSATION_NOT_FOUND, "Conversation not found.")
+    }
+    pub fn message_not_found() -> Self {
+        Error::not_found(code::MESSAGE_NOT_FOUND, "Message not found.")
+    }
+    pub fn forbidden(code: i64, message: impl Into<String>) -> Self {
+        Error::Forbidden { code, message: message.into() }
+    }
+    pub fn conflict(code: i64, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Error::Internal(anyhow::anyhow!("{message}"))
+    }
+
+    /// The LeanCloud code a client sees, shared by REST bodies and WebSocket error commands.
+    pub fn code(&self) -> i64 {
+        match self {
+            Error::Unauthorized => code::UNAUTHORIZED,
+            Error::BadRequest { code, .. }
+            | Error::NotFound { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::Forbidden { code, .. } => *code,
+            Error::PayloadTooLarge => code::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests { .. } => code::TOO_MANY_REQUESTS,
+            Error::Internal(_) => code::INTERNAL,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text a client sees: internal details never leave the process.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "Internal server error.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Error::Internal(err.into())
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(err) = &self {
+            tracing::error!(error = ?err, "internal error");
+        }
+        let body = json!({ "code": self.code(), "error": self.public_message() });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Error::TooManyRequests { retry_after_secs } = self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,408 @@
+//! Conversations of every kind, their members and mutes.
+
+use super::query::{self, SqlFragment, SqlValue};
+use super::{Dialect, Store};
+use crate::domain::conversation::{self, Conversation, Kind};
+use crate::error::{code, Error, Result};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Row};
+
+const COLUMNS: &str = "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
+     c.last_seq, c.last_message_at, c.expires_at, c.created_at, c.updated_at";
+
+/// What a create call stores.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub id: String,
+    pub kind: Kind,
+    pub name: Option<String>,
+    pub creator: Option<String>,
+    pub members: Vec<String>,
+    pub unique: bool,
+    pub attrs: serde_json::Map<String, serde_json::Value>,
+    pub expires_at: Option<i64>,
+    pub now: i64,
+}
+
+/// A LeanStorage-style listing: which kinds, the translated `where`, order and page.
+#[derive(Debug, Clone)]
+pub struct ConversationListing {
+    pub kinds: Vec<Kind>,
+    pub filter: serde_json::Value,
+    pub order: String,
+    pub skip: i64,
+    pub limit: i64,
+    pub with_count: bool,
+}
+
+impl Store {
+    /// Creates a conversation. With `unique`, an existing unique conversation whose current
+    /// member set equals the requested one is returned instead (`created = false`).
+    pub async fn create_conversation(&self, app: &str, new: NewConversation) -> Result<(Conversation, bool)> {
+        let mut tx = self.pool().begin().await?;
+        let member_key = new.unique.then(|| conversation::member_set_key(&new.members));
+        if let Some(key) = &member_key {
+            if self.dialect() == Dialect::Postgres {
+                // Serialise concurrent unique creates of the same member set.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(format!("{app}\u{1}{key}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let existing = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM conversations c WHERE c.app_id = $1 AND c.member_key = $2 AND c.kind = $3 \
+                 ORDER BY c.created_at LIMIT 1"
+            ))
+            .bind(app)
+            .bind(key.as_str())
+            .bind(new.kind.as_i64())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                tx.commit().await?;
+                let mut found = conversation_from_row(&row)?;
+                found.members = self.members(app, &found.id).await?;
+                return Ok((found, false));
+            }
+        }
+        let unique_id = new.unique.then(|| conversation::unique_id(&new.members));
+        let attrs = serde_json::to_string(&new.attrs).map_err(anyhow::Error::from)?;
+        sqlx::query(
+            "INSERT INTO conversations (app_id, id, kind, name, creator, is_unique, unique_id, member_key, attrs,
+                member_count, expires_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(app)
+        .bind(new.id.as_str())
+        .bind(new.kind.as_i64())
+        .bind(new.name.clone())
+        .bind(new.creator.clone())
+        .bind(super::flag(new.unique))
+        .bind(unique_id.clone())
+        .bind(member_key)
+        .bind(attrs)
+        .bind(new.members.len() as i64)
+        .bind(new.expires_at)
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await?;
+        for member in &new.members {
+            sqlx::query(
+                "INSERT INTO members (app_id, conv_id, client_id, joined_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(app)
+            .bind(new.id.as_str())
+            .bind(member.as_str())
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let created = Conversation {
+            id: new.id,
+            kind: new.kind,
+            name: new.name,
+            creator: new.creator,
+            is_unique: new.unique,
+            unique_id,
+            attrs: new.attrs,
+            member_count: new.members.len() as i64,
+            last_seq: 0,
+            last_message_at: None,
+            expires_at: new.expires_at,
+            created_at: new.now,
+            updated_at: new.now,
+            members: new.members,
+            mutes: Vec::new(),
+        };
+        Ok((created, true))
+    }
+
+    /// One conversation, without its member list.
+    pub async fn find_conversation(&self, app: &str, id: &str) -> Result<Option<Conversation>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM conversations c WHERE c.app_id = $1 AND c.id = $2"))
+            .bind(app)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| conversation_from_row(&row)).transpose()
+    }
+
+    /// One conversation of one of `kinds`, or 404 with CONVERSATION_NOT_FOUND.
+    pub async fn conversation_of_kind(&self, app: &str, id: &str, kinds: &[Kind]) -> Result<Conversation> {
+        match self.find_conversation(app, id).await? {
+            Some(found) if kinds.contains(&found.kind) => Ok(found),
+            _ => Err(Error::conversation_not_found()),
+        }
+    }
+
+    pub async fn members(&self, app: &str, conv: &str) -> Result<Vec<String>> {
+        self.client_list("members", app, conv).await
+    }
+
+    pub async fn mutes(&self, app: &str, conv: &str) -> Result<Vec<String>> {
+        self.client_list("mutes", app, conv).await
+    }
+
+    async fn client_list(&self, table: &'static str, app: &str, conv: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(&format!(
+            "SELECT client_id FROM {table} WHERE app_id = $1 AND conv_id = $2 ORDER BY client_id"
+        ))
+        .bind(app)
+        .bind(conv)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("client_id")?)).collect()
+    }
+
+    /// Whether `client` is a member of `conv`.
+    pub async fn is_member(&self, app: &str, conv: &str, client: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+            .bind(app)
+            .bind(conv)
+            .bind(client)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// A LeanStorage query over conversations. Returns the page (members and mutes filled
+    /// for normal conversations) and, when asked, the total count.
+    pub async fn list_conversations(&self, app: &str, listing: &ConversationListing) -> Result<(Vec<Conversation>, Option<i64>)> {
+        let filter = query::conversation_filter(self.dialect(), &listing.filter, 2)?;
+        let order = query::conversation_order(self.dialect(), &listing.order)?;
+        let kinds = listing.kinds.iter().map(|k| k.as_i64().to_string()).collect::<Vec<_>>().join(",");
+        let scope = format!("c.app_id = $1 AND c.kind IN ({kinds}) AND ({})", filter.sql);
+        let count = if listing.with_count {
+            let sql = format!("SELECT COUNT(*) AS n FROM conversations c WHERE {scope}");
+            let row = bind(sqlx::query(&sql).bind(app), &filter).fetch_one(self.pool()).await?;
+            Some(row.try_get::<i64, _>("n")?)
+        } else {
+            None
+        };
+        if listing.limit == 0 {
+            return Ok((Vec::new(), count));
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM conversations c WHERE {scope} ORDER BY {order} LIMIT {} OFFSET {}",
+            listing.limit.max(0),
+            listing.skip.max(0)
+        );
+        let rows = bind(sqlx::query(&sql).bind(app), &filter).fetch_all(self.pool()).await?;
+        let mut found = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>>>()?;
+        self.fill_member_lists(app, &mut found).await?;
+        Ok((found, count))
+    }
+
+    /// Fills `members` and `mutes` of normal and temporary conversations with one query each.
+    pub async fn fill_member_lists(&self, app: &str, conversations: &mut [Conversation]) -> Result<()> {
+        let ids: Vec<String> = conversations
+            .iter()
+            .filter(|c| matches!(c.kind, Kind::Normal | Kind::Temporary))
+            .map(|c| c.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for table in ["members", "mutes"] {
+            let placeholders = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
+            let order = if table == "members" { "joined_at, client_id" } else { "client_id" };
+            let sql = format!(
+                "SELECT conv_id, client_id FROM {table} WHERE app_id = $1 AND conv_id IN ({placeholders}) ORDER BY {order}"
+            );
+            let mut q = sqlx::query(&sql).bind(app);
+            for id in &ids {
+                q = q.bind(id.as_str());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                let conv: String = row.try_get("conv_id")?;
+                let client: String = row.try_get("client_id")?;
+                if let Some(target) = conversations.iter_mut().find(|c| c.id == conv) {
+                    if table == "members" {
+                        target.members.push(client);
+                    } else {
+                        target.mutes.push(client);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the name (when given) and merges `set` into the custom fields, removing
+    /// `unset`. Returns the new `updatedAt`.
+    pub async fn update_conversation(
+        &self,
+        app: &str,
+        conv: &Conversation,
+        name: Option<Option<String>>,
+        attrs: serde_json::Map<String, serde_json::Value>,
+        now: i64,
+    ) -> Result<i64> {
+        let name = name.unwrap_or_else(|| conv.name.clone());
+        let attrs = serde_json::to_string(&attrs).map_err(anyhow::Error::from)?;
+        let done = sqlx::query("UPDATE conversations SET name = $1, attrs = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
+            .bind(name)
+            .bind(attrs)
+            .bind(now)
+            .bind(app)
+            .bind(conv.id.as_str())
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::conversation_not_found());
+        }
+        Ok(now)
+    }
+
+    /// Deletes a conversation with its members, mutes, subscriptions and messages.
+    pub async fn delete_conversation(&self, app: &str, conv: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM conversations WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(conv)
+            .execute(&mut *tx)
+            .await?;
+        for table in ["members", "mutes", "subscriptions", "messages", "message_targets"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1 AND conv_id = $2"))
+                .bind(app)
+                .bind(conv)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Adds members (idempotent), refusing to grow past `limit`. Returns `updatedAt` and the
+    /// ids that were not members before.
+    pub async fn add_members(&self, app: &str, conv: &Conversation, clients: &[String], limit: usize, now: i64) -> Result<(i64, Vec<String>)> {
+        let mut tx = self.pool().begin().await?;
+        let mut added = Vec::new();
+        for client in clients {
+            let done = sqlx::query(
+                "INSERT INTO members (app_id, conv_id, client_id, joined_at, read_seq, delivered_seq)
+                 SELECT $1, $2, $3, $4, last_seq, last_seq FROM conversations WHERE app_id = $1 AND id = $2
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(app)
+            .bind(conv.id.as_str())
+            .bind(client.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() > 0 {
+                added.push(client.clone());
+            }
+        }
+        let count = self.sync_member_count(&mut tx, app, conv, now).await?;
+        if count > limit as i64 {
+            tx.rollback().await?;
+            return Err(Error::bad_request(
+                code::CONVERSATION_FULL,
+                format!("A conversation holds at most {limit} members."),
+            ));
+        }
+        tx.commit().await?;
+        Ok((now, added))
+    }
+
+    /// Removes members (idempotent). Returns `updatedAt` and the ids that were members.
+    pub async fn remove_members(&self, app: &str, conv: &Conversation, clients: &[String], now: i64) -> Result<(i64, Vec<String>)> {
+        let mut tx = self.pool().begin().await?;
+        let mut removed = Vec::new();
+        for client in clients {
+            let done = sqlx::query("DELETE FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+                .bind(app)
+                .bind(conv.id.as_str())
+                .bind(client.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() > 0 {
+                removed.push(client.clone());
+            }
+        }
+        self.sync_member_count(&mut tx, app, conv, now).await?;
+        tx.commit().await?;
+        Ok((now, removed))
+    }
+
+    /// Recomputes `member_count` (and the unique member key) after a membership change.
+    async fn sync_member_count(&self, tx: &mut sqlx::Transaction<'_, Any>, app: &str, conv: &Conversation, now: i64) -> Result<i64> {
+        let rows = sqlx::query("SELECT client_id FROM members WHERE app_id = $1 AND conv_id = $2")
+            .bind(app)
+            .bind(conv.id.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+        let members = rows.iter().map(|r| r.try_get::<String, _>("client_id")).collect::<Result<Vec<_>, _>>()?;
+        let member_key = conv.is_unique.then(|| conversation::member_set_key(&members));
+        sqlx::query("UPDATE conversations SET member_count = $1, member_key = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
+            .bind(members.len() as i64)
+            .bind(member_key)
+            .bind(now)
+            .bind(app)
+            .bind(conv.id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(members.len() as i64)
+    }
+
+    /// Adds (`mute = true`) or removes mutes. Returns `updatedAt`.
+    pub async fn set_mutes(&self, app: &str, conv: &str, clients: &[String], mute: bool, now: i64) -> Result<i64> {
+        let mut tx = self.pool().begin().await?;
+        for client in clients {
+            let sql = if mute {
+                "INSERT INTO mutes (app_id, conv_id, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM mutes WHERE app_id = $1 AND conv_id = $2 AND client_id = $3"
+            };
+            sqlx::query(sql).bind(app).bind(conv).bind(client.as_str()).execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE app_id = $2 AND id = $3")
+            .bind(now)
+            .bind(app)
+            .bind(conv)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(now)
+    }
+}
+
+/// Binds a fragment's parameters after those already bound.
+pub(crate) fn bind<'q>(
+    mut q: sqlx::query::Query<'q, Any, AnyArguments<'q>>,
+    fragment: &'q SqlFragment,
+) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
+    for value in &fragment.binds {
+        q = match value {
+            SqlValue::Null => q.bind(Option::<String>::None),
+            SqlValue::Int(v) => q.bind(*v),
+            SqlValue::Float(v) => q.bind(*v),
+            SqlValue::Text(v) => q.bind(v.as_str()),
+        };
+    }
+    q
+}
+
+fn conversation_from_row(row: &AnyRow) -> Result<Conversation> {
+    let attrs: String = row.try_get("attrs")?;
+    let kind: i64 = row.try_get("kind")?;
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        kind: Kind::from_i64(kind).ok_or_else(|| Error::internal(format!("unknown conversation kind {kind}")))?,
+        name: row.try_get("name")?,
+        creator: row.try_get("creator")?,
+        is_unique: row.try_get::<i64, _>("is_unique")? != 0,
+        unique_id: row.try_get("unique_id")?,
+        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
+        member_count: row.try_get("member_count")?,
+        last_seq: row.try_get("last_seq")?,
+        last_message_at: row.try_get("last_message_at")?,
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        members: Vec::new(),
+        mutes: Vec::new(),
+    })
+}

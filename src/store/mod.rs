@@ -1,0 +1,133 @@
+//! Persistence. One `Store` over sqlx's `Any` driver serves both backends: the SQL is shared
+//! (numbered `$n` placeholders work on SQLite and Postgres alike) and the few places where the
+//! dialects differ ask `Dialect`. sqlx types never leave this module.
+//!
+//! Messages are written by one group-commit writer per store (`writer.rs`); everything else
+//! goes through the pool.
+
+pub mod apps;
+pub mod conversations;
+pub mod messages;
+pub mod query;
+mod writer;
+
+use crate::error::Result;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use query::Dialect;
+pub use writer::{MessageWriter, NewMessage};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    writer: MessageWriter,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file (and its folder) on first use, and starts the
+    /// message writer. Does not migrate: call [`Store::migrate`].
+    pub async fn connect(url: &str, max_connections: u32, write_batch_max: usize) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") { Dialect::Sqlite } else { Dialect::Postgres };
+        let url = match dialect {
+            Dialect::Sqlite => prepare_sqlite_url(url)?,
+            Dialect::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = pool_options(dialect, max_connections).connect_with(options.clone()).await?;
+        if dialect == Dialect::Sqlite {
+            // WAL lets readers run beside the single writer; it is a property of the file.
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        let writer_pool = pool_options(dialect, 1).connect_with(options).await?;
+        let writer = MessageWriter::start(writer_pool, dialect, write_batch_max);
+        Ok(Store { pool, dialect, writer })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn writer(&self) -> &MessageWriter {
+        &self.writer
+    }
+
+    /// For `/readyz`: can the database answer?
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(10));
+    match dialect {
+        Dialect::Sqlite => options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // FULL: a commit is on disk before a sender is answered. Group commit pays
+                // for one fsync per batch, not per message.
+                conn.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    .await?;
+                Ok(())
+            })
+        }),
+        Dialect::Postgres => options,
+    }
+}
+
+/// `sqlite://./data/tidings.db` -> creates `./data` and asks sqlx to create the file.
+fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if !path.is_empty() && path != ":memory:" {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+    Ok(if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// SQL for "the larger of two values" in each dialect.
+pub(crate) fn greatest(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "MAX",
+        Dialect::Postgres => "GREATEST",
+    }
+}
+
+pub(crate) fn flag(value: bool) -> i64 {
+    i64::from(value)
+}

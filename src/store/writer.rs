@@ -1,0 +1,294 @@
+//! Group commit: one writer task per store drains a queue of pending sends and writes each
+//! batch in one transaction (one fsync), then answers every sender in it. Alone, a send is
+//! written at once; under load the batch grows by itself.
+//!
+//! Each message's `seq` comes from its conversation row in the same transaction
+//! (`last_seq = last_seq + k ... RETURNING`), and its timestamp is clamped to never go below
+//! the conversation's previous message, so `(timestamp, seq)` order agrees with `seq`.
+
+use super::Dialect;
+use crate::domain::message::{Message, MessageKind, Priority};
+use crate::error::{Error, Result};
+use sqlx::{Any, AnyPool, Row};
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// How many rows go into one multi-row INSERT (well under both backends' parameter limits).
+const ROWS_PER_INSERT: usize = 64;
+const MESSAGE_COLUMNS: usize = 21;
+
+/// A message to persist. `now` is the server time at receipt; the stored timestamp may be
+/// later if the conversation's previous message is.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub app_id: String,
+    pub conv_id: String,
+    pub msg_id: String,
+    pub from_client: String,
+    pub data: String,
+    pub bin: bool,
+    pub from_ip: Option<String>,
+    pub kind: MessageKind,
+    pub no_sync: bool,
+    pub priority: Priority,
+    pub mention_all: bool,
+    pub mention_pids: Vec<String>,
+    pub push_data: Option<String>,
+    pub to_clients: Vec<String>,
+    /// The sender's own id for this message: a resend with the same key returns the first copy.
+    pub dedup_key: Option<String>,
+    pub now: i64,
+}
+
+/// The stored message, and whether it was already stored by an earlier send (a resend).
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub message: Message,
+    pub duplicate: bool,
+}
+
+type Pending = (NewMessage, oneshot::Sender<Result<Written>>);
+
+#[derive(Clone)]
+pub struct MessageWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl MessageWriter {
+    pub(super) fn start(pool: AnyPool, dialect: Dialect, batch_max: usize) -> MessageWriter {
+        let (queue, inbox) = mpsc::channel(batch_max * 8);
+        tokio::spawn(run(pool, dialect, batch_max, inbox));
+        MessageWriter { queue }
+    }
+
+    /// Persists one message; resolves once its batch has committed.
+    pub async fn write(&self, message: NewMessage) -> Result<Written> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((message, reply))
+            .await
+            .map_err(|_| Error::internal("message writer stopped"))?;
+        answer.await.map_err(|_| Error::internal("message writer dropped a send"))?
+    }
+}
+
+async fn run(pool: AnyPool, dialect: Dialect, batch_max: usize, mut inbox: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
+    while inbox.recv_many(&mut batch, batch_max).await > 0 {
+        let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.drain(..).unzip();
+        match write_batch(&pool, dialect, &messages).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, batch = messages.len(), "message batch failed");
+                for reply in replies {
+                    let _ = reply.send(Err(Error::internal("message batch failed")));
+                }
+            }
+        }
+    }
+}
+
+/// Writes a batch in one transaction. Per-message refusals (unknown conversation) are
+/// per-message results; a database failure fails the whole batch.
+async fn write_batch(pool: &AnyPool, dialect: Dialect, messages: &[NewMessage]) -> Result<Vec<Result<Written>>> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes: Vec<Option<Result<Written>>> = (0..messages.len()).map(|_| None).collect();
+
+    // Resends: answer with the stored copy (or the first copy earlier in this batch).
+    let mut first_in_batch: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let mut fresh: Vec<usize> = Vec::new();
+    let mut echoes: Vec<(usize, usize)> = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        if let Some(key) = &message.dedup_key {
+            let id = (message.app_id.as_str(), message.conv_id.as_str(), message.from_client.as_str(), key.as_str());
+            if let Some(&first) = first_in_batch.get(&id) {
+                echoes.push((index, first));
+                continue;
+            }
+            if let Some(stored) = find_by_dedup_key(&mut tx, message).await? {
+                outcomes[index] = Some(Ok(Written { message: stored, duplicate: true }));
+                continue;
+            }
+            first_in_batch.insert(id, index);
+        }
+        fresh.push(index);
+    }
+
+    // Sequences and timestamps, one UPDATE per conversation in the batch.
+    let mut groups: Vec<((&str, &str), Vec<usize>)> = Vec::new();
+    for &index in &fresh {
+        let key = (messages[index].app_id.as_str(), messages[index].conv_id.as_str());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(index),
+            None => groups.push((key, vec![index])),
+        }
+    }
+    let mut stored: Vec<(usize, Message)> = Vec::with_capacity(fresh.len());
+    let greatest = super::greatest(dialect);
+    for ((app, conv), indexes) in &groups {
+        let now = indexes.iter().map(|&i| messages[i].now).max().unwrap_or_default();
+        let row = sqlx::query(&format!(
+            "UPDATE conversations SET last_seq = last_seq + $1,
+                 last_message_at = {greatest}(COALESCE(last_message_at, 0), $2)
+             WHERE app_id = $3 AND id = $4 RETURNING last_seq, last_message_at, kind"
+        ))
+        .bind(indexes.len() as i64)
+        .bind(now)
+        .bind(*app)
+        .bind(*conv)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            for &index in indexes {
+                outcomes[index] = Some(Err(Error::conversation_not_found()));
+            }
+            continue;
+        };
+        let last_seq: i64 = row.try_get("last_seq")?;
+        let timestamp: i64 = row.try_get::<Option<i64>, _>("last_message_at")?.unwrap_or(now);
+        let conv_kind: i64 = row.try_get("kind")?;
+        let first_seq = last_seq - indexes.len() as i64 + 1;
+        for (offset, &index) in indexes.iter().enumerate() {
+            stored.push((index, assigned(&messages[index], first_seq + offset as i64, timestamp, conv_kind)));
+        }
+    }
+
+    for chunk in stored.chunks(ROWS_PER_INSERT) {
+        insert_messages(&mut tx, chunk.iter().map(|(i, m)| (&messages[*i], m))).await?;
+    }
+    insert_targets(&mut tx, stored.iter().map(|(i, m)| (&messages[*i], m))).await?;
+    tx.commit().await?;
+
+    for (index, message) in stored {
+        outcomes[index] = Some(Ok(Written { message, duplicate: false }));
+    }
+    for (index, first) in echoes {
+        let copy = match &outcomes[first] {
+            Some(Ok(written)) => Ok(Written { message: written.message.clone(), duplicate: true }),
+            _ => Err(Error::conversation_not_found()),
+        };
+        outcomes[index] = Some(copy);
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(Error::internal("message left unanswered"))))
+        .collect())
+}
+
+fn assigned(new: &NewMessage, seq: i64, timestamp: i64, conv_kind: i64) -> Message {
+    Message {
+        conv_id: new.conv_id.clone(),
+        conv_kind,
+        seq,
+        msg_id: new.msg_id.clone(),
+        timestamp,
+        from_client: new.from_client.clone(),
+        data: new.data.clone(),
+        bin: new.bin,
+        from_ip: new.from_ip.clone(),
+        kind: new.kind,
+        no_sync: new.no_sync,
+        priority: new.priority,
+        mention_all: new.mention_all,
+        mention_pids: new.mention_pids.clone(),
+        push_data: new.push_data.clone(),
+        to_clients: new.to_clients.clone(),
+        patch_timestamp: None,
+        recalled: false,
+        ack_at: None,
+        transient: false,
+    }
+}
+
+async fn insert_messages<'a>(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
+) -> Result<()> {
+    let rows: Vec<_> = rows.collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tuples = (0..rows.len())
+        .map(|r| {
+            let cells = (1..=MESSAGE_COLUMNS).map(|c| format!("${}", r * MESSAGE_COLUMNS + c));
+            format!("({})", cells.collect::<Vec<_>>().join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "INSERT INTO messages (app_id, conv_id, seq, msg_id, timestamp, from_client, data, bin, from_ip, kind,
+            conv_kind, no_sync, priority, mention_all, mention_pids, push_data, to_clients, dedup_key,
+            patch_timestamp, recalled, ack_at) VALUES {tuples}"
+    );
+    let mut query = sqlx::query(&sql);
+    for (new, message) in rows {
+        query = query
+            .bind(new.app_id.clone())
+            .bind(message.conv_id.clone())
+            .bind(message.seq)
+            .bind(message.msg_id.clone())
+            .bind(message.timestamp)
+            .bind(message.from_client.clone())
+            .bind(message.data.clone())
+            .bind(super::flag(message.bin))
+            .bind(message.from_ip.clone())
+            .bind(message.kind as i64)
+            .bind(message.conv_kind)
+            .bind(super::flag(message.no_sync))
+            .bind(message.priority as i64)
+            .bind(super::flag(message.mention_all))
+            .bind(json_list(&message.mention_pids))
+            .bind(message.push_data.clone())
+            .bind(json_list(&message.to_clients))
+            .bind(new.dedup_key.clone())
+            .bind(Option::<i64>::None)
+            .bind(0_i64)
+            .bind(Option::<i64>::None);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn insert_targets<'a>(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
+) -> Result<()> {
+    for (new, message) in rows {
+        for client in &message.to_clients {
+            sqlx::query(
+                "INSERT INTO message_targets (app_id, conv_id, client_id, seq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(new.app_id.as_str())
+            .bind(message.conv_id.as_str())
+            .bind(client.as_str())
+            .bind(message.seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn find_by_dedup_key(tx: &mut sqlx::Transaction<'_, Any>, message: &NewMessage) -> Result<Option<Message>> {
+    let sql = format!(
+        "SELECT {} FROM messages m WHERE m.app_id = $1 AND m.conv_id = $2 AND m.from_client = $3 AND m.dedup_key = $4",
+        super::messages::MESSAGE_SELECT
+    );
+    let row = sqlx::query(&sql)
+        .bind(message.app_id.as_str())
+        .bind(message.conv_id.as_str())
+        .bind(message.from_client.as_str())
+        .bind(message.dedup_key.as_deref())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| super::messages::message_from_row(&r)).transpose()
+}
+
+/// `NULL` for an empty list, else its JSON.
+pub(super) fn json_list(items: &[String]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned()))
+}
