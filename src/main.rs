@@ -1,1 +1,147 @@
-fn main() {}
+//! The `tidings` command: `serve` (default), `migrate`, `app create|list|set`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tidings::config::Config;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "tidings", version, about = "Self-hosted realtime messaging, LeanCloud-compatible")]
+struct Cli {
+    /// A TOML file overriding the defaults (environment variables TIDINGS_* override both).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage apps.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create an app (random credentials unless given) and print its credentials.
+    Create {
+        #[arg(long)]
+        app_id: Option<String>,
+        #[arg(long)]
+        app_key: Option<String>,
+        #[arg(long)]
+        master_key: Option<String>,
+    },
+    /// List apps and their settings.
+    List,
+    /// Change an app setting, e.g. `tidings app set APP_ID message_rate_per_minute 3000`.
+    Set { app_id: String, key: String, value: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            tidings::store::Store::connect(&config.database_url, 1, 1).await?.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::App { command } => app_command(config, command).await,
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let (store, created) = tidings::open_store(&config).await?;
+    if let Some(app) = created {
+        println!();
+        println!("  Created an app. Keep these credentials; they are shown only once:");
+        println!("    App ID:     {}", app.app_id);
+        println!("    App Key:    {}", app.app_key);
+        println!("    Master Key: {}", app.master_key);
+        println!();
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "tidings listening");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    tidings::run(config, store, listener, shutdown).await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> {
+    let store = tidings::store::Store::connect(&config.database_url, 2, 1).await?;
+    store.migrate().await?;
+    match command {
+        AppCommand::Create { app_id, app_key, master_key } => {
+            let random = || tidings::domain::ids::random_alphanumeric(24);
+            let app_id = app_id.unwrap_or_else(random);
+            let app_key = app_key.unwrap_or_else(random);
+            let master_key = master_key.unwrap_or_else(random);
+            anyhow::ensure!(app_key != master_key, "app key and master key must differ");
+            store.upsert_app(&app_id, &app_key, &master_key).await?;
+            println!("App ID:     {app_id}\nApp Key:    {app_key}\nMaster Key: {master_key}");
+        }
+        AppCommand::List => {
+            for app in store.list_apps().await? {
+                println!("{}\t{}", app.app_id, serde_json::to_string(&app.settings)?);
+            }
+        }
+        AppCommand::Set { app_id, key, value } => {
+            let mut app = store.find_app(&app_id).await?.ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+            let mut settings = serde_json::to_value(&app.settings)?;
+            let parsed: serde_json::Value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            let object = settings.as_object_mut().ok_or_else(|| anyhow::anyhow!("settings are not an object"))?;
+            anyhow::ensure!(object.contains_key(&key), "unknown setting {key}; known: {:?}", object.keys().collect::<Vec<_>>());
+            object.insert(key, parsed);
+            app.settings = serde_json::from_value(settings)?;
+            store.save_app_settings(&app_id, &app.settings).await?;
+            println!("{}", serde_json::to_string(&app.settings)?);
+        }
+    }
+    Ok(())
+}

@@ -6,4 +6,5 @@ pub mod client_id;
 pub mod conversation;
 pub mod ids;
 pub mod message;
+pub mod signature;
 pub mod time;

@@ -144,9 +144,13 @@ impl Store {
         row.map(|r| message_from_row(&r)).transpose()
     }
 
-    /// Replaces a message's content (edit) or marks it recalled, stamping `patch_timestamp`.
-    pub async fn patch_message(&self, app: &str, message: &Message, new_data: Option<&str>, recall: bool, now: i64) -> Result<Message> {
-        let data = if recall { RECALLED_CONTENT } else { new_data.unwrap_or(&message.data) };
+    /// Replaces a message's content (edit) or, with `new_data = None`, recalls it, stamping
+    /// `patch_timestamp`.
+    /// `bin` says whether the new content is base64 binary (a recall is never binary).
+    pub async fn patch_message(&self, app: &str, message: &Message, new_data: Option<&str>, bin: bool, now: i64) -> Result<Message> {
+        let recall = new_data.is_none();
+        let data = new_data.unwrap_or(RECALLED_CONTENT);
+        let bin = bin && !recall;
         // A patch time strictly after the original send, so SDKs see an update.
         let patch_timestamp = now.max(message.timestamp + 1).max(message.patch_timestamp.unwrap_or(0) + 1);
         let done = sqlx::query(
@@ -156,7 +160,7 @@ impl Store {
         .bind(data)
         .bind(super::flag(recall || message.recalled))
         .bind(patch_timestamp)
-        .bind(super::flag(message.bin && !recall))
+        .bind(super::flag(bin))
         .bind(app)
         .bind(message.conv_id.as_str())
         .bind(message.msg_id.as_str())
@@ -168,7 +172,7 @@ impl Store {
         Ok(Message {
             data: data.to_owned(),
             recalled: recall || message.recalled,
-            bin: message.bin && !recall,
+            bin,
             patch_timestamp: Some(patch_timestamp),
             ..message.clone()
         })

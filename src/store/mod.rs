@@ -9,6 +9,7 @@ pub mod apps;
 pub mod conversations;
 pub mod messages;
 pub mod query;
+pub mod subscriptions;
 mod writer;
 
 use crate::error::Result;

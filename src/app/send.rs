@@ -1,0 +1,193 @@
+//! The one send path. Every way a message enters (REST conversation, chat-room and service
+//! sends, broadcasts, Agora, WebSocket `direct`) comes here:
+//! validate -> authorize -> persist -> answer -> fan out.
+
+use crate::domain::conversation::{Conversation, Kind};
+use crate::domain::message::{self, Message, MessageKind, Priority};
+use crate::domain::{client_id, ids, time};
+use crate::error::{code, Error, Result};
+use crate::hub::{Event, Recipients};
+use crate::state::AppState;
+use crate::store::NewMessage;
+use std::sync::Arc;
+
+/// Which door a send came through; decides authorization and echo rules.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// REST and other admin doors: no membership check.
+    Admin,
+    /// An SDK session: must be a member; does not get its own message back.
+    Session { session_id: u64, dedup_key: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    pub conv_id: String,
+    /// The conversation kinds this door may send to (others read as "not found").
+    pub kinds: &'static [Kind],
+    pub from_client: String,
+    pub data: String,
+    pub bin: bool,
+    pub transient: bool,
+    pub no_sync: bool,
+    pub push_data: Option<String>,
+    pub priority: Priority,
+    pub mention_all: bool,
+    pub mention_pids: Vec<String>,
+    pub kind: MessageKind,
+    pub to_clients: Vec<String>,
+    pub from_ip: Option<String>,
+    pub origin: Origin,
+}
+
+impl SendRequest {
+    /// A plain message from `from_client` to `conv_id`, with every option at its default.
+    pub fn new(conv_id: &str, kinds: &'static [Kind], from_client: &str, data: String) -> SendRequest {
+        SendRequest {
+            conv_id: conv_id.to_owned(),
+            kinds,
+            from_client: from_client.to_owned(),
+            data,
+            bin: false,
+            transient: false,
+            no_sync: false,
+            push_data: None,
+            priority: Priority::Normal,
+            mention_all: false,
+            mention_pids: Vec::new(),
+            kind: MessageKind::Conversation,
+            to_clients: Vec::new(),
+            from_ip: None,
+            origin: Origin::Admin,
+        }
+    }
+}
+
+/// The outcome for the sender: the message as stored, and whether it was a resend.
+pub struct Sent {
+    pub message: Arc<Message>,
+    pub duplicate: bool,
+}
+
+pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<Sent> {
+    validate(&request)?;
+    let conv = state.store.conversation_of_kind(app, &request.conv_id, request.kinds).await?;
+    authorize(state, app, &conv, &request).await?;
+    let now = time::now_ms();
+    if let Some(expires_at) = conv.expires_at {
+        if expires_at <= now {
+            return Err(Error::bad_request(4323, "The temporary conversation has expired."));
+        }
+    }
+    let sent = if request.transient {
+        Sent { message: Arc::new(transient_message(&conv, &request, now)), duplicate: false }
+    } else {
+        let written = state.store.writer().write(new_message(app, &request, now)).await?;
+        Sent { message: Arc::new(written.message), duplicate: written.duplicate }
+    };
+    if !sent.duplicate {
+        fan_out(state, app, &conv, &request, &sent.message).await?;
+    }
+    Ok(sent)
+}
+
+fn validate(request: &SendRequest) -> Result<()> {
+    client_id::validate("from_client", &request.from_client)?;
+    let push_len = request.push_data.as_ref().map_or(0, String::len);
+    message::check_size(&request.data, push_len)?;
+    if !request.bin {
+        message::check_typed_format(&request.data)?;
+    }
+    message::check_client_list("mention_client_ids", &request.mention_pids)?;
+    message::check_client_list("to_clients", &request.to_clients)?;
+    Ok(())
+}
+
+/// REST sends are admin operations; SDK senders must belong to the conversation.
+async fn authorize(state: &AppState, app: &str, conv: &Conversation, request: &SendRequest) -> Result<()> {
+    let Origin::Session { .. } = request.origin else { return Ok(()) };
+    let allowed = match conv.kind {
+        Kind::Normal | Kind::Temporary => state.store.is_member(app, &conv.id, &request.from_client).await?,
+        Kind::ChatRoom => state.hub.chat_room_members(app, &conv.id).contains(&request.from_client),
+        Kind::Service => true,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::forbidden(code::INVALID_MESSAGING_TARGET, "The sender is not a member of this conversation."))
+    }
+}
+
+fn new_message(app: &str, request: &SendRequest, now: i64) -> NewMessage {
+    NewMessage {
+        app_id: app.to_owned(),
+        conv_id: request.conv_id.clone(),
+        msg_id: ids::new_message_id(),
+        from_client: request.from_client.clone(),
+        data: request.data.clone(),
+        bin: request.bin,
+        from_ip: request.from_ip.clone(),
+        kind: request.kind,
+        no_sync: request.no_sync,
+        priority: request.priority,
+        mention_all: request.mention_all,
+        mention_pids: request.mention_pids.clone(),
+        push_data: request.push_data.clone(),
+        to_clients: request.to_clients.clone(),
+        dedup_key: match &request.origin {
+            Origin::Session { dedup_key, .. } => dedup_key.clone(),
+            Origin::Admin => None,
+        },
+        now,
+    }
+}
+
+fn transient_message(conv: &Conversation, request: &SendRequest, now: i64) -> Message {
+    Message {
+        conv_id: conv.id.clone(),
+        conv_kind: conv.kind.as_i64(),
+        seq: 0,
+        msg_id: ids::new_message_id(),
+        timestamp: now,
+        from_client: request.from_client.clone(),
+        data: request.data.clone(),
+        bin: request.bin,
+        from_ip: request.from_ip.clone(),
+        kind: request.kind,
+        no_sync: request.no_sync,
+        priority: request.priority,
+        mention_all: request.mention_all,
+        mention_pids: request.mention_pids.clone(),
+        push_data: request.push_data.clone(),
+        to_clients: request.to_clients.clone(),
+        patch_timestamp: None,
+        recalled: false,
+        ack_at: None,
+        transient: true,
+    }
+}
+
+/// Hands the message to the hub for everyone who should see it live.
+async fn fan_out(state: &AppState, app: &str, conv: &Conversation, request: &SendRequest, message: &Arc<Message>) -> Result<()> {
+    if state.hub.online_count(app) == 0 {
+        return Ok(());
+    }
+    let recipients = recipients(state, app, conv, message).await?;
+    let origin_session = match request.origin {
+        Origin::Session { session_id, .. } => Some(session_id),
+        Origin::Admin => None,
+    };
+    state.hub.publish(app, recipients, Event::Message { message: Arc::clone(message), origin_session });
+    Ok(())
+}
+
+/// Who a stored message is for, by conversation and message kind.
+pub async fn recipients(state: &AppState, app: &str, conv: &Conversation, message: &Message) -> Result<Recipients> {
+    Ok(match (conv.kind, message.kind) {
+        (_, MessageKind::GlobalBroadcast) => Recipients::Everyone,
+        (_, MessageKind::PerUser) => Recipients::Clients(message.to_clients.clone()),
+        (Kind::Service, _) => Recipients::Clients(state.store.subscribers_all(app, &conv.id).await?),
+        (Kind::ChatRoom, _) => Recipients::ChatRoom(conv.id.clone()),
+        (Kind::Normal | Kind::Temporary, _) => Recipients::Clients(state.store.members(app, &conv.id).await?),
+    })
+}

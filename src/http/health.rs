@@ -1,0 +1,21 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (the database answers).
+
+use crate::error::Result;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
+    state.store.ping().await?;
+    Ok(Json(json!({"status": "ready"})))
+}

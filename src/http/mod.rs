@@ -1,0 +1,87 @@
+//! The REST API: one module per resource family, each with its own `router()`; this module
+//! merges them and adds the layers (request ids, tracing, body limit, panic guard).
+
+mod auth;
+mod conversations;
+mod global;
+mod health;
+pub mod json;
+mod members;
+mod messages;
+
+pub use auth::{AppKey, MasterKey};
+
+use crate::domain::conversation::Kind;
+use crate::error::Error;
+use crate::state::AppState;
+use axum::http::{HeaderName, Request};
+use axum::response::IntoResponse;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// The conversation families of the REST API; the URL decides the kind.
+pub trait Family: Send + Sync + 'static {
+    /// The kind a create in this family makes.
+    const KIND: Kind;
+    /// The kinds this family's `{id}` may address.
+    const KINDS: &'static [Kind];
+    /// Whether create answers with the whole object (conversations) or only
+    /// `objectId` + `createdAt` (chat rooms, service conversations).
+    const FULL_CREATE_RESPONSE: bool;
+}
+
+pub struct Conversations;
+impl Family for Conversations {
+    const KIND: Kind = Kind::Normal;
+    const KINDS: &'static [Kind] = &[Kind::Normal, Kind::Temporary];
+    const FULL_CREATE_RESPONSE: bool = true;
+}
+
+pub struct ChatRooms;
+impl Family for ChatRooms {
+    const KIND: Kind = Kind::ChatRoom;
+    const KINDS: &'static [Kind] = &[Kind::ChatRoom];
+    const FULL_CREATE_RESPONSE: bool = false;
+}
+
+pub struct ServiceConversations;
+impl Family for ServiceConversations {
+    const KIND: Kind = Kind::Service;
+    const KINDS: &'static [Kind] = &[Kind::Service];
+    const FULL_CREATE_RESPONSE: bool = false;
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let max_body = state.config.max_body_bytes;
+    let rtm = Router::new()
+        .merge(conversations::router::<Conversations>("/conversations"))
+        .merge(conversations::router::<ChatRooms>("/chatrooms"))
+        .merge(conversations::router::<ServiceConversations>("/service-conversations"))
+        .merge(members::router())
+        .merge(messages::router::<Conversations>("/conversations"))
+        .merge(messages::router::<ChatRooms>("/chatrooms"))
+        .merge(global::router());
+    Router::new()
+        .nest("/1.2/rtm", rtm)
+        .merge(health::router())
+        .fallback(not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(CatchPanicLayer::custom(|_| Error::internal("handler panicked").into_response()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn not_found() -> Error {
+    Error::not_found(crate::error::code::OBJECT_NOT_FOUND, "The requested path does not exist.")
+}

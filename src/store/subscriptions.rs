@@ -1,0 +1,92 @@
+//! Service-conversation subscriptions.
+
+use super::Store;
+use crate::error::Result;
+use sqlx::Row;
+
+/// One subscription: who, to what, since when (ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub conv_id: String,
+    pub client_id: String,
+    pub subscribed_at: i64,
+}
+
+impl Store {
+    /// Subscribes (idempotent: a second call keeps the first subscription time).
+    pub async fn subscribe(&self, app: &str, conv: &str, client: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO subscriptions (app_id, conv_id, client_id, subscribed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(app)
+        .bind(conv)
+        .bind(client)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Unsubscribes (idempotent).
+    pub async fn unsubscribe(&self, app: &str, conv: &str, client: &str) -> Result<()> {
+        sqlx::query("DELETE FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+            .bind(app)
+            .bind(conv)
+            .bind(client)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_subscribed(&self, app: &str, conv: &str, client: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+            .bind(app)
+            .bind(conv)
+            .bind(client)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// A page of subscribers ordered by client id, after the exclusive cursor `after`.
+    pub async fn subscribers_page(&self, app: &str, conv: &str, after: Option<&str>, limit: i64) -> Result<Vec<Subscription>> {
+        let rows = sqlx::query(
+            "SELECT conv_id, client_id, subscribed_at FROM subscriptions
+             WHERE app_id = $1 AND conv_id = $2 AND client_id > $3 ORDER BY client_id LIMIT $4",
+        )
+        .bind(app)
+        .bind(conv)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
+    pub async fn subscriber_count(&self, app: &str, conv: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
+            .bind(app)
+            .bind(conv)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Every subscriber's id, for fan-out.
+    pub async fn subscribers_all(&self, app: &str, conv: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT client_id FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
+            .bind(app)
+            .bind(conv)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("client_id")?)).collect()
+    }
+}
+
+fn subscription_from_row(row: &sqlx::any::AnyRow) -> Result<Subscription> {
+    Ok(Subscription {
+        conv_id: row.try_get("conv_id")?,
+        client_id: row.try_get("client_id")?,
+        subscribed_at: row.try_get("subscribed_at")?,
+    })
+}
