@@ -10,11 +10,13 @@
 //! [`run`] serves on a listener until the shutdown token fires; tests call it on port 0.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod ratelimit;
 pub mod state;
 pub mod store;
 
@@ -70,7 +72,20 @@ async fn ensure_app(store: &Store, config: &Config) -> anyhow::Result<Option<Cre
 
 /// Serves HTTP and WebSocket on `listener` until `shutdown` is cancelled.
 pub async fn run(config: Config, store: Store, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_clock(config, store, listener, shutdown, clock::ServerClock::default()).await
+}
+
+/// [`run`] with a clock the caller controls (tests advance it to expire quotas).
+pub async fn run_with_clock(
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    clock: clock::ServerClock,
+) -> anyhow::Result<()> {
     let state = AppState {
+        limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
+        clock,
         store: store.clone(),
         apps: Arc::new(AppDirectory::default()),
         hub: Arc::new(Hub::new()),

@@ -1,8 +1,10 @@
 //! Shared state handed to every handler and session.
 
 use crate::app::directory::AppDirectory;
+use crate::clock::ServerClock;
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::ratelimit::RateLimits;
 use crate::store::Store;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +14,8 @@ pub struct AppState {
     pub store: Store,
     pub apps: Arc<AppDirectory>,
     pub hub: Arc<Hub>,
+    pub limits: Arc<RateLimits>,
+    pub clock: ServerClock,
     pub config: Arc<Config>,
     pub shutdown: CancellationToken,
 }

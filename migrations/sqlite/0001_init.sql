@@ -100,11 +100,13 @@ CREATE INDEX messages_by_patch ON messages (app_id, conv_id, patch_timestamp) WH
 CREATE UNIQUE INDEX messages_by_dedup ON messages (app_id, conv_id, from_client, dedup_key) WHERE dedup_key IS NOT NULL;
 
 -- Recipients of per-user service messages (E38), so E40 finds what one subscriber received.
+-- `hidden = 1` rows hide a message from one subscriber (E39 deletes for that client only).
 CREATE TABLE message_targets (
     app_id    TEXT NOT NULL,
     conv_id   TEXT NOT NULL,
     client_id TEXT NOT NULL,
     seq       INTEGER NOT NULL,
+    hidden    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (app_id, conv_id, client_id, seq)
 );
 

@@ -9,3 +9,4 @@ pub mod membership;
 pub mod patch;
 pub mod render;
 pub mod send;
+pub mod service;

@@ -1,7 +1,7 @@
 //! Editing, recalling and deleting stored messages (REST E13-E15, E24-E26, SDK `patch`).
 
 use crate::domain::conversation::Kind;
-use crate::domain::message::{self, Message};
+use crate::domain::message::{self, Message, MessageKind};
 use crate::domain::time;
 use crate::error::{code, Error, Result};
 use crate::hub::Event;
@@ -19,7 +19,7 @@ pub struct MessageRef {
 }
 
 /// Finds the message and checks that sender and timestamp match.
-async fn locate(state: &AppState, app: &str, kinds: &[Kind], target: &MessageRef) -> Result<(crate::domain::conversation::Conversation, Message)> {
+pub(crate) async fn locate(state: &AppState, app: &str, kinds: &[Kind], target: &MessageRef) -> Result<(crate::domain::conversation::Conversation, Message)> {
     let conv = state.store.conversation_of_kind(app, &target.conv_id, kinds).await?;
     let found = state
         .store
@@ -46,7 +46,12 @@ pub async fn patch(state: &AppState, app: &str, kinds: &[Kind], target: &Message
     }
     let (conv, found) = locate(state, app, kinds, target).await?;
     let patched = Arc::new(state.store.patch_message(app, &found, new_data.as_deref(), bin, time::now_ms()).await?);
-    if state.hub.online_count(app) > 0 {
+    if patched.kind == MessageKind::GlobalBroadcast {
+        state.store.update_broadcast_content(app, &patched.msg_id, &patched.data).await?;
+    }
+    // A broadcast's edit reaches only those who have not received it yet: no live push.
+    let broadcast = matches!(patched.kind, MessageKind::SubscriberBroadcast | MessageKind::GlobalBroadcast);
+    if !broadcast && state.hub.online_count(app) > 0 {
         let recipients = super::send::recipients(state, app, &conv, &patched).await?;
         state.hub.publish(app, recipients, Event::Patch { message: Arc::clone(&patched) });
     }

@@ -10,6 +10,7 @@ use crate::app::send::{self, SendRequest};
 use crate::domain::conversation::Kind;
 use crate::domain::message::Priority;
 use crate::error::{code, Error, Result};
+use crate::ratelimit::Family as Quota;
 use crate::state::AppState;
 use crate::store::messages::HistoryScope;
 use axum::extract::{Path, State};
@@ -50,7 +51,7 @@ pub(super) fn message_text(value: Option<Value>) -> Result<String> {
 }
 
 impl SendBody {
-    fn into_request(self, conv_id: &str, kinds: &'static [Kind]) -> Result<SendRequest> {
+    pub(super) fn into_request(self, conv_id: &str, kinds: &'static [Kind]) -> Result<SendRequest> {
         let from_client = required("from_client", self.from_client)?;
         let mut request = SendRequest::new(conv_id, kinds, &from_client, message_text(self.message)?);
         request.transient = self.transient.unwrap_or(false);
@@ -75,6 +76,7 @@ impl SendBody {
 /// E11 / E22 POST `{family}/{id}/messages`: answered once the message is stored.
 async fn send_message<F: Family>(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<SendBody>) -> Result<Json<Value>> {
     let request = body.into_request(&id, F::KINDS)?;
+    state.limits.check(&state.store, &app, Quota::Messages).await?;
     let sent = send::send(&state, &app.app_id, request).await?;
     Ok(Json(json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp})))
 }
@@ -103,7 +105,7 @@ pub(super) fn timestamp_field(value: Option<Value>) -> Result<i64> {
     }
 }
 
-fn message_ref(conv_id: String, msg_id: String, from_client: Option<String>, timestamp: Option<Value>) -> Result<MessageRef> {
+pub(super) fn message_ref(conv_id: String, msg_id: String, from_client: Option<String>, timestamp: Option<Value>) -> Result<MessageRef> {
     Ok(MessageRef { conv_id, msg_id, from_client: required("from_client", from_client)?, timestamp: timestamp_field(timestamp)? })
 }
 
@@ -116,6 +118,7 @@ async fn edit<F: Family>(
 ) -> Result<Json<Value>> {
     let data = message_text(body.message)?;
     let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
+    state.limits.check(&state.store, &app, Quota::Messages).await?;
     patch::patch(&state, &app.app_id, F::KINDS, &target, Some(data), false).await?;
     Ok(Json(json!({})))
 }
@@ -128,6 +131,7 @@ async fn recall<F: Family>(
     Body(body): Body<PatchBody>,
 ) -> Result<Json<Value>> {
     let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
+    state.limits.check(&state.store, &app, Quota::Messages).await?;
     patch::patch(&state, &app.app_id, F::KINDS, &target, None, false).await?;
     Ok(Json(json!({})))
 }
@@ -136,6 +140,12 @@ async fn recall<F: Family>(
 pub(super) struct DeleteQuery {
     from_client: Option<String>,
     timestamp: Option<String>,
+}
+
+impl DeleteQuery {
+    pub(super) fn into_parts(self) -> (Option<String>, Option<String>) {
+        (self.from_client, self.timestamp)
+    }
 }
 
 /// E15 / E26 DELETE `{family}/{id}/messages/{message_id}?from_client=&timestamp=`

@@ -2,12 +2,14 @@
 //! merges them and adds the layers (request ids, tracing, body limit, panic guard).
 
 mod auth;
+mod broadcasts;
 mod conversations;
 mod global;
 mod health;
 pub mod json;
 mod members;
 mod messages;
+mod service;
 
 pub use auth::{AppKey, MasterKey};
 
@@ -64,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .merge(members::router())
         .merge(messages::router::<Conversations>("/conversations"))
         .merge(messages::router::<ChatRooms>("/chatrooms"))
+        .merge(service::router())
+        .merge(broadcasts::router())
         .merge(global::router());
     Router::new()
         .nest("/1.2/rtm", rtm)

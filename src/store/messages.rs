@@ -67,9 +67,13 @@ impl Store {
                 let conv_n = binds.len();
                 binds.push(Bind::Text(client.to_owned()));
                 sql.push_str(&format!(
-                    " AND m.conv_id = ${conv_n} AND (m.kind = 1 OR (m.kind = 2 AND EXISTS (SELECT 1 FROM message_targets t
-                       WHERE t.app_id = m.app_id AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${})))",
-                    binds.len()
+                    " AND m.conv_id = ${conv_n} AND CASE m.kind
+                       WHEN 1 THEN NOT EXISTS (SELECT 1 FROM message_targets t WHERE t.app_id = m.app_id
+                           AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${n} AND t.hidden = 1)
+                       WHEN 2 THEN EXISTS (SELECT 1 FROM message_targets t WHERE t.app_id = m.app_id
+                           AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${n} AND t.hidden = 0)
+                       ELSE 1 = 0 END",
+                    n = binds.len()
                 ));
             }
             HistoryScope::Sender(client) => {

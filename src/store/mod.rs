@@ -6,7 +6,9 @@
 //! goes through the pool.
 
 pub mod apps;
+pub mod broadcasts;
 pub mod conversations;
+pub mod counters;
 pub mod messages;
 pub mod query;
 pub mod subscriptions;

@@ -90,3 +90,53 @@ fn subscription_from_row(row: &sqlx::any::AnyRow) -> Result<Subscription> {
         subscribed_at: row.try_get("subscribed_at")?,
     })
 }
+
+/// A cursor into one client's subscriptions: the last item's time and conversation.
+#[derive(Debug, Clone)]
+pub struct SubscriptionCursor {
+    pub subscribed_at: i64,
+    pub conv_id: String,
+}
+
+impl Store {
+    /// The service conversations a client subscribed to, earliest first (`newest_first =
+    /// false`) or latest first, after the exclusive cursor.
+    pub async fn subscriptions_of_client(
+        &self,
+        app: &str,
+        client: &str,
+        after: Option<&SubscriptionCursor>,
+        newest_first: bool,
+        limit: i64,
+    ) -> Result<Vec<Subscription>> {
+        let (op, direction) = if newest_first { ("<", "DESC") } else { (">", "ASC") };
+        let cursor = if after.is_some() { format!(" AND (subscribed_at, conv_id) {op} ($3, $4)") } else { String::new() };
+        let sql = format!(
+            "SELECT conv_id, client_id, subscribed_at FROM subscriptions WHERE app_id = $1 AND client_id = $2{cursor}
+             ORDER BY subscribed_at {direction}, conv_id {direction} LIMIT {}",
+            limit.max(0)
+        );
+        let mut query = sqlx::query(&sql).bind(app).bind(client);
+        if let Some(after) = after {
+            query = query.bind(after.subscribed_at).bind(after.conv_id.as_str());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
+    /// Hides one service-conversation message from one subscriber (E39): a per-user message
+    /// loses that recipient; a subscriber broadcast is hidden for that client only.
+    pub async fn hide_message_for(&self, app: &str, conv: &str, seq: i64, client: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, 1)
+             ON CONFLICT (app_id, conv_id, client_id, seq) DO UPDATE SET hidden = 1",
+        )
+        .bind(app)
+        .bind(conv)
+        .bind(client)
+        .bind(seq)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit and integration tests on SQLite and Postgres, then the
+# official-SDK suite (leancloud-realtime 4.3.1 and 5.0.0-rc.8) against the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tidings/target}"
+
+scripts/services.sh
+cargo test --locked --all-targets
+cargo build --locked
+TIDINGS_BIN="$CARGO_TARGET_DIR/debug/tidings" tests/sdk/run.sh
