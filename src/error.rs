@@ -48,6 +48,9 @@ pub enum Error {
     /// Refused by policy (e.g. not the message owner). (HTTP 403)
     #[error("{message}")]
     Forbidden { code: i64, message: String },
+    /// The path exists but not with this method. (HTTP 405)
+    #[error("Method not allowed.")]
+    MethodNotAllowed,
     /// The body is larger than the server accepts. (HTTP 413)
     #[error("Payload Too Large.")]
     PayloadTooLarge,
@@ -97,6 +100,7 @@ impl Error {
             | Error::Conflict { code, .. }
             | Error::Forbidden { code, .. } => *code,
             Error::PayloadTooLarge => code::PAYLOAD_TOO_LARGE,
+            Error::MethodNotAllowed => 405,
             Error::TooManyRequests { .. } => code::TOO_MANY_REQUESTS,
             Error::Internal(_) => code::INTERNAL,
         }
@@ -110,6 +114,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod proto;
 pub mod hub;
 pub mod ratelimit;
 pub mod state;
@@ -85,6 +86,7 @@ pub async fn run_with_clock(
 ) -> anyhow::Result<()> {
     let state = AppState {
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
+        acks: Arc::new(app::acks::AckWaiters::default()),
         clock,
         store: store.clone(),
         apps: Arc::new(AppDirectory::default()),

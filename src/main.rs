@@ -43,6 +43,16 @@ enum AppCommand {
     List,
     /// Change an app setting, e.g. `tidings app set APP_ID message_rate_per_minute 3000`.
     Set { app_id: String, key: String, value: String },
+    /// Set the Agora-style HTTP Basic credentials (customer id and secret) of an app.
+    Agora { app_id: String, customer_id: String, customer_secret: String },
+    /// Mint an `x-agora-token` for a user id (send it with `x-agora-uid: UID`).
+    Token {
+        app_id: String,
+        uid: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: i64,
+    },
 }
 
 #[tokio::main]
@@ -141,6 +151,18 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
             app.settings = serde_json::from_value(settings)?;
             store.save_app_settings(&app_id, &app.settings).await?;
             println!("{}", serde_json::to_string(&app.settings)?);
+        }
+        AppCommand::Agora { app_id, customer_id, customer_secret } => {
+            let mut app = store.find_app(&app_id).await?.ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+            app.settings.agora_customer_id = Some(customer_id);
+            app.settings.agora_customer_secret = Some(customer_secret);
+            store.save_app_settings(&app_id, &app.settings).await?;
+            println!("Agora credentials set for {app_id}");
+        }
+        AppCommand::Token { app_id, uid, ttl } => {
+            let app = store.find_app(&app_id).await?.ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+            let expires = tidings::domain::time::now_ms() / 1000 + ttl.max(1);
+            println!("{}", tidings::app::agora::mint_token(&app.app_id, &app.master_key, &uid, expires));
         }
     }
     Ok(())

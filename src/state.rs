@@ -1,5 +1,6 @@
 //! Shared state handed to every handler and session.
 
+use crate::app::acks::AckWaiters;
 use crate::app::directory::AppDirectory;
 use crate::clock::ServerClock;
 use crate::config::Config;
@@ -14,6 +15,7 @@ pub struct AppState {
     pub store: Store,
     pub apps: Arc<AppDirectory>,
     pub hub: Arc<Hub>,
+    pub acks: Arc<AckWaiters>,
     pub limits: Arc<RateLimits>,
     pub clock: ServerClock,
     pub config: Arc<Config>,

@@ -1,6 +1,8 @@
 //! Use cases shared by REST and the WebSocket gateway: one path for each thing a client
 //! can do, whichever door it came through.
 
+pub mod acks;
+pub mod agora;
 pub mod conversations;
 pub mod directory;
 pub mod fields;
@@ -9,4 +11,5 @@ pub mod membership;
 pub mod patch;
 pub mod render;
 pub mod send;
+pub mod session_token;
 pub mod service;

@@ -38,6 +38,13 @@ pub struct SendRequest {
     pub to_clients: Vec<String>,
     pub from_ip: Option<String>,
     pub origin: Origin,
+    /// Whether a non-transient message is stored. Agora peer messages without history are
+    /// delivered like normal messages (so receivers acknowledge them) but not stored.
+    pub persist: bool,
+    /// The size limit of this door (LeanCloud 5 KB; Agora payloads 32 KB).
+    pub max_bytes: usize,
+    /// A message id chosen by the caller (to wait for its acknowledgement before sending).
+    pub preassigned_id: Option<String>,
 }
 
 impl SendRequest {
@@ -59,6 +66,9 @@ impl SendRequest {
             to_clients: Vec::new(),
             from_ip: None,
             origin: Origin::Admin,
+            persist: true,
+            max_bytes: message::MAX_MESSAGE_BYTES,
+            preassigned_id: None,
         }
     }
 }
@@ -79,7 +89,7 @@ pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<S
             return Err(Error::bad_request(4323, "The temporary conversation has expired."));
         }
     }
-    let sent = if request.transient {
+    let sent = if request.transient || !request.persist {
         Sent { message: Arc::new(transient_message(&conv, &request, now)), duplicate: false }
     } else {
         let written = state.store.writer().write(new_message(app, &request, now)).await?;
@@ -94,7 +104,7 @@ pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<S
 fn validate(request: &SendRequest) -> Result<()> {
     client_id::validate("from_client", &request.from_client)?;
     let push_len = request.push_data.as_ref().map_or(0, String::len);
-    message::check_size(&request.data, push_len)?;
+    message::check_size_within(&request.data, push_len, request.max_bytes)?;
     if !request.bin {
         message::check_typed_format(&request.data)?;
     }
@@ -118,11 +128,15 @@ async fn authorize(state: &AppState, app: &str, conv: &Conversation, request: &S
     }
 }
 
+fn message_id(request: &SendRequest) -> String {
+    request.preassigned_id.clone().unwrap_or_else(ids::new_message_id)
+}
+
 fn new_message(app: &str, request: &SendRequest, now: i64) -> NewMessage {
     NewMessage {
         app_id: app.to_owned(),
         conv_id: request.conv_id.clone(),
-        msg_id: ids::new_message_id(),
+        msg_id: message_id(request),
         from_client: request.from_client.clone(),
         data: request.data.clone(),
         bin: request.bin,
@@ -142,12 +156,13 @@ fn new_message(app: &str, request: &SendRequest, now: i64) -> NewMessage {
     }
 }
 
+/// A message that is delivered but not stored (transient, or not persisted by its door).
 fn transient_message(conv: &Conversation, request: &SendRequest, now: i64) -> Message {
     Message {
         conv_id: conv.id.clone(),
         conv_kind: conv.kind.as_i64(),
         seq: 0,
-        msg_id: ids::new_message_id(),
+        msg_id: message_id(request),
         timestamp: now,
         from_client: request.from_client.clone(),
         data: request.data.clone(),
@@ -163,7 +178,7 @@ fn transient_message(conv: &Conversation, request: &SendRequest, now: i64) -> Me
         patch_timestamp: None,
         recalled: false,
         ack_at: None,
-        transient: true,
+        transient: request.transient,
     }
 }
 

@@ -39,11 +39,16 @@ impl Priority {
 
 /// Checks the size limit on the content and its push data.
 pub fn check_size(message: &str, push_data_len: usize) -> Result<()> {
+    check_size_within(message, push_data_len, MAX_MESSAGE_BYTES)
+}
+
+/// [`check_size`] against another door's limit.
+pub fn check_size_within(message: &str, push_data_len: usize, limit: usize) -> Result<()> {
     let total = message.len() + push_data_len;
-    if total > MAX_MESSAGE_BYTES {
+    if total > limit {
         return Err(Error::bad_request(
             code::FRAME_TOO_LONG,
-            format!("Message too long: {total} bytes, the limit is {MAX_MESSAGE_BYTES} bytes (message plus push_data)."),
+            format!("Message too long: {total} bytes, the limit is {limit} bytes (message plus push_data)."),
         ));
     }
     Ok(())

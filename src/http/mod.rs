@@ -1,6 +1,7 @@
 //! The REST API: one module per resource family, each with its own `router()`; this module
 //! merges them and adds the layers (request ids, tracing, body limit, panic guard).
 
+mod agora;
 mod auth;
 mod broadcasts;
 mod conversations;
@@ -18,9 +19,9 @@ use crate::error::Error;
 use crate::state::AppState;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -72,9 +73,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/1.2/rtm", rtm)
         .merge(health::router())
+        .merge(agora::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(max_body))
+        // Bodies past the limit fail in the extractor, which answers LeanCloud's 413 shape.
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(|_| Error::internal("handler panicked").into_response()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -84,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }
 
 async fn not_found() -> Error {

@@ -7,7 +7,7 @@ use crate::error::{code, Error, Result};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row};
 
-const COLUMNS: &str = "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
+pub(super) const COLUMNS: &str = "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
      c.last_seq, c.last_message_at, c.expires_at, c.created_at, c.updated_at";
 
 /// What a create call stores.
@@ -385,7 +385,7 @@ pub(crate) fn bind<'q>(
     q
 }
 
-fn conversation_from_row(row: &AnyRow) -> Result<Conversation> {
+pub(super) fn conversation_from_row(row: &AnyRow) -> Result<Conversation> {
     let attrs: String = row.try_get("attrs")?;
     let kind: i64 = row.try_get("kind")?;
     Ok(Conversation {

@@ -10,6 +10,7 @@ pub mod broadcasts;
 pub mod conversations;
 pub mod counters;
 pub mod messages;
+pub mod positions;
 pub mod query;
 pub mod subscriptions;
 mod writer;

@@ -80,10 +80,7 @@ pub fn conversation_filter(
         Value::Null => TRUE.to_owned(),
         _ => return Err(bad("where must be a JSON object.")),
     };
-    Ok(SqlFragment {
-        sql,
-        binds: b.binds,
-    })
+    Ok(compact(sql, b.binds, first_placeholder))
 }
 
 /// Translates `order` (`createdAt,-lm,attr.x`) into the body of an ORDER BY clause. `-` means
@@ -124,6 +121,57 @@ pub fn conversation_order(dialect: Dialect, order: &str) -> Result<String> {
     }
     terms.push("c.id ASC".into());
     Ok(terms.join(", "))
+}
+
+/// Drops the binds that the SQL never references (a test that cannot match renders as `1=0`)
+/// and renumbers the rest. sqlx caches prepared statements by SQL text, so equal text must
+/// mean an equal number of parameters; and `Float` binds are spelled with a CAST so that they
+/// never share a statement with an `Int` in the same position.
+fn compact(sql: String, binds: Vec<SqlValue>, first: usize) -> SqlFragment {
+    let bytes = sql.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let digits = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if bytes[i] == b'$' && digits > 0 {
+            let n = sql[i + 1..i + 1 + digits].parse::<usize>().ok();
+            if let Some(index) = n
+                .and_then(|n| n.checked_sub(first))
+                .filter(|&x| x < binds.len())
+            {
+                spans.push((i, i + 1 + digits, index));
+            }
+        }
+        i += 1 + digits;
+    }
+    let mut used = vec![false; binds.len()];
+    spans.iter().for_each(|&(_, _, index)| used[index] = true);
+    if used.iter().all(|&u| u) {
+        return SqlFragment { sql, binds };
+    }
+    let mut number = Vec::with_capacity(binds.len());
+    let mut kept = Vec::new();
+    for (value, used) in binds.into_iter().zip(used) {
+        number.push(first + kept.len());
+        if used {
+            kept.push(value);
+        }
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut last = 0;
+    for (start, end, index) in spans {
+        out.push_str(&sql[last..start]);
+        out.push_str(&format!("${}", number[index]));
+        last = end;
+    }
+    out.push_str(&sql[last..]);
+    SqlFragment {
+        sql: out,
+        binds: kept,
+    }
 }
 
 fn bad(message: impl Into<String>) -> Error {
@@ -285,8 +333,14 @@ impl Builder {
         if self.binds.len() >= MAX_BINDS {
             return Err(bad("Query too complex."));
         }
+        let float = matches!(value, SqlValue::Float(_));
         self.binds.push(value);
-        Ok(format!("${}", self.first + self.binds.len() - 1))
+        let ph = format!("${}", self.first + self.binds.len() - 1);
+        Ok(if float {
+            format!("CAST({ph} AS DOUBLE PRECISION)")
+        } else {
+            ph
+        })
     }
 
     fn object(&mut self, map: &Map<String, Value>, depth: usize) -> Result<String> {
@@ -1103,4 +1157,802 @@ fn class_text(negate: bool, items: &[(char, char)], lower: bool) -> Option<Strin
     }
     out.push(']');
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sqlx::{Executor, Row};
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e}"))
+    }
+
+    fn filter(d: Dialect, text: &str) -> SqlFragment {
+        let f = conversation_filter(d, &parse(text), 2).unwrap_or_else(|e| panic!("{text}: {e}"));
+        for n in 2..2 + f.binds.len() {
+            assert!(
+                f.sql.contains(&format!("${n}")),
+                "{text}: ${n} unused in {}",
+                f.sql
+            );
+        }
+        f
+    }
+
+    /// The 400 message for a refused `where`.
+    fn refusal(d: Dialect, where_: &Value) -> String {
+        match conversation_filter(d, where_, 2) {
+            Ok(f) => panic!("accepted {where_}: {}", f.sql),
+            Err(e) => {
+                assert_eq!(
+                    e.status(),
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "{where_}: {e}"
+                );
+                e.to_string()
+            }
+        }
+    }
+
+    fn text(s: &str) -> SqlValue {
+        SqlValue::Text(s.to_owned())
+    }
+
+    #[test]
+    fn member_equality_uses_the_index_friendly_form_of_each_dialect() {
+        let lite = filter(Dialect::Sqlite, r#"{"m":"client-1"}"#);
+        assert_eq!(
+            lite.sql,
+            "c.id IN (SELECT mm.conv_id FROM members mm WHERE mm.app_id = c.app_id AND mm.client_id = $2)"
+        );
+        assert_eq!(lite.binds, vec![text("client-1")]);
+        let pg = filter(Dialect::Postgres, r#"{"m":"client-1"}"#);
+        assert_eq!(
+            pg.sql,
+            "EXISTS (SELECT 1 FROM members mm WHERE mm.app_id = c.app_id AND mm.conv_id = c.id AND mm.client_id = $2)"
+        );
+    }
+
+    #[test]
+    fn columns_flags_and_times() {
+        let f = filter(
+            Dialect::Sqlite,
+            r#"{"name":"x","c":{"$ne":"y"},"tr":false}"#,
+        );
+        assert_eq!(
+            f.sql,
+            "((c.creator = $2) IS NOT TRUE AND c.name = $3 AND NOT (c.kind = 1))"
+        );
+        assert_eq!(f.binds, vec![text("y"), text("x")]);
+        let f = filter(
+            Dialect::Postgres,
+            r#"{"createdAt":{"$gte":{"__type":"Date","iso":"2015-06-21T18:02:52.249Z"},"$lt":1434909772250}}"#,
+        );
+        assert_eq!(f.sql, "(c.created_at >= $2 AND c.created_at < $3)");
+        assert_eq!(
+            f.binds,
+            vec![SqlValue::Int(1434909772249), SqlValue::Int(1434909772250)]
+        );
+        let f = filter(
+            Dialect::Postgres,
+            r#"{"name":{"$gt":"a"},"sys":{"$exists":false},"unique":true}"#,
+        );
+        assert_eq!(
+            f.sql,
+            "(c.name COLLATE \"C\" > $2 AND ((c.kind = 2)) IS NOT TRUE AND (c.is_unique = 1))"
+        );
+        let f = filter(
+            Dialect::Sqlite,
+            r#"{"objectId":{"$in":["a","b"]},"lm":{"$exists":true}}"#,
+        );
+        assert_eq!(
+            f.sql,
+            "(c.last_message_at IS NOT NULL AND c.id IN ($2, $3))"
+        );
+        assert_eq!(
+            filter(Dialect::Sqlite, r#"{"uniqueId":{"$in":[]}}"#).sql,
+            "1=0"
+        );
+        assert_eq!(filter(Dialect::Sqlite, "{}").sql, "1=1");
+        assert_eq!(filter(Dialect::Sqlite, "[]").sql, "1=1");
+    }
+
+    #[test]
+    fn member_operators() {
+        let f = filter(Dialect::Sqlite, r#"{"m":{"$all":["a","b"],"$size":2}}"#);
+        assert!(
+            f.sql.contains("mm.client_id = $2") && f.sql.contains("mm.client_id = $3"),
+            "{}",
+            f.sql
+        );
+        assert!(f.sql.ends_with("c.member_count = $4)"), "{}", f.sql);
+        assert_eq!(f.binds, vec![text("a"), text("b"), SqlValue::Int(2)]);
+        let f = filter(Dialect::Sqlite, r#"{"m":{"$nin":["a","b"]}}"#);
+        assert!(
+            f.sql.contains("mm.client_id IN ($2, $3))) IS NOT TRUE"),
+            "{}",
+            f.sql
+        );
+        assert_eq!(
+            filter(Dialect::Sqlite, r#"{"m":{"$exists":true}}"#).sql,
+            "c.kind IN (0, 3)"
+        );
+        assert_eq!(filter(Dialect::Sqlite, r#"{"m":{"$all":[]}}"#).sql, "1=1");
+        let f = filter(Dialect::Postgres, r#"{"mu":{"$size":1}}"#);
+        assert!(
+            f.sql.starts_with("(SELECT COUNT(*) FROM mutes mm"),
+            "{}",
+            f.sql
+        );
+    }
+
+    #[test]
+    fn custom_fields_are_typed_json_paths() {
+        let f = filter(Dialect::Sqlite, r#"{"attr.color":"red"}"#);
+        assert_eq!(
+            f.sql,
+            "((json_type(c.attrs, '$.\"attr\".\"color\"') = 'text' AND json_extract(c.attrs, '$.\"attr\".\"color\"') = $2) \
+             OR (json_type(c.attrs, '$.\"attr\".\"color\"') = 'array' AND EXISTS (SELECT 1 FROM json_each(c.attrs, '$.\"attr\".\"color\"') AS je \
+             WHERE (json_type(c.attrs, je.fullkey) = 'text' AND json_extract(c.attrs, je.fullkey) = $2))))"
+        );
+        let f = filter(Dialect::Postgres, r#"{"level":{"$gt":5}}"#);
+        assert!(
+            f.sql
+                .contains("jsonb_typeof(((c.attrs::jsonb) -> 'level')) = 'number'"),
+            "{}",
+            f.sql
+        );
+        assert!(
+            f.sql.contains("jsonb_array_elements(CASE WHEN"),
+            "{}",
+            f.sql
+        );
+        assert_eq!(f.binds, vec![SqlValue::Int(5)]);
+        let f = filter(Dialect::Sqlite, r#"{"a":{"$size":3}}"#);
+        assert!(
+            f.sql.contains("json_array_length(c.attrs, '$.\"a\"') = $2"),
+            "{}",
+            f.sql
+        );
+        let f = filter(Dialect::Sqlite, r#"{"a":{"$exists":false}}"#);
+        assert_eq!(
+            f.sql,
+            "(json_type(c.attrs, '$.\"a\"') IS NOT NULL) IS NOT TRUE"
+        );
+        let f = filter(
+            Dialect::Sqlite,
+            r#"{"d":{"$lt":{"__type":"Date","iso":"2020-01-01T00:00:00.000Z"}}}"#,
+        );
+        assert!(
+            f.sql
+                .contains("json_extract(c.attrs, '$.\"d\".\"iso\"') < $2"),
+            "{}",
+            f.sql
+        );
+        assert!(f.sql.contains("(je.fullkey || '.\"iso\"')"), "{}", f.sql);
+        assert_eq!(f.binds, vec![text("2020-01-01T00:00:00.000Z")]);
+        let f = filter(Dialect::Postgres, r#"{"o":{"k":[1]}}"#);
+        assert!(
+            f.sql
+                .contains("((c.attrs::jsonb) -> 'o') = CAST($2 AS jsonb)"),
+            "{}",
+            f.sql
+        );
+        assert_eq!(f.binds, vec![text(r#"{"k":[1]}"#)]);
+        let f = filter(Dialect::Postgres, r#"{"$or":[{"a":true},{"b":null}]}"#);
+        assert!(
+            f.sql.contains("((c.attrs::jsonb) -> 'a') = 'true'::jsonb"),
+            "{}",
+            f.sql
+        );
+        assert!(
+            f.sql
+                .contains("jsonb_typeof(((c.attrs::jsonb) -> 'b')) = 'null'"),
+            "{}",
+            f.sql
+        );
+        assert!(
+            f.sql
+                .contains(" OR (((c.attrs::jsonb) -> 'b') IS NOT NULL) IS NOT TRUE"),
+            "{}",
+            f.sql
+        );
+    }
+
+    #[test]
+    fn regex_on_each_dialect() {
+        let f = filter(
+            Dialect::Postgres,
+            r#"{"name":{"$regex":"^\\Qa.b\\E","$options":"i"}}"#,
+        );
+        assert_eq!(f.sql, "c.name ~ $2");
+        assert_eq!(f.binds, vec![text("(?ip)^a\\.b")]);
+        let f = filter(
+            Dialect::Sqlite,
+            r#"{"name":{"$regex":"^\\Qa.b\\E","$options":"i"}}"#,
+        );
+        assert_eq!(f.sql, "lower(c.name) GLOB $2");
+        assert_eq!(f.binds, vec![text("a.b*")]);
+        let f = filter(Dialect::Sqlite, r#"{"name":{"$regex":"\\QA*\\E$"}}"#);
+        assert_eq!(
+            (f.sql.as_str(), &f.binds[..]),
+            ("c.name GLOB $2", &[text("*A[*]")][..])
+        );
+    }
+
+    #[test]
+    fn glob_translation() {
+        let g = |p: &str| glob(&unquote(p, false), false, false, false);
+        assert_eq!(g("^abc").as_deref(), Some("abc*"));
+        assert_eq!(g("abc$").as_deref(), Some("*abc"));
+        assert_eq!(g("abc").as_deref(), Some("*abc*"));
+        assert_eq!(g("").as_deref(), Some("*"));
+        assert_eq!(g("^$").as_deref(), Some(""));
+        assert_eq!(g("^a.*b.+c.d$").as_deref(), Some("a*b?*c?d"));
+        assert_eq!(g("\\Q*?[x]\\E").as_deref(), Some("*[*][?][[]x]*"));
+        assert_eq!(g("h[ae]llo\\d\\.").as_deref(), Some("*h[ae]llo[0-9].*"));
+        assert_eq!(g("[^a-z]$").as_deref(), Some("*[^a-z]"));
+        assert_eq!(g("[]a^-]").as_deref(), Some("*[]a^-]*"));
+        assert_eq!(g("[\\^]").as_deref(), Some("*^*"));
+        assert_eq!(g("a\\$").as_deref(), Some("*a$*"));
+        for refused in [
+            "a|b",
+            "a+",
+            "(ab)",
+            "a{2}",
+            "x^",
+            "\\bx",
+            "[[:alpha:]]",
+            "a?",
+            ".?",
+        ] {
+            assert_eq!(g(refused), None, "{refused}");
+        }
+        assert_eq!(
+            glob("^Ab[A-Z]", true, false, false).as_deref(),
+            Some("ab[a-z]*")
+        );
+        assert_eq!(glob("[A-z]", true, false, false), None);
+        assert_eq!(glob("É", true, false, false), None);
+        assert_eq!(glob("^a", false, true, false), None);
+        assert_eq!(
+            glob("a b # comment\n c", false, false, true).as_deref(),
+            Some("*abc*")
+        );
+        assert_eq!(unquote("\\Qa b\\E", true), "a\\ b");
+        assert_eq!(unquote("x\\\\Qy", false), "x\\\\Qy");
+    }
+
+    #[test]
+    fn postgres_regex_translation() {
+        let pg = |p: &str, o: &str| postgres_regex(p, o).ok();
+        assert_eq!(pg("\\bfoo\\z", "").as_deref(), Some("(?p)\\yfoo\\Z"));
+        assert_eq!(pg("a.b", "imsx").as_deref(), Some("(?iwx)a.b"));
+        assert_eq!(pg("a", "m").as_deref(), Some("(?n)a"));
+        assert_eq!(pg("a", "s").as_deref(), Some("(?s)a"));
+        assert_eq!(
+            pg("\\x{41}\\x42\\u0043", "").as_deref(),
+            Some("(?p)\\U00000041\\U00000042\\U00000043")
+        );
+        assert_eq!(pg("(?:a)", "").as_deref(), Some("(?p)(?:a)"));
+        assert_eq!(pg("(?i)a", ""), None);
+        assert_eq!(pg("\\pL", ""), None);
+    }
+
+    #[test]
+    fn hostile_and_unsupported_input_is_refused_with_400() {
+        let mut deep = json!({"a": 1});
+        for _ in 0..16 {
+            deep = json!({ "$and": [deep] });
+        }
+        let mut deep_value = json!(1);
+        for _ in 0..17 {
+            deep_value = json!([deep_value]);
+        }
+        let long: Vec<i64> = (0..1001).collect();
+        let cases = [
+            (json!({"loc": {"$nearSphere": {}}}), "$nearSphere"),
+            (json!({"a": {"$select": {}}}), "$select"),
+            (json!({"a": {"$inQuery": {}}}), "$inQuery"),
+            (json!({"$relatedTo": {}}), "$relatedTo"),
+            (json!({"a": {"$foo": 1}}), "$foo"),
+            (json!({"$nor": [{"a": 1}]}), "$nor"),
+            (deep, "nested"),
+            (json!({ "a": deep_value }), "nested"),
+            (json!({"a": {"$in": long}}), "at most"),
+            (json!({"a": {"$nin": 1}}), "array"),
+            (json!({"m": {"$all": "x"}}), "array"),
+            (json!({"a": {"$size": "2"}}), "$size"),
+            (json!({"a": {"$size": -1}}), "$size"),
+            (json!({"a": {"$exists": "yes"}}), "$exists"),
+            (json!({"a": {"$regex": "a".repeat(1001)}}), "longer"),
+            (json!({"a": {"$regex": "("}}), "Invalid regular"),
+            (json!({"a": {"$regex": 5}}), "$regex"),
+            (json!({"a": {"$regex": "a", "$options": "g"}}), "flag"),
+            (json!({"a": {"$options": "i"}}), "$options"),
+            (json!({"$or": []}), "$or"),
+            (json!({"$or": {}}), "$or"),
+            (json!({"$and": [1]}), "$and"),
+            (json!({"a-b": 1}), "key"),
+            (json!({"a..b": 1}), "key"),
+            (json!({"": 1}), "key"),
+            (json!({"a": {"$gt": true}}), "$gt"),
+            (json!({"a": {"$lte": [1]}}), "$lte"),
+            (json!({"a": {"$gt": 1, "b": 2}}), "mix"),
+            (json!({"createdAt": "yesterday"}), "date"),
+            (json!({"a": {"__type": "Date", "iso": "nope"}}), "Date"),
+            (json!("name"), "object"),
+        ];
+        for (where_, needle) in cases {
+            let message = refusal(Dialect::Sqlite, &where_);
+            assert!(message.contains(needle), "{where_}: {message}");
+            refusal(Dialect::Postgres, &where_);
+        }
+        let complex = json!({"name": {"$regex": "a|b"}});
+        assert!(refusal(Dialect::Sqlite, &complex).contains("too complex"));
+        assert!(conversation_filter(Dialect::Postgres, &complex, 2).is_ok());
+        refusal(Dialect::Postgres, &json!({"name": {"$regex": "(?i)a"}}));
+        let many: Vec<Value> = (0..20)
+            .map(|_| json!({"a": {"$in": (0..1000).collect::<Vec<_>>()}}))
+            .collect();
+        assert!(refusal(Dialect::Sqlite, &json!({ "$or": many })).contains("too complex"));
+    }
+
+    #[test]
+    fn order_clauses() {
+        assert_eq!(
+            conversation_order(Dialect::Sqlite, "").ok().as_deref(),
+            Some("c.created_at DESC, c.id DESC")
+        );
+        assert_eq!(
+            conversation_order(Dialect::Sqlite, "createdAt, -lm,name,-attr.x")
+                .ok()
+                .as_deref(),
+            Some(
+                "c.created_at ASC, c.last_message_at DESC NULLS LAST, c.name ASC NULLS FIRST, \
+                 json_extract(c.attrs, '$.\"attr\".\"x\"') DESC NULLS LAST, c.id ASC"
+            )
+        );
+        let pg = conversation_order(Dialect::Postgres, "-name,x").unwrap_or_default();
+        assert!(
+            pg.starts_with("c.name COLLATE \"C\" DESC NULLS LAST, (CASE jsonb_typeof"),
+            "{pg}"
+        );
+        assert!(
+            pg.ends_with(
+                "(((c.attrs::jsonb) -> 'x') #>> '{}') COLLATE \"C\" ASC NULLS FIRST, c.id ASC"
+            ),
+            "{pg}"
+        );
+        for bad in ["a;drop", "-", "m", "x.", "a b", &"k,".repeat(17)] {
+            assert!(conversation_order(Dialect::Sqlite, bad).is_err(), "{bad}");
+        }
+    }
+
+    // ---- against real databases -----------------------------------------------------------
+
+    const FIXTURE: &str = r#"
+        INSERT INTO conversations (app_id, id, kind, name, creator, is_unique, unique_id, attrs, member_count,
+            last_message_at, created_at, updated_at) VALUES
+        ('app', 'c1', 0, 'Alpha', 'Tom', 1, 'u1', '{"attr":{"color":"red","size":3,"tags":["x","y"],"when":{"__type":"Date","iso":"2020-01-01T00:00:00.000Z"}},"level":5,"title":"Hello World"}', 2, 3000, 1000, 9000),
+        ('app', 'c2', 0, 'beta', 'Jerry', 0, NULL, '{"attr":{"color":"blue","size":10,"tags":["y","z"]},"level":"5","flag":true,"title":"hello there"}', 2, NULL, 2000, 2500),
+        ('app', 'c3', 1, 'Gamma room', 'Tom', 0, NULL, '{"attr":{"color":null,"size":2.5},"level":7,"flag":false}', 0, 9000, 3000, 3500),
+        ('app', 'c4', 2, 'Sys%_news', NULL, 0, NULL, '{"level":[5,6],"title":"a*b?[c]","dates":[{"__type":"Date","iso":"2021-05-05T00:00:00.000Z"}]}', 0, NULL, 4000, 4500),
+        ('app', 'c5', 0, NULL, 'Spike', 0, NULL, '{"attr":{"tags":[]},"nested":{"a":{"b":"deep"}},"title":"Line1\nLine2"}', 3, 1000, 5000, 5500),
+        ('app', 'c6', 0, 'ALPHA', 'Tyke', 0, NULL, '{"attr":{"color":"Red"},"arr":[[1,3]],"obj":{"k":1},"score":1.5}', 1, NULL, 6000, 6500),
+        ('other', 'o1', 0, 'Alpha', 'Tom', 0, NULL, '{"attr":{"color":"red"}}', 1, 100, 100, 100);
+        INSERT INTO members (app_id, conv_id, client_id, joined_at) VALUES
+        ('app', 'c1', 'Tom', 0), ('app', 'c1', 'Jerry', 0), ('app', 'c2', 'Jerry', 0), ('app', 'c2', 'Spike', 0),
+        ('app', 'c5', 'Tom', 0), ('app', 'c5', 'Spike', 0), ('app', 'c5', 'Tyke', 0), ('app', 'c6', 'Tom', 0),
+        ('other', 'o1', 'Tom', 0);
+        INSERT INTO mutes (app_id, conv_id, client_id) VALUES
+        ('app', 'c1', 'Jerry'), ('app', 'c5', 'Tom'), ('app', 'c5', 'Spike'), ('other', 'o1', 'Tom');
+    "#;
+
+    /// `where` → matching ids in creation order.
+    const CASES: &[(&str, &str)] = &[
+        ("{}", "c1 c2 c3 c4 c5 c6"),
+        ("[]", "c1 c2 c3 c4 c5 c6"),
+        (r#"{"objectId":"c1"}"#, "c1"),
+        (r#"{"objectId":{"$in":[]}}"#, ""),
+        (r#"{"name":"Alpha"}"#, "c1"),
+        (r#"{"name":{"$ne":"Alpha"}}"#, "c2 c3 c4 c5 c6"),
+        (r#"{"name":{"$in":["beta","ALPHA"]}}"#, "c2 c6"),
+        (r#"{"name":{"$nin":["beta"]}}"#, "c1 c3 c4 c5 c6"),
+        (r#"{"name":{"$exists":false}}"#, "c5"),
+        (r#"{"name":null}"#, "c5"),
+        (r#"{"name":{"$gt":"Alpha"}}"#, "c2 c3 c4"),
+        (r#"{"name":{"$gte":"A","$lt":"B"}}"#, "c1 c6"),
+        (r#"{"name":5}"#, ""),
+        (r#"{"name":{"$size":1}}"#, ""),
+        (r#"{"tr":{"$regex":"x"}}"#, ""),
+        (r#"{"c":"Tom"}"#, "c1 c3"),
+        (r#"{"c":{"$gte":"Tom"}}"#, "c1 c3 c6"),
+        (r#"{"uniqueId":"u1"}"#, "c1"),
+        (r#"{"tr":true}"#, "c3"),
+        (r#"{"tr":false}"#, "c1 c2 c4 c5 c6"),
+        (r#"{"tr":{"$ne":true}}"#, "c1 c2 c4 c5 c6"),
+        (r#"{"tr":{"$in":[true]}}"#, "c3"),
+        (r#"{"sys":{"$exists":false}}"#, "c1 c2 c3 c5 c6"),
+        (r#"{"sys":true}"#, "c4"),
+        (r#"{"unique":true}"#, "c1"),
+        (
+            r#"{"createdAt":{"$gte":{"__type":"Date","iso":"1970-01-01T00:00:03.000Z"}}}"#,
+            "c3 c4 c5 c6",
+        ),
+        (r#"{"createdAt":{"$lt":3000}}"#, "c1 c2"),
+        (r#"{"createdAt":{"$lt":3000.5}}"#, "c1 c2 c3"),
+        (
+            r#"{"createdAt":{"$gt":"1970-01-01T00:00:04.000Z"}}"#,
+            "c5 c6",
+        ),
+        (
+            r#"{"updatedAt":{"$in":[2500,{"__type":"Date","iso":"1970-01-01T00:00:09.000Z"}]}}"#,
+            "c1 c2",
+        ),
+        (r#"{"lm":{"$exists":true}}"#, "c1 c3 c5"),
+        (r#"{"lm":null}"#, "c2 c4 c6"),
+        (r#"{"m":"Tom"}"#, "c1 c5 c6"),
+        (r#"{"m":{"$all":["Tom","Spike"]}}"#, "c5"),
+        (r#"{"m":{"$all":[]}}"#, "c1 c2 c3 c4 c5 c6"),
+        (r#"{"m":{"$in":["Spike","Nobody"]}}"#, "c2 c5"),
+        (r#"{"m":{"$nin":["Tom"]}}"#, "c2 c3 c4"),
+        (r#"{"m":{"$ne":"Tom"}}"#, "c2 c3 c4"),
+        (r#"{"m":{"$size":2}}"#, "c1 c2"),
+        (r#"{"m":{"$exists":true}}"#, "c1 c2 c5 c6"),
+        (r#"{"m":{"$regex":"^Ty"}}"#, "c5"),
+        (r#"{"m":{"$regex":"y"}}"#, "c1 c2 c5"),
+        (r#"{"m":["Jerry","Tom"]}"#, "c1"),
+        (r#"{"mu":"Jerry"}"#, "c1"),
+        (r#"{"mu":{"$size":2}}"#, "c5"),
+        (r#"{"mu":{"$exists":false}}"#, "c2 c3 c4 c6"),
+        (r#"{"mu":{"$all":["Tom","Spike"]}}"#, "c5"),
+        (r#"{"attr.color":"red"}"#, "c1"),
+        (
+            r#"{"attr.color":{"$regex":"^red$","$options":"i"}}"#,
+            "c1 c6",
+        ),
+        (r#"{"attr.color":null}"#, "c3 c4 c5"),
+        (r#"{"attr.color":{"$exists":true}}"#, "c1 c2 c3 c6"),
+        (r#"{"attr":{"$exists":false}}"#, "c4"),
+        (r#"{"attr.size":{"$gt":2}}"#, "c1 c2 c3"),
+        (r#"{"attr.size":{"$gte":3,"$lt":10}}"#, "c1"),
+        (r#"{"attr.size":2.5}"#, "c3"),
+        (r#"{"attr.size":3}"#, "c1"),
+        (r#"{"attr.size":3.0}"#, "c1"),
+        (r#"{"attr.size":{"$in":[2.5,10]}}"#, "c2 c3"),
+        (r#"{"score":{"$lte":1.5}}"#, "c6"),
+        (r#"{"level":5}"#, "c1 c4"),
+        (r#"{"level":"5"}"#, "c2"),
+        (r#"{"level":{"$in":[7,"5"]}}"#, "c2 c3"),
+        (r#"{"level":{"$nin":[5]}}"#, "c2 c3 c5 c6"),
+        (r#"{"level":{"$size":2}}"#, "c4"),
+        (r#"{"level":{"$all":[5,6]}}"#, "c4"),
+        (r#"{"level":{"$gt":5}}"#, "c3 c4"),
+        (r#"{"attr.tags":"y"}"#, "c1 c2"),
+        (r#"{"attr.tags":{"$all":["x","y"]}}"#, "c1"),
+        (r#"{"attr.tags":{"$size":0}}"#, "c5"),
+        (r#"{"attr.tags":["x","y"]}"#, "c1"),
+        (r#"{"attr.tags":{"$regex":"^z"}}"#, "c2"),
+        (r#"{"flag":true}"#, "c2"),
+        (r#"{"flag":false}"#, "c3"),
+        (r#"{"flag":{"$ne":true}}"#, "c1 c3 c4 c5 c6"),
+        (
+            r#"{"attr.when":{"$gt":{"__type":"Date","iso":"2019-01-01T00:00:00.000Z"}}}"#,
+            "c1",
+        ),
+        (
+            r#"{"attr.when":{"__type":"Date","iso":"2020-01-01T00:00:00.000Z"}}"#,
+            "c1",
+        ),
+        (
+            r#"{"dates":{"$lt":{"__type":"Date","iso":"2022-01-01T00:00:00.000Z"}}}"#,
+            "c4",
+        ),
+        (r#"{"nested.a.b":"deep"}"#, "c5"),
+        (r#"{"obj":{"k":1}}"#, "c6"),
+        (r#"{"arr":[1,3]}"#, "c6"),
+        (r#"{"title":{"$regex":"^Hello"}}"#, "c1"),
+        (r#"{"title":{"$regex":"^hello","$options":"i"}}"#, "c1 c2"),
+        (r#"{"title":{"$regex":"\\QWorld\\E$"}}"#, "c1"),
+        (r#"{"title":{"$regex":"\\Qa*b?[c]\\E"}}"#, "c4"),
+        (r#"{"title":{"$regex":"o W"}}"#, "c1"),
+        (r#"{"title":{"$regex":"h[ae]llo","$options":"i"}}"#, "c1 c2"),
+        (r#"{"title":{"$regex":"H.llo\\sW"}}"#, "c1"),
+        (
+            r#"{"title":{"$regex":"^Line1.Line2$","$options":"s"}}"#,
+            "c5",
+        ),
+        (r#"{"title":{"$regex":"[^a-z ]$"}}"#, "c4 c5"),
+        (r#"{"title":{"$regex":"^.+ .+$"}}"#, "c1 c2"),
+        (r#"{"name":{"$regex":"%_"}}"#, "c4"),
+        (r#"{"name":{"$regex":"^a","$options":"i"}}"#, "c1 c6"),
+        (r#"{"$or":[{"name":"Alpha"},{"m":"Spike"}]}"#, "c1 c2 c5"),
+        (
+            r#"{"$and":[{"m":"Tom"},{"attr.color":{"$exists":true}}]}"#,
+            "c1 c6",
+        ),
+        (r#"[{"m":"Tom"},{"c":"Tom"}]"#, "c1"),
+        (
+            r#"{"$or":[{"$and":[{"tr":true},{"level":7}]},{"sys":true}]}"#,
+            "c3 c4",
+        ),
+        (
+            r#"{"m":"Tom","$or":[{"name":{"$regex":"^A"}},{"lm":{"$gt":0}}]}"#,
+            "c1 c5 c6",
+        ),
+    ];
+
+    /// `order` (with `where` = {}) → ids in that order.
+    const ORDERS: &[(&str, &str)] = &[
+        ("", "c6 c5 c4 c3 c2 c1"),
+        ("name", "c5 c6 c1 c3 c4 c2"),
+        ("-name", "c2 c4 c3 c1 c6 c5"),
+        ("-lm", "c3 c1 c5 c2 c4 c6"),
+        ("lm", "c2 c4 c6 c5 c1 c3"),
+        ("-updatedAt", "c1 c6 c5 c4 c3 c2"),
+        ("tr,-createdAt", "c6 c5 c4 c2 c1 c3"),
+        ("attr.size", "c4 c5 c6 c3 c1 c2"),
+        ("-attr.size", "c2 c1 c3 c4 c5 c6"),
+        ("-level", "c4 c2 c3 c1 c5 c6"),
+        ("attr.color", "c3 c4 c5 c6 c2 c1"),
+    ];
+
+    /// Patterns that pass validation must never make Postgres fail (a 500).
+    const REGEX_SMOKE: &[&str] = &[
+        "\\d+",
+        "[[:alpha:]]+",
+        "a{2,3}",
+        "(?:ab)+",
+        "a*?",
+        "\\w\\s\\S\\W\\D",
+        "[\\d]",
+        "[\\w-]",
+        "\\.\\/\\-",
+        "[^\\]]",
+        "\\n\\t",
+        "\\u00e9",
+        "é",
+        "\\x41",
+        "(a)(b)",
+        "a|b",
+        "^$",
+        "\\Ax\\z",
+        "\\bword\\b",
+        "\\Q(?i)\\E",
+        "[a-z]+?",
+        "(?:)",
+        "x{0}",
+        ".",
+        "\\$\\^",
+        "[é-ü]",
+    ];
+
+    /// Patterns Postgres runs but GLOB cannot express.
+    const PG_ONLY: &[(&str, &str)] = &[
+        (r#"{"title":{"$regex":"l+o"}}"#, "c1 c2"),
+        (r#"{"title":{"$regex":"^(Hello|a)"}}"#, "c1 c4"),
+        (r#"{"title":{"$regex":"^Line2","$options":"m"}}"#, "c5"),
+        (r#"{"title":{"$regex":"^Line1.Line2$"}}"#, ""),
+        (r#"{"title":{"$regex":"\\bthere\\b"}}"#, "c2"),
+    ];
+
+    macro_rules! ids {
+        ($pool:expr, $dialect:expr, $where_:expr, $order:expr) => {{
+            let fragment = conversation_filter($dialect, &parse($where_), 2).map_err(|e| e.to_string())?;
+            let order = conversation_order($dialect, $order).map_err(|e| e.to_string())?;
+            let sql = format!(
+                "SELECT c.id FROM conversations c WHERE c.app_id = $1 AND ({}) ORDER BY {order}",
+                fragment.sql
+            );
+            let mut q = sqlx::query(&sql).bind("app");
+            for value in &fragment.binds {
+                q = match value {
+                    SqlValue::Null => q.bind(Option::<String>::None),
+                    SqlValue::Int(v) => q.bind(*v),
+                    SqlValue::Float(v) => q.bind(*v),
+                    SqlValue::Text(v) => q.bind(v.as_str()),
+                };
+            }
+            let rows = q.fetch_all($pool).await.map_err(|e| format!("{e}\n{sql}"))?;
+            let ids: Vec<String> = rows.iter().map(|r| r.get::<String, _>("id")).collect();
+            Ok::<String, String>(ids.join(" "))
+        }};
+    }
+
+    /// Runs every case; returns the failures as text.
+    /// Large but legal queries: both databases must run them (SQLite caps expression depth).
+    fn stress_cases() -> Vec<String> {
+        let mut nested = json!({"attr.color": "red"});
+        for i in 0..15 {
+            let op = if i % 2 == 0 { "$or" } else { "$and" };
+            nested = json!({ op: [nested, {"level": i, "m": "Tom"}] });
+        }
+        let words: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
+        let flags: Vec<bool> = (0..1000).map(|i| i % 2 == 0).collect();
+        let ors: Vec<Value> = (0..1000).map(|i| json!({ "level": i })).collect();
+        [
+            nested,
+            json!({"attr.tags": {"$all": words}}),
+            json!({"m": {"$all": words}, "name": {"$nin": words}}),
+            json!({"tr": {"$in": flags}}),
+            json!({"$or": ors}),
+            json!({"level": {"$in": (0..1000).collect::<Vec<_>>()}}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect()
+    }
+
+    macro_rules! run_cases {
+        ($pool:expr, $dialect:expr) => {{
+            let mut failures = Vec::new();
+            let all = CASES.iter().map(|(w, want)| (*w, "createdAt", *want));
+            let all = all.chain(ORDERS.iter().map(|(o, want)| ("{}", *o, *want)));
+            let extra = if $dialect == Dialect::Postgres {
+                PG_ONLY
+            } else {
+                &[]
+            };
+            for (where_, order, want) in
+                all.chain(extra.iter().map(|(w, want)| (*w, "createdAt", *want)))
+            {
+                let got: Result<String, String> =
+                    async { ids!($pool, $dialect, where_, order) }.await;
+                if got.as_deref() != Ok(want) {
+                    failures.push(format!(
+                        "{where_} order {order:?}: want {want:?}, got {got:?}"
+                    ));
+                }
+            }
+            for where_ in stress_cases() {
+                let got: Result<String, String> =
+                    async { ids!($pool, $dialect, &where_, "-lm") }.await;
+                if let Err(e) = got {
+                    failures.push(format!(
+                        "stress {}: {}",
+                        &where_[..80.min(where_.len())],
+                        &e[..200.min(e.len())]
+                    ));
+                }
+            }
+            failures
+        }};
+    }
+
+    #[tokio::test]
+    async fn sqlite_matches_expected_ids() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_init.sql"))
+            .execute(&pool)
+            .await
+            .expect("schema");
+        sqlx::raw_sql(FIXTURE)
+            .execute(&pool)
+            .await
+            .expect("fixture");
+        let failures = run_cases!(&pool, Dialect::Sqlite);
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        for (where_, _) in PG_ONLY.iter().take(3) {
+            let message = refusal(Dialect::Sqlite, &parse(where_));
+            assert!(message.contains("too complex"), "{where_}: {message}");
+        }
+
+        // The hot path walks members_by_client instead of scanning the app's conversations.
+        pool.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
+             INSERT INTO conversations (app_id, id, kind, attrs, member_count, created_at, updated_at)
+                 SELECT 'big', 'b' || i, 0, '{}', 1, i, i FROM n;
+             INSERT INTO members (app_id, conv_id, client_id, joined_at)
+                 SELECT app_id, id, 'client-' || (created_at % 500), 0 FROM conversations WHERE app_id = 'big';
+             ANALYZE;",
+        )
+        .await
+        .expect("bulk");
+        let f = filter(Dialect::Sqlite, r#"{"m":"client-7"}"#);
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT c.id FROM conversations c WHERE c.app_id = $1 AND c.kind IN (0, 3) AND ({}) \
+             ORDER BY {} LIMIT 10",
+            f.sql,
+            conversation_order(Dialect::Sqlite, "").unwrap_or_default()
+        );
+        let plan = sqlx::query(&sql)
+            .bind("big")
+            .bind("client-7")
+            .fetch_all(&pool)
+            .await
+            .expect("plan");
+        let plan: Vec<String> = plan.iter().map(|r| r.get::<String, _>("detail")).collect();
+        assert!(
+            plan.iter().any(|d| d.contains("members_by_client")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("SEARCH c USING") && d.contains("id=?")),
+            "{plan:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn postgres_matches_the_same_ids() {
+        let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .expect("postgres");
+        let name = format!("tidings_query_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create database");
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let outcome = async {
+            // One connection: every case shares its statement cache, as a busy server would.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::raw_sql(include_str!("../../migrations/postgres/0001_init.sql"))
+                .execute(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::raw_sql(FIXTURE).execute(&pool).await.map_err(|e| e.to_string())?;
+            let mut failures = run_cases!(&pool, Dialect::Postgres);
+            for pattern in REGEX_SMOKE {
+                for options in ["", "imsx"] {
+                    let where_ = json!({"title": {"$regex": pattern, "$options": options}}).to_string();
+                    let got: Result<String, String> = async { ids!(&pool, Dialect::Postgres, &where_, "") }.await;
+                    if let Err(e) = got {
+                        failures.push(format!("{where_}: {e}"));
+                    }
+                }
+            }
+            pool.execute(
+                "INSERT INTO conversations (app_id, id, kind, attrs, member_count, created_at, updated_at)
+                     SELECT 'big', 'b' || i, 0, '{}', 1, i, i FROM generate_series(0, 49999) i;
+                 INSERT INTO members (app_id, conv_id, client_id, joined_at)
+                     SELECT app_id, id, 'client-' || (created_at % 500), 0 FROM conversations WHERE app_id = 'big';
+                 ANALYZE;",
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let f = filter(Dialect::Postgres, r#"{"m":"client-7"}"#);
+            let sql = format!(
+                "EXPLAIN SELECT c.id FROM conversations c WHERE c.app_id = $1 AND c.kind IN (0, 3) AND ({}) \
+                 ORDER BY {} LIMIT 10",
+                f.sql,
+                conversation_order(Dialect::Postgres, "").unwrap_or_default()
+            );
+            let rows = sqlx::query(&sql).bind("big").bind("client-7").fetch_all(&pool).await.map_err(|e| e.to_string())?;
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+            if !plan.iter().any(|l| l.contains("members_by_client")) || plan.iter().any(|l| l.contains("SubPlan")) {
+                failures.push(format!("hot path plan: {}", plan.join("\n")));
+            }
+            pool.close().await;
+            Ok::<_, String>(failures)
+        }
+        .await;
+        let dropped = admin
+            .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+            .await;
+        let failures = outcome.expect("postgres setup");
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        dropped.expect("drop database");
+    }
 }

@@ -1,0 +1,264 @@
+//! One task per WebSocket owns the socket: a single `select!` over shutdown, the slow-client
+//! signal, the outbound queue, inbound frames and the timer; each arm calls a named function.
+//!
+//! Command handlers run boxed (`Box::pin`), so an idle connection's future holds only the
+//! socket, the queue, the sessions and a timer: the handlers' large futures exist only
+//! while a command runs. Commands of one connection run in order.
+
+use super::codec::{self, DecodeError, Protocol};
+use super::session::{Current, Sessions};
+use super::{dispatch, reply};
+use crate::hub::{Outbound, Outbox};
+use crate::proto::{CommandType, GenericCommand, OpType, SessionCommand};
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Close codes the server uses (LeanCloud's, plus the standard ones).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    /// The client stopped reading and its queue filled: reconnect and resync.
+    pub const SLOW_CLIENT: u16 = 1013;
+    pub const READ_TIMEOUT: u16 = 4107;
+    pub const LOGIN_TIMEOUT: u16 = 4108;
+    pub const FRAME_TOO_LONG: u16 = 4109;
+}
+
+/// Outbound queue items drained per wake-up, written with one flush.
+const BATCH: usize = 64;
+
+/// Why the loop ended.
+enum End {
+    /// The server is shutting down: `goaway`, then a close frame.
+    Shutdown,
+    /// The server closes with this code.
+    Close(u16, &'static str),
+    /// The client went away (or the socket failed).
+    Gone,
+}
+
+/// The connection's state besides the socket; command handlers get `&mut Conn`.
+pub struct Conn {
+    pub state: AppState,
+    pub protocol: Protocol,
+    pub sessions: Sessions,
+    pub outbox: Outbox,
+    /// Replies produced by the running command, written in order after it.
+    pub replies: Vec<GenericCommand>,
+    pub remote_ip: Option<String>,
+    /// Set by a handler to close the socket after its replies.
+    pub close_after: Option<(u16, &'static str)>,
+    last_inbound: Instant,
+    without_session_since: Option<Instant>,
+}
+
+impl Conn {
+    pub fn reply(&mut self, command: GenericCommand) {
+        self.replies.push(command);
+    }
+
+    /// The session a command addresses (see [`Sessions::resolve`]).
+    pub fn current(&self, command: &GenericCommand) -> Option<Current> {
+        self.sessions.resolve(command.peer_id.as_deref()).map(|s| s.current())
+    }
+
+    /// Notes that the last session left, so the login timeout applies again.
+    pub fn sessions_changed(&mut self) {
+        self.without_session_since = if self.sessions.is_empty() { Some(Instant::now()) } else { None };
+    }
+
+    fn deadline(&self) -> Instant {
+        let config = &self.state.config;
+        let idle = self.last_inbound + Duration::from_secs(config.ws_idle_timeout_secs);
+        match self.without_session_since {
+            Some(since) => idle.min(since + Duration::from_secs(config.ws_login_timeout_secs)),
+            None => idle,
+        }
+    }
+}
+
+/// Serves one upgraded socket until it closes or the server shuts down.
+pub async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, remote_ip: Option<String>) {
+    let (outbox, inbox) = Outbox::new(state.config.ws_queue_capacity);
+    let now = Instant::now();
+    let mut conn = Conn {
+        state,
+        protocol,
+        sessions: Sessions::default(),
+        outbox,
+        replies: Vec::new(),
+        remote_ip,
+        close_after: None,
+        last_inbound: now,
+        without_session_since: Some(now),
+    };
+    let mut socket = socket;
+    let end = run(&mut conn, &mut socket, inbox).await;
+    finish(&mut conn, &mut socket, end).await;
+}
+
+async fn run(conn: &mut Conn, socket: &mut WebSocket, mut inbox: mpsc::Receiver<Outbound>) -> End {
+    let shutdown = conn.state.shutdown.clone();
+    let overflow = conn.outbox.clone();
+    let timer = tokio::time::sleep_until(conn.deadline());
+    tokio::pin!(timer);
+    let mut batch = Vec::with_capacity(0);
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return End::Shutdown,
+            () = overflow.overflowed() => return End::Close(close::SLOW_CLIENT, "slow client"),
+            received = inbox.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    return End::Gone;
+                }
+                if let Some(end) = on_outbound(conn, socket, &mut batch).await {
+                    return end;
+                }
+            }
+            frame = socket.recv() => {
+                if let Some(end) = on_frame(conn, socket, frame).await {
+                    return end;
+                }
+                timer.as_mut().reset(conn.deadline());
+            }
+            () = &mut timer => {
+                if let Some(end) = on_timer(conn) {
+                    return end;
+                }
+                timer.as_mut().reset(conn.deadline());
+            }
+        }
+    }
+}
+
+/// Pushes from the hub: frame each for its session's `peerId`, write them with one flush.
+async fn on_outbound(conn: &mut Conn, socket: &mut WebSocket, batch: &mut Vec<Outbound>) -> Option<End> {
+    let mut frames = Vec::with_capacity(batch.len());
+    for item in batch.drain(..) {
+        match item {
+            Outbound::Push { session, body } => {
+                if let Some(target) = conn.sessions.by_id(session) {
+                    frames.push(codec::push_frame(conn.protocol.format, &body, &target.client));
+                }
+            }
+            Outbound::CloseSession { session, code, reason } => {
+                let Some(target) = conn.sessions.remove(session) else { continue };
+                let mut closed = crate::hub::push::envelope(CommandType::Session, Some(OpType::Closed));
+                closed.peer_id = Some(target.client.to_string());
+                closed.session_message = Some(SessionCommand { code: Some(code), reason: Some(reason.to_string()), ..Default::default() });
+                frames.push(codec::frame(conn.protocol.format, &closed));
+                conn.sessions_changed();
+                // A connection whose last session was closed by the server is closed too.
+                if conn.sessions.is_empty() {
+                    conn.close_after = Some((u16::try_from(code).unwrap_or(1000), "session closed"));
+                }
+            }
+        }
+    }
+    if write(socket, frames, &conn.outbox).await.is_err() {
+        return Some(End::Gone);
+    }
+    conn.close_after.take().map(|(code, reason)| End::Close(code, reason))
+}
+
+/// One inbound frame: decode, run the command, write its replies.
+async fn on_frame(conn: &mut Conn, socket: &mut WebSocket, frame: Option<Result<Message, axum::Error>>) -> Option<End> {
+    conn.last_inbound = Instant::now();
+    let message = match frame {
+        None => return Some(End::Gone),
+        Some(Err(err)) => return Some(transport_error(&err)),
+        Some(Ok(message)) => message,
+    };
+    match &message {
+        Message::Binary(_) | Message::Text(_) => {}
+        Message::Close(_) => return Some(End::Gone),
+        Message::Ping(_) | Message::Pong(_) => return None,
+    }
+    match codec::decode(conn.protocol.format, &message) {
+        Ok(command) => Box::pin(dispatch::handle(conn, command)).await,
+        Err(DecodeError::Unparseable) => {
+            let unsolicited = GenericCommand::default();
+            conn.reply(reply::error(&unsolicited, reply::UNPARSEABLE_RAW_MESSAGE, "The frame is not a GenericCommand."));
+        }
+        Err(DecodeError::TooLong(command)) => {
+            let err = crate::error::Error::bad_request(crate::error::code::FRAME_TOO_LONG, "A command is at most 5120 bytes.");
+            let is_direct = command.cmd == Some(CommandType::Direct as i32);
+            conn.reply(if is_direct { reply::failed_ack(&command, &err) } else { reply::failure(&command, &err) });
+        }
+    }
+    let format = conn.protocol.format;
+    let frames: Vec<Message> = conn.replies.drain(..).map(|c| codec::frame(format, &c)).collect();
+    if write(socket, frames, &conn.outbox).await.is_err() {
+        return Some(End::Gone);
+    }
+    conn.close_after.take().map(|(code, reason)| End::Close(code, reason))
+}
+
+/// Frames over the transport limit end the connection with 4109; anything else is a
+/// broken socket.
+fn transport_error(err: &axum::Error) -> End {
+    let text = err.to_string();
+    if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too big") {
+        End::Close(close::FRAME_TOO_LONG, "FRAME_TOO_LONG")
+    } else {
+        End::Gone
+    }
+}
+
+fn on_timer(conn: &Conn) -> Option<End> {
+    let now = Instant::now();
+    let config = &conn.state.config;
+    if now >= conn.last_inbound + Duration::from_secs(config.ws_idle_timeout_secs) {
+        return Some(End::Close(close::READ_TIMEOUT, "READ_TIMEOUT"));
+    }
+    match conn.without_session_since {
+        Some(since) if now >= since + Duration::from_secs(config.ws_login_timeout_secs) => {
+            Some(End::Close(close::LOGIN_TIMEOUT, "LOGIN_TIMEOUT"))
+        }
+        _ => None,
+    }
+}
+
+/// Writes frames with one flush. A client that stops reading blocks the write; the
+/// overflow signal (its queue filled meanwhile) abandons it.
+async fn write(socket: &mut WebSocket, frames: Vec<Message>, outbox: &Outbox) -> Result<(), ()> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let writing = async {
+        for frame in frames {
+            socket.feed(frame).await?;
+        }
+        socket.flush().await
+    };
+    tokio::select! {
+        result = writing => result.map_err(|_| ()),
+        () = outbox.overflowed() => Err(()),
+    }
+}
+
+async fn finish(conn: &mut Conn, socket: &mut WebSocket, end: End) {
+    let (code, reason, unexpected) = match end {
+        End::Shutdown => {
+            let goaway = crate::hub::push::envelope(CommandType::Goaway, None);
+            let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(codec::frame(conn.protocol.format, &goaway))).await;
+            (Some(close::GOING_AWAY), "GOING_AWAY", false)
+        }
+        End::Close(code, reason) => (Some(code), reason, code != close::FRAME_TOO_LONG),
+        End::Gone => (None, "", true),
+    };
+    if let Some(code) = code {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+    }
+    let sessions: Vec<_> = conn.sessions.drain().collect();
+    for session in sessions {
+        if let (true, Some(will)) = (unexpected, session.will) {
+            dispatch::send_will(&conn.state, &session.app.app_id, *will);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Routes a decoded command to its family's handler. Everything but `session`, `echo` and
+//! the push-service commands needs an open session (else `4105 SESSION_REQUIRED`).
+
+use super::connection::Conn;
+use super::{cmd_conv, cmd_logs, cmd_message, cmd_patch, cmd_query, cmd_read, cmd_session, reply};
+use crate::app::send::{self, SendRequest};
+use crate::proto::{CommandType, GenericCommand, OpType};
+use crate::state::AppState;
+
+pub async fn handle(conn: &mut Conn, command: GenericCommand) {
+    let Ok(cmd) = CommandType::try_from(command.cmd.unwrap_or(0)) else {
+        conn.reply(reply::error(&command, reply::UNPARSEABLE_RAW_MESSAGE, "Unknown command."));
+        return;
+    };
+    let op = command.op.and_then(|o| OpType::try_from(o).ok());
+    match cmd {
+        CommandType::Echo => conn.reply(reply::to(&command, CommandType::Echo, None)),
+        CommandType::Session => cmd_session::handle(conn, command, op).await,
+        // Push-service and LiveQuery logins (service 0/1) are not IM: nothing to answer.
+        CommandType::Login | CommandType::Logout => {}
+        _ => with_session(conn, command, cmd, op).await,
+    }
+}
+
+async fn with_session(conn: &mut Conn, command: GenericCommand, cmd: CommandType, op: Option<OpType>) {
+    let Some(current) = conn.current(&command) else {
+        // `ack` and `read` expect no reply: an error for them would be unsolicited.
+        if command.i.is_some() {
+            conn.reply(reply::error(&command, reply::SESSION_REQUIRED, "Open a session first."));
+        }
+        return;
+    };
+    match (cmd, op) {
+        (CommandType::Conv, Some(OpType::Query)) => cmd_query::query(conn, &current, command).await,
+        (CommandType::Conv, op) => cmd_conv::handle(conn, &current, command, op).await,
+        (CommandType::Direct, _) => cmd_message::direct(conn, &current, command).await,
+        (CommandType::Ack, _) => cmd_message::ack(conn, &current, command).await,
+        (CommandType::Read, _) => cmd_read::read(conn, &current, command).await,
+        (CommandType::Logs, _) => cmd_logs::logs(conn, &current, command).await,
+        (CommandType::Patch, Some(OpType::Modify)) => cmd_patch::modify(conn, &current, command).await,
+        (CommandType::Report, _) => conn.reply(reply::to(&command, CommandType::Report, Some(OpType::Uploaded))),
+        _ if command.i.is_some() => {
+            conn.reply(reply::error(&command, reply::UNPARSEABLE_RAW_MESSAGE, "This command is not supported."));
+        }
+        _ => {}
+    }
+}
+
+/// Sends a session's "will" message after an unexpected disconnect, in the background.
+pub fn send_will(state: &AppState, app: &str, will: SendRequest) {
+    let state = state.clone();
+    let app = app.to_owned();
+    tokio::spawn(async move {
+        if let Err(err) = send::send(&state, &app, will).await {
+            tracing::debug!(error = %err, "will message not sent");
+        }
+    });
+}

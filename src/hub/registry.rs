@@ -1,0 +1,243 @@
+//! The in-memory registry: `(app, client) -> sessions`, chat-room presence, and each
+//! connection's bounded queue ([`Outbox`]).
+
+use super::push::Skip;
+use super::{Hub, Outbound, Recipients};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+/// The sending side of one connection's bounded queue, shared by the client sessions on it.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Outbound>,
+    overflow: CancellationToken,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Outbox { tx, overflow: CancellationToken::new() }, rx)
+    }
+
+    /// Queues without waiting. A full queue means a slow client: trip its overflow signal
+    /// so its connection closes itself; never drop silently and carry on.
+    pub fn deliver(&self, item: Outbound) {
+        match self.tx.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.overflow.cancel(),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Resolves once a publisher found the queue full.
+    pub fn overflowed(&self) -> WaitForCancellationFuture<'_> {
+        self.overflow.cancelled()
+    }
+}
+
+/// What the registry knows about a session besides its queue.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub client: Arc<str>,
+    /// Single-device login tag (`None` for untagged sessions and the reserved `default`).
+    pub tag: Option<Arc<str>>,
+    pub device: Option<Arc<str>>,
+}
+
+struct Entry {
+    id: u64,
+    tag: Option<Arc<str>>,
+    device: Option<Arc<str>>,
+    outbox: Outbox,
+    rooms: Vec<Arc<str>>,
+}
+
+#[derive(Default)]
+struct AppSessions {
+    clients: HashMap<Arc<str>, Vec<Entry>>,
+    /// Chat room -> session id -> (client, queue).
+    rooms: HashMap<Arc<str>, HashMap<u64, (Arc<str>, Outbox)>>,
+}
+
+#[derive(Default)]
+pub(super) struct Registry {
+    apps: RwLock<HashMap<Arc<str>, AppSessions>>,
+    next_id: AtomicU64,
+    sessions: AtomicUsize,
+}
+
+impl Registry {
+    pub(super) fn insert(&self, app: &str, info: SessionInfo, outbox: Outbox) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = Entry { id, tag: info.tag, device: info.device, outbox, rooms: Vec::new() };
+        let mut apps = self.apps.write();
+        let sessions = match apps.get_mut(app) {
+            Some(sessions) => sessions,
+            None => apps.entry(Arc::from(app)).or_default(),
+        };
+        sessions.clients.entry(info.client).or_default().push(entry);
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    fn remove(&self, app: &str, client: &str, id: u64) {
+        let mut apps = self.apps.write();
+        let Some(sessions) = apps.get_mut(app) else { return };
+        let Some(entries) = sessions.clients.get_mut(client) else { return };
+        let Some(index) = entries.iter().position(|e| e.id == id) else { return };
+        let entry = entries.swap_remove(index);
+        if entries.is_empty() {
+            sessions.clients.remove(client);
+        }
+        for room in &entry.rooms {
+            if let Some(online) = sessions.rooms.get_mut(room) {
+                online.remove(&id);
+                if online.is_empty() {
+                    sessions.rooms.remove(room);
+                }
+            }
+        }
+        if sessions.clients.is_empty() && sessions.rooms.is_empty() {
+            apps.remove(app);
+        }
+        self.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Calls `f` with every target session's id and queue, under a read lock.
+    pub(super) fn for_each_target(&self, app: &str, recipients: &Recipients, skip: Option<&Skip>, f: &mut dyn FnMut(u64, &Outbox)) {
+        let apps = self.apps.read();
+        let Some(sessions) = apps.get(app) else { return };
+        let skipped = |client: &str, id: u64| skip.is_some_and(|s| s.skips(client, id));
+        match recipients {
+            Recipients::Clients(clients) => {
+                for client in clients {
+                    let Some(entries) = sessions.clients.get(client.as_str()) else { continue };
+                    for entry in entries.iter().filter(|e| !skipped(client, e.id)) {
+                        f(entry.id, &entry.outbox);
+                    }
+                }
+            }
+            Recipients::ChatRoom(conv) => {
+                let Some(online) = sessions.rooms.get(conv.as_str()) else { return };
+                for (id, (client, outbox)) in online {
+                    if !skipped(client, *id) {
+                        f(*id, outbox);
+                    }
+                }
+            }
+            Recipients::Everyone => {
+                for (client, entries) in &sessions.clients {
+                    for entry in entries.iter().filter(|e| !skipped(client, e.id)) {
+                        f(entry.id, &entry.outbox);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn for_session(&self, app: &str, client: &str, id: u64, f: &mut dyn FnMut(&Outbox)) {
+        let apps = self.apps.read();
+        let entry = apps.get(app).and_then(|s| s.clients.get(client)).and_then(|e| e.iter().find(|e| e.id == id));
+        if let Some(entry) = entry {
+            f(&entry.outbox);
+        }
+    }
+
+    pub(super) fn sessions_with_tag(&self, app: &str, client: &str, tag: &str, except: u64) -> Vec<(u64, Option<Arc<str>>)> {
+        let apps = self.apps.read();
+        let Some(entries) = apps.get(app).and_then(|s| s.clients.get(client)) else { return Vec::new() };
+        entries
+            .iter()
+            .filter(|e| e.id != except && e.tag.as_deref() == Some(tag))
+            .map(|e| (e.id, e.device.clone()))
+            .collect()
+    }
+
+    pub(super) fn is_online(&self, app: &str, client: &str) -> bool {
+        self.apps.read().get(app).is_some_and(|s| s.clients.contains_key(client))
+    }
+
+    pub(super) fn online_count(&self, app: &str) -> usize {
+        self.apps.read().get(app).map_or(0, |s| s.clients.len())
+    }
+
+    pub(super) fn session_count(&self) -> usize {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn room_members(&self, app: &str, conv: &str) -> Vec<String> {
+        let apps = self.apps.read();
+        let Some(online) = apps.get(app).and_then(|s| s.rooms.get(conv)) else { return Vec::new() };
+        let mut clients: Vec<String> = online.values().map(|(client, _)| client.to_string()).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        clients
+    }
+
+    pub(super) fn join_room(&self, app: &str, client: &str, id: u64, conv: &str) {
+        let mut apps = self.apps.write();
+        let Some(sessions) = apps.get_mut(app) else { return };
+        let Some(client_key) = sessions.clients.get_key_value(client).map(|(k, _)| Arc::clone(k)) else { return };
+        let Some(entry) = sessions.clients.get_mut(client).and_then(|e| e.iter_mut().find(|e| e.id == id)) else { return };
+        if entry.rooms.iter().any(|r| &**r == conv) {
+            return;
+        }
+        let room: Arc<str> = match sessions.rooms.get_key_value(conv) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(conv),
+        };
+        entry.rooms.push(Arc::clone(&room));
+        let value = (client_key, entry.outbox.clone());
+        sessions.rooms.entry(room).or_default().insert(id, value);
+    }
+
+    pub(super) fn leave_room(&self, app: &str, id: u64, conv: &str) {
+        let mut apps = self.apps.write();
+        let Some(sessions) = apps.get_mut(app) else { return };
+        let Some(online) = sessions.rooms.get_mut(conv) else { return };
+        let Some((client, _)) = online.remove(&id) else { return };
+        if online.is_empty() {
+            sessions.rooms.remove(conv);
+        }
+        if let Some(entry) = sessions.clients.get_mut(&*client).and_then(|e| e.iter_mut().find(|e| e.id == id)) {
+            entry.rooms.retain(|r| &**r != conv);
+        }
+    }
+}
+
+/// A registered session; dropping it deregisters the session and its chat-room presence.
+pub struct SessionGuard {
+    hub: Arc<Hub>,
+    app: Arc<str>,
+    client: Arc<str>,
+    id: u64,
+}
+
+impl SessionGuard {
+    pub(super) fn new(hub: Arc<Hub>, app: &str, client: Arc<str>, id: u64) -> SessionGuard {
+        SessionGuard { hub, app: Arc::from(app), client, id }
+    }
+
+    /// The session id: unique in this process, carried by `Origin::Session`.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.hub.registry.remove(&self.app, &self.client, self.id);
+    }
+}

@@ -1,0 +1,361 @@
+//! Per-member positions (read and delivered sequences), what they imply (unread tuples,
+//! undelivered messages, receipts), the conversations of a client, patches since a time,
+//! and daily logins. Unread is `last_seq - read_seq`: O(1) per conversation, never a
+//! `COUNT(*)` over messages.
+
+use super::conversations::{conversation_from_row, COLUMNS};
+use super::messages::{message_from_row, MESSAGE_SELECT};
+use super::Store;
+use crate::domain::conversation::Conversation;
+use crate::domain::message::Message;
+use crate::error::Result;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// One conversation with unread messages for a client.
+#[derive(Debug, Clone)]
+pub struct UnreadConversation {
+    pub conv_id: String,
+    pub conv_kind: i64,
+    pub unread: i64,
+    pub last_message: Option<Message>,
+    pub mentioned: bool,
+}
+
+/// A member's receipt times in one conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberPositions {
+    pub client_id: String,
+    pub delivered_at: i64,
+    pub read_at: i64,
+}
+
+/// The message a read position now points at, and what is left unread.
+#[derive(Debug, Clone)]
+pub struct ReadPosition {
+    pub msg_id: String,
+    pub timestamp: i64,
+    pub unread: i64,
+}
+
+/// A message newly acknowledged by a receiver.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub msg_id: String,
+    pub from_client: String,
+    pub timestamp: i64,
+}
+
+/// Unread tuples at login are capped like LeanCloud's (Java docs: 50 conversations).
+pub const UNREAD_CONVERSATIONS_MAX: i64 = 50;
+
+impl Store {
+    /// Records that `client` logged in on UTC day `day` (E47 `user_count_today`).
+    pub async fn record_login(&self, app: &str, client: &str, day: i64) -> Result<()> {
+        sqlx::query("INSERT INTO daily_logins (app_id, day, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(app)
+            .bind(day)
+            .bind(client)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn login_count(&self, app: &str, day: i64) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM daily_logins WHERE app_id = $1 AND day = $2")
+            .bind(app)
+            .bind(day)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Conversations of `client` with unread messages, newest activity first, with their
+    /// last message and whether an unread message mentions the client. `changed_after`
+    /// keeps only conversations with a message after that time.
+    pub async fn unread_conversations(&self, app: &str, client: &str, changed_after: Option<i64>) -> Result<Vec<UnreadConversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT mb.conv_id, c.kind, c.last_seq - mb.read_seq AS unread FROM members mb
+             JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
+             WHERE mb.app_id = $1 AND mb.client_id = $2 AND c.last_seq > mb.read_seq
+               AND COALESCE(c.last_message_at, 0) > $3
+             ORDER BY c.last_message_at DESC LIMIT {UNREAD_CONVERSATIONS_MAX}"
+        ))
+        .bind(app)
+        .bind(client)
+        .bind(changed_after.unwrap_or(-1))
+        .fetch_all(self.pool())
+        .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            found.push(UnreadConversation {
+                conv_id: row.try_get("conv_id")?,
+                conv_kind: row.try_get("kind")?,
+                unread: row.try_get("unread")?,
+                last_message: None,
+                mentioned: false,
+            });
+        }
+        if found.is_empty() {
+            return Ok(found);
+        }
+        let ids: Vec<String> = found.iter().map(|u| u.conv_id.clone()).collect();
+        let mut last = self.last_messages(app, &ids).await?;
+        let mentioned = self.mentioned_conversations(app, client, &ids).await?;
+        for item in &mut found {
+            item.last_message = last.remove(&item.conv_id);
+            item.mentioned = mentioned.contains(&item.conv_id);
+        }
+        Ok(found)
+    }
+
+    /// The last stored message of each conversation in `ids`.
+    pub async fn last_messages(&self, app: &str, ids: &[String]) -> Result<HashMap<String, Message>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT {MESSAGE_SELECT} FROM messages m JOIN conversations c ON c.app_id = m.app_id AND c.id = m.conv_id
+             WHERE m.app_id = $1 AND m.conv_id IN ({placeholders}) AND m.seq = c.last_seq"
+        );
+        let mut query = sqlx::query(&sql).bind(app);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| message_from_row(r).map(|m| (m.conv_id.clone(), m))).collect()
+    }
+
+    /// Which of `ids` hold an unread message (from someone else) mentioning `client`.
+    async fn mentioned_conversations(&self, app: &str, client: &str, ids: &[String]) -> Result<Vec<String>> {
+        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT DISTINCT m.conv_id FROM messages m JOIN members mb
+               ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id AND mb.client_id = $2
+             WHERE m.app_id = $1 AND m.conv_id IN ({placeholders}) AND m.seq > mb.read_seq
+               AND m.from_client <> $2 AND (m.mention_all = 1 OR m.mention_pids LIKE $3)"
+        );
+        // Mentions are stored as a JSON array, so a quoted id matches exactly one element.
+        let pattern = format!("%{}%", serde_json::to_string(client).unwrap_or_default());
+        let mut query = sqlx::query(&sql).bind(app).bind(client).bind(pattern);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("conv_id")?)).collect()
+    }
+
+    /// Total unread of `client`, over every conversation or one (E42).
+    pub async fn unread_count(&self, app: &str, client: &str, conv: Option<&str>) -> Result<i64> {
+        let sql = "SELECT CAST(COALESCE(SUM(c.last_seq - mb.read_seq), 0) AS BIGINT) AS n FROM members mb
+             JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
+             WHERE mb.app_id = $1 AND mb.client_id = $2 AND c.last_seq > mb.read_seq AND ($3 = '' OR mb.conv_id = $3)";
+        let row = sqlx::query(sql).bind(app).bind(client).bind(conv.unwrap_or("")).fetch_one(self.pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Moves a member's read (and delivered) position up to `seq`: a member's own message
+    /// is read and delivered for that member.
+    pub async fn advance_own(&self, app: &str, conv: &str, client: &str, seq: i64) -> Result<()> {
+        let greatest = super::greatest(self.dialect());
+        sqlx::query(&format!(
+            "UPDATE members SET read_seq = {greatest}(read_seq, $1), delivered_seq = {greatest}(delivered_seq, $1)
+             WHERE app_id = $2 AND conv_id = $3 AND client_id = $4 AND read_seq < $1"
+        ))
+        .bind(seq)
+        .bind(app)
+        .bind(conv)
+        .bind(client)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A read up to the message `mid` (or the last message at or before `timestamp`, or
+    /// everything). Returns the message the position points at and the unread left, or
+    /// `None` when the client is not a member or nothing is stored.
+    pub async fn mark_read(&self, app: &str, conv: &str, client: &str, timestamp: Option<i64>, mid: Option<&str>, now: i64) -> Result<Option<ReadPosition>> {
+        let target = match (mid, timestamp) {
+            (Some(mid), _) => {
+                sqlx::query("SELECT seq, msg_id, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+                    .bind(app)
+                    .bind(conv)
+                    .bind(mid)
+                    .fetch_optional(self.pool())
+                    .await?
+            }
+            (None, timestamp) => {
+                sqlx::query(
+                    "SELECT seq, msg_id, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3
+                     ORDER BY timestamp DESC, seq DESC LIMIT 1",
+                )
+                .bind(app)
+                .bind(conv)
+                .bind(timestamp.unwrap_or(i64::MAX))
+                .fetch_optional(self.pool())
+                .await?
+            }
+        };
+        let Some(target) = target else { return Ok(None) };
+        let seq: i64 = target.try_get("seq")?;
+        let greatest = super::greatest(self.dialect());
+        let row = sqlx::query(&format!(
+            "UPDATE members SET read_seq = {greatest}(read_seq, $1), delivered_seq = {greatest}(delivered_seq, $1),
+                 read_at = $2, delivered_at = {greatest}(delivered_at, $2)
+             WHERE app_id = $3 AND conv_id = $4 AND client_id = $5 RETURNING read_seq"
+        ))
+        .bind(seq)
+        .bind(now)
+        .bind(app)
+        .bind(conv)
+        .bind(client)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let read_seq: i64 = row.try_get("read_seq")?;
+        let last = sqlx::query("SELECT last_seq FROM conversations WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(conv)
+            .fetch_optional(self.pool())
+            .await?;
+        let last_seq: i64 = match last {
+            Some(row) => row.try_get("last_seq")?,
+            None => read_seq,
+        };
+        Ok(Some(ReadPosition {
+            msg_id: target.try_get("msg_id")?,
+            timestamp: target.try_get("timestamp")?,
+            unread: (last_seq - read_seq).max(0),
+        }))
+    }
+
+    /// A receiver acknowledged messages up to `mid` (or up to time `until`). Moves its
+    /// delivered position, stamps `ack_at` on first delivery, and returns the messages from
+    /// others that were newly delivered (at most `limit`, for receipts).
+    pub async fn mark_delivered(&self, app: &str, conv: &str, client: &str, mid: Option<&str>, until: Option<i64>, now: i64, limit: i64) -> Result<Vec<Delivered>> {
+        let target = match (mid, until) {
+            (Some(mid), _) => sqlx::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+                .bind(app)
+                .bind(conv)
+                .bind(mid)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|r| r.try_get::<i64, _>("seq"))
+                .transpose()?,
+            (None, Some(until)) => sqlx::query(
+                "SELECT MAX(seq) AS seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3",
+            )
+            .bind(app)
+            .bind(conv)
+            .bind(until)
+            .fetch_one(self.pool())
+            .await?
+            .try_get::<Option<i64>, _>("seq")?,
+            (None, None) => None,
+        };
+        let Some(upto) = target else { return Ok(Vec::new()) };
+        let Some(row) = sqlx::query("SELECT delivered_seq FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+            .bind(app)
+            .bind(conv)
+            .bind(client)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let from: i64 = row.try_get("delivered_seq")?;
+        if upto <= from {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE members SET delivered_seq = $1, delivered_at = $2 WHERE app_id = $3 AND conv_id = $4 AND client_id = $5 AND delivered_seq < $1")
+            .bind(upto)
+            .bind(now)
+            .bind(app)
+            .bind(conv)
+            .bind(client)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE messages SET ack_at = $1 WHERE app_id = $2 AND conv_id = $3 AND seq > $4 AND seq <= $5
+               AND ack_at IS NULL AND from_client <> $6",
+        )
+        .bind(now)
+        .bind(app)
+        .bind(conv)
+        .bind(from)
+        .bind(upto)
+        .bind(client)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT msg_id, from_client, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND seq > $3 AND seq <= $4
+               AND from_client <> $5 ORDER BY seq DESC LIMIT {}",
+            limit.max(0)
+        ))
+        .bind(app)
+        .bind(conv)
+        .bind(from)
+        .bind(upto)
+        .bind(client)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| Ok(Delivered { msg_id: r.try_get("msg_id")?, from_client: r.try_get("from_client")?, timestamp: r.try_get("timestamp")? }))
+            .collect()
+    }
+
+    /// Delivery and read times of the members of `conv`.
+    pub async fn member_positions(&self, app: &str, conv: &str) -> Result<Vec<MemberPositions>> {
+        let rows = sqlx::query("SELECT client_id, delivered_at, read_at FROM members WHERE app_id = $1 AND conv_id = $2 ORDER BY client_id")
+            .bind(app)
+            .bind(conv)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(MemberPositions { client_id: r.try_get("client_id")?, delivered_at: r.try_get("delivered_at")?, read_at: r.try_get("read_at")? }))
+            .collect()
+    }
+
+    /// Edits and recalls after `since` in the conversations of `client`, oldest first.
+    pub async fn patches_since(&self, app: &str, client: &str, since: i64, limit: i64) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_SELECT} FROM messages m JOIN members mb ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id
+             WHERE mb.app_id = $1 AND mb.client_id = $2 AND m.patch_timestamp > $3
+             ORDER BY m.patch_timestamp LIMIT {}",
+            limit.max(0)
+        );
+        let rows = sqlx::query(&sql).bind(app).bind(client).bind(since).fetch_all(self.pool()).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Stored messages from others that `client` has not acknowledged yet, per
+    /// conversation in sequence order (offline replay for protocol version 1).
+    pub async fn undelivered(&self, app: &str, client: &str, limit: i64) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_SELECT} FROM messages m JOIN members mb ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id
+             WHERE mb.app_id = $1 AND mb.client_id = $2 AND m.seq > mb.delivered_seq AND m.from_client <> $2
+             ORDER BY m.conv_id, m.seq LIMIT {}",
+            limit.max(0)
+        );
+        let rows = sqlx::query(&sql).bind(app).bind(client).fetch_all(self.pool()).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// The conversations `client` is a member of, most recent activity first.
+    pub async fn conversations_of(&self, app: &str, client: &str, skip: i64, limit: i64) -> Result<Vec<Conversation>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM conversations c JOIN members mb ON mb.app_id = c.app_id AND mb.conv_id = c.id
+             WHERE mb.app_id = $1 AND mb.client_id = $2
+             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id LIMIT {} OFFSET {}",
+            limit.max(0),
+            skip.max(0)
+        );
+        let rows = sqlx::query(&sql).bind(app).bind(client).fetch_all(self.pool()).await?;
+        let mut found = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>>>()?;
+        self.fill_member_lists(app, &mut found).await?;
+        Ok(found)
+    }
+}

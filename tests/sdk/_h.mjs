@@ -1,0 +1,14 @@
+import { startServer } from './harness.mjs';
+const s = await startServer();
+console.log('port', s.port);
+const c = await s.restOk('POST', '/1.2/rtm/conversations', { name: 'x', m: ['a', 'b'], unique: true });
+console.log(c);
+const m = await s.restOk('POST', `/1.2/rtm/conversations/${c.objectId}/messages`, { from_client: 'a', message: 'hello' });
+console.log(m);
+await s.restart();
+console.log(await s.restOk('GET', `/1.2/rtm/conversations/${c.objectId}/messages`));
+console.log(await s.rest('POST', '/1.2/rtm/service-conversations', { name: 'svc' }));
+console.log(await s.rest('POST', '/1.2/rtm/clients/a/kick', {}));
+console.log((await fetch(s.httpUrl + '/v1/route?appId=x')).status);
+await s.stop();
+console.log(s.logTail(8));
