@@ -14,7 +14,9 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod gateway;
 pub mod http;
+pub mod import;
 pub mod proto;
 pub mod hub;
 pub mod ratelimit;
@@ -84,6 +86,8 @@ pub async fn run_with_clock(
     shutdown: CancellationToken,
     clock: clock::ServerClock,
 ) -> anyhow::Result<()> {
+    let tasks = tokio_util::task::TaskTracker::new();
+    let grace_secs = config.shutdown_grace_secs;
     let state = AppState {
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
         acks: Arc::new(app::acks::AckWaiters::default()),
@@ -93,12 +97,19 @@ pub async fn run_with_clock(
         hub: Arc::new(Hub::new()),
         config: Arc::new(config),
         shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
     };
-    let router = http::router(state);
+    let router = gateway::router(state.clone(), http::router(state));
     let signal = shutdown.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move { signal.cancelled().await })
         .await?;
+    // axum does not wait for upgraded sockets: give them the grace period, then stop.
+    tasks.close();
+    let grace = std::time::Duration::from_secs(grace_secs);
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(connections = tasks.len(), "connections still open after the shutdown grace period");
+    }
     store.close().await;
     Ok(())
 }

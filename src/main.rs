@@ -1,4 +1,4 @@
-//! The `tidings` command: `serve` (default), `migrate`, `app create|list|set`.
+//! The `tidings` command: `serve` (default), `migrate`, `app create|list|set`, `import`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +25,11 @@ enum Command {
     App {
         #[command(subcommand)]
         command: AppCommand,
+    },
+    /// Move an app off LeanCloud into the configured store (see docs/import.md).
+    Import {
+        #[command(subcommand)]
+        command: tidings::import::cli::ImportCommand,
     },
 }
 
@@ -68,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::App { command } => app_command(config, command).await,
+        Command::Import { command } => tidings::import::cli::run(&config, command).await,
     }
 }
 

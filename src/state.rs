@@ -9,6 +9,7 @@ use crate::ratelimit::RateLimits;
 use crate::store::Store;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,4 +21,6 @@ pub struct AppState {
     pub clock: ServerClock,
     pub config: Arc<Config>,
     pub shutdown: CancellationToken,
+    /// Upgraded WebSocket connections, waited for (with a grace period) at shutdown.
+    pub tasks: TaskTracker,
 }

@@ -20,4 +20,9 @@ mod rest {
     mod history;
     mod messages;
     mod query;
+
+    // Other tracks' REST tests on the same harness.
+    mod agora;
+    mod ratelimit;
+    mod service;
 }

@@ -57,7 +57,7 @@ impl Default for Protocol {
 }
 
 /// Why an inbound frame is not a command.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum DecodeError {
     /// Not base64 (text frames) or not a `GenericCommand`.
     Unparseable,

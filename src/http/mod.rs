@@ -4,6 +4,7 @@
 mod agora;
 mod auth;
 mod broadcasts;
+mod clients;
 mod conversations;
 mod global;
 mod health;
@@ -69,11 +70,13 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router::<ChatRooms>("/chatrooms"))
         .merge(service::router())
         .merge(broadcasts::router())
-        .merge(global::router());
+        .merge(global::router())
+        .merge(clients::router());
     Router::new()
         .nest("/1.2/rtm", rtm)
         .merge(health::router())
         .merge(agora::router())
+        .merge(clients::sdk_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -12,6 +12,7 @@
 //!   `.await`.
 
 pub mod push;
+mod receipts;
 mod registry;
 
 pub use registry::{Outbox, SessionGuard, SessionInfo};
@@ -73,6 +74,7 @@ pub enum Outbound {
 #[derive(Default)]
 pub struct Hub {
     registry: Registry,
+    receipts: receipts::Receipts,
 }
 
 impl Hub {
@@ -140,6 +142,16 @@ impl Hub {
     /// Removes a session from a chat room's online set.
     pub fn leave_room(&self, guard: &SessionGuard, conv: &str) {
         self.registry.leave_room(guard.app(), guard.id(), conv);
+    }
+
+    /// Remembers that the sender of `msg_id` asked for delivery and read receipts.
+    pub fn want_receipt(&self, app: &str, msg_id: &str) {
+        self.receipts.want(app, msg_id);
+    }
+
+    /// Whether the sender of `msg_id` asked for receipts.
+    pub fn receipt_wanted(&self, app: &str, msg_id: &str) -> bool {
+        self.receipts.wanted(app, msg_id)
     }
 
     /// Distinct online sessions in all apps (for metrics and shutdown).

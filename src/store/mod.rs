@@ -9,6 +9,7 @@ pub mod apps;
 pub mod broadcasts;
 pub mod conversations;
 pub mod counters;
+pub mod import;
 pub mod messages;
 pub mod positions;
 pub mod query;

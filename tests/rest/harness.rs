@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tidings::clock::ServerClock;
 use tidings::config::Config;
 use tidings::domain::app::AppSettings;
 use tokio::net::TcpListener;
@@ -33,6 +34,8 @@ macro_rules! both_backends {
     };
     ($scenario:ident, $configure:expr) => {
         mod $scenario {
+            #[allow(unused_imports)]
+            use super::*;
             use $crate::rest::harness::{Backend, TestServer};
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,6 +49,34 @@ macro_rules! both_backends {
             async fn postgres() {
                 let server = TestServer::start(Backend::Postgres, $configure).await;
                 super::$scenario(&server).await;
+                server.stop().await;
+            }
+        }
+    };
+}
+
+/// [`both_backends!`] for scenarios that need `&mut TestServer` (e.g. to restart it).
+macro_rules! both_backends_mut {
+    ($scenario:ident) => {
+        both_backends_mut!($scenario, |_: &mut $crate::rest::harness::Setup| {});
+    };
+    ($scenario:ident, $configure:expr) => {
+        mod $scenario {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::rest::harness::{Backend, TestServer};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let mut server = TestServer::start(Backend::Sqlite, $configure).await;
+                super::$scenario(&mut server).await;
+                server.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let mut server = TestServer::start(Backend::Postgres, $configure).await;
+                super::$scenario(&mut server).await;
                 server.stop().await;
             }
         }
@@ -81,6 +112,8 @@ pub struct Setup {
     pub app: Keys,
     /// A second app, for cross-app isolation.
     pub other_app: Keys,
+    /// Settings of both apps; by default quotas far above what any test sends.
+    pub settings: AppSettings,
 }
 
 /// A fresh database: a temporary SQLite file or a Postgres database dropped afterwards.
@@ -186,6 +219,9 @@ pub struct TestServer {
     pub app: Keys,
     pub other_app: Keys,
     pub http: reqwest::Client,
+    /// The server's clock for quotas; tests advance it instead of sleeping.
+    pub clock: ServerClock,
+    config: Option<Config>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     database: Option<TestDatabase>,
@@ -204,6 +240,7 @@ impl TestServer {
             config: Config::defaults().expect("the embedded default configuration parses"),
             app: Keys::random(),
             other_app: Keys::random(),
+            settings: test_settings(),
         };
         configure(&mut setup);
         let mut config = setup.config;
@@ -222,37 +259,79 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("creating the second app: {e}"));
         for app in [&setup.app.app_id, &other.app_id] {
-            store.save_app_settings(app, &test_settings()).await.unwrap_or_else(|e| panic!("saving app settings: {e}"));
+            store.save_app_settings(app, &setup.settings).await.unwrap_or_else(|e| panic!("saving app settings: {e}"));
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a random local port");
-        let address = listener.local_addr().expect("the bound address");
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(tidings::run(config, store, listener, shutdown.clone()));
-        let server = TestServer {
+        let mut server = TestServer {
             backend,
-            base_url: format!("http://{address}"),
+            base_url: String::new(),
             app: setup.app,
             other_app: setup.other_app,
             http: client(),
-            shutdown,
-            task: Some(task),
+            clock: ServerClock::default(),
+            config: Some(config),
+            shutdown: CancellationToken::new(),
+            task: None,
             database: Some(database),
         };
-        server.assert_healthy().await;
+        server.serve(store).await;
         server
+    }
+
+    /// Runs the server over `store` on a new random port.
+    async fn serve(&mut self, store: tidings::store::Store) {
+        let config = self.config.clone().expect("a server started by the harness");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a random local port");
+        let address = listener.local_addr().expect("the bound address");
+        self.shutdown = CancellationToken::new();
+        let run = tidings::run_with_clock(config, store, listener, self.shutdown.clone(), self.clock.clone());
+        self.task = Some(tokio::spawn(run));
+        self.base_url = format!("http://{address}");
+        self.assert_healthy().await;
+    }
+
+    /// Stops the server gracefully and starts it again on the same database and clock (on a
+    /// new port).
+    pub async fn restart(&mut self) {
+        self.halt().await;
+        let config = self.config.clone().expect("a server started by the harness");
+        let (store, _) = tidings::open_store(&config).await.unwrap_or_else(|e| panic!("reopening the store: {e:#}"));
+        self.serve(store).await;
+    }
+
+    /// Cancels the server and waits for it to finish.
+    async fn halt(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let backend = self.backend;
+            match tokio::time::timeout(TIMEOUT, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => panic!("the {backend:?} server stopped with an error: {e:#}"),
+                Ok(Err(e)) => panic!("the {backend:?} server task failed: {e}"),
+                Err(_) => panic!("the {backend:?} server did not shut down within {TIMEOUT:?}"),
+            }
+        }
+    }
+
+    /// Helpers for a server running elsewhere (the binary in the durability test); `stop`
+    /// leaves it alone.
+    pub fn attach(backend: Backend, base_url: &str, app: Keys) -> TestServer {
+        TestServer {
+            backend,
+            base_url: base_url.to_owned(),
+            app,
+            other_app: Keys::random(),
+            http: client(),
+            clock: ServerClock::default(),
+            config: None,
+            shutdown: CancellationToken::new(),
+            task: None,
+            database: None,
+        }
     }
 
     /// Shuts the server down gracefully and removes its database.
     pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            match tokio::time::timeout(TIMEOUT, task).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => panic!("the server stopped with an error: {e:#}"),
-                Ok(Err(e)) => panic!("the server task failed: {e}"),
-                Err(_) => panic!("the server did not shut down within {TIMEOUT:?}"),
-            }
-        }
+        self.halt().await;
         if let Some(database) = self.database.take() {
             database.remove().await;
         }
@@ -489,12 +568,22 @@ impl Call {
         Call { builder: self.builder.header("Content-Type", "application/json").body(body.into()) }
     }
 
+    pub fn into_builder(self) -> reqwest::RequestBuilder {
+        self.builder
+    }
+
     pub async fn send(self) -> Reply {
+        self.send_with_headers().await.0
+    }
+
+    /// The reply and the response headers.
+    pub async fn send_with_headers(self) -> (Reply, reqwest::header::HeaderMap) {
         let response = self.builder.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_else(|e| panic!("reading the response body: {e}"));
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body }
+        (Reply { status, body }, headers)
     }
 }
 
@@ -568,7 +657,7 @@ impl Sent {
 }
 
 /// Borrowed query pairs from owned ones.
-pub fn pairs(owned: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+pub fn pairs<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

@@ -229,6 +229,24 @@ export class TidingsServer {
     return this.log.slice(-n).join('\n');
   }
 
+  /**
+   * What a failure report needs from the log since `sinceIndex`: the errors, warnings and panics
+   * (backtrace frames dropped), then the last lines.
+   */
+  logExcerpt(sinceIndex = 0, { important = 12, last = 8 } = {}) {
+    const lines = this.log.slice(sinceIndex).filter((l) => !/^\[srv#\d+\]\s+(\d+: |at \/|at \.\/)/.test(l));
+    const notable = lines.filter((l) => /\b(ERROR|WARN)\b|panicked|stack backtrace/.test(l)).slice(-important);
+    const parts = [];
+    if (notable.length) parts.push(`errors/warnings:\n${notable.join('\n')}`);
+    parts.push(`last lines:\n${lines.slice(-last).join('\n') || '(nothing logged)'}`);
+    return parts.join('\n');
+  }
+
+  /** Index to pass to logExcerpt() later. */
+  logMark() {
+    return this.log.length;
+  }
+
   /** SIGTERM, wait for exit (SIGKILL after 10 s). */
   async _terminate() {
     const child = this.child;

@@ -34,7 +34,7 @@ export function forEachVersion(holder, declare) {
   for (const version of VERSIONS) {
     describe(`leancloud-realtime ${version === 'v4' ? '4.3.1' : '5.0.0-rc.8'} (${version})`, () => {
       const it = (name, fn, { timeout = TEST_TIMEOUT, skip } = {}) =>
-        test(name, { timeout, skip }, async () => {
+        test(`[${version}] ${name}`, { timeout, skip }, async () => {
           const devices = [];
           const ctx = {
             version,

@@ -447,6 +447,19 @@ export class Device {
     await Promise.all(
       this.clients.map((c) => withTimeout(c.close(), `${this.label}: close ${c.id}`, 3000).catch(() => {})),
     );
+    // Realtime._close() chains on the connection promise: only call it when that promise
+    // resolved, or a failed connection would surface as an unhandled rejection.
+    const opening = this.realtime._openPromise;
+    if (!opening) return;
+    const connected = await withTimeout(
+      opening.then(
+        () => true,
+        () => false,
+      ),
+      'connection state',
+      3000,
+    ).catch(() => false);
+    if (!connected) return;
     try {
       this.realtime._close();
     } catch {
@@ -484,17 +497,22 @@ export function textOf(message) {
  */
 export async function diagnose(server, fn) {
   const mark = frameMark();
+  const logMark = server?.logMark?.() ?? 0;
   const lookupsBefore = externalLookups.length;
   try {
     await fn();
   } catch (e) {
-    const parts = [e?.stack || String(e)];
+    // The failure and where it was raised (a few frames: SDK internals are rarely the point).
+    const stack = String(e?.stack || e).split('\n');
+    const firstFrame = stack.findIndex((l) => /^\s+at /.test(l));
+    const head = firstFrame < 0 ? stack : [...stack.slice(0, firstFrame), ...stack.slice(firstFrame, firstFrame + 4)];
+    const parts = [head.join('\n')];
+    if (e && typeof e === 'object' && e.code !== undefined) parts[0] += `\n    (error code ${e.code})`;
     const lookups = externalLookups.slice(lookupsBefore);
     if (lookups.length) parts.push(`External DNS lookups attempted (blocked): ${lookups.map((l) => l.hostname).join(', ')}`);
     parts.push(`WebSocket transcript of this test (C>S = SDK to server, S>C = server to SDK):\n${transcript(mark)}`);
-    if (server) parts.push(`Server log (last lines):\n${server.logTail(15)}`);
+    if (server) parts.push(`Server log during this test, ${server.logExcerpt(logMark)}`);
     const err = new Error(parts.join('\n\n'));
-    err.cause = e;
     // keep the assertion fields so the reporter can still show expected/actual
     if (e && typeof e === 'object') {
       for (const k of ['actual', 'expected', 'operator', 'generatedMessage', 'code']) if (k in e) err[k] = e[k];

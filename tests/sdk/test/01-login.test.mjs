@@ -38,6 +38,18 @@ forEachVersion(holder, (version, it) => {
     // A command of the first client after the second logged in now carries its peerId.
     const onlineFromA = await withTimeout(a.ping([b.id]), `${a.id}.ping([${b.id}])`);
     assert.deepEqual(onlineFromA, [b.id]);
+
+    // Pushes on a shared socket are routed by peerId: b gets a's message, a does not.
+    const conv = await withTimeout(a.createConversation({ members: [b.id], unique: false }), 'first client creates a conversation with the second');
+    const sent = await withTimeout(conv.send(new device.IM.TextMessage('same socket')), 'first client sends');
+    const [got] = await b.inbox.waitFor('message', (m) => m.id === sent.id, 'the message at the second client (push with peerId = second)');
+    assert.equal(got.getText(), 'same socket');
+    assert.equal(got.from, a.id);
+    const reply = await withTimeout((await withTimeout(b.getConversation(conv.id), 'second getConversation')).send(new device.IM.TextMessage('back')), 'second client replies');
+    const [back] = await a.inbox.waitFor('message', (m) => m.id === reply.id, 'the reply at the first client');
+    assert.equal(back.from, b.id);
+    assert.equal(a.inbox.all('message').filter(([m]) => m.id === sent.id).length, 0, 'the first client must not get its own message back');
+    assert.equal(b.inbox.all('message').filter(([m]) => m.id === reply.id).length, 0, 'the second client must not get its own message back');
   });
 
   it('login without a client id: the server generates one', async (ctx) => {

@@ -54,4 +54,25 @@ forEachVersion(holder, (version, it) => {
     const [back] = await alice.inbox.waitFor('message', (m) => m.id === reply.id, 'the reply from phone B');
     assert.equal(back.from, bobId);
   });
+
+  it('a device whose tag was taken while it was disconnected is refused when it reconnects (4111)', async (ctx) => {
+    const bobId = uniqueId('bob', version);
+    const phoneADevice = ctx.device({ label: 'bob-phone-A' });
+    const phoneA = await phoneADevice.login(bobId, { tag: 'Mobile' });
+    // A loses its network; B logs in with the same tag meanwhile (nothing to kick: A is gone).
+    await phoneADevice.dropConnection();
+    await phoneA.inbox.waitFor('disconnect', () => true, 'DISCONNECT on phone A after its socket was cut');
+    const phoneB = await ctx.device({ label: 'bob-phone-B' }).login(bobId, { tag: 'Mobile' });
+
+    // A's SDK re-opens by itself (session open r=true + st): the server must refuse it with 4111,
+    // which JS reports as RECONNECT_ERROR (code 4111) or CONFLICT.
+    const outcome = await Promise.race([
+      phoneA.inbox.waitFor('reconnecterror', () => true, 'RECONNECT_ERROR on phone A', 15_000).then(([err]) => ({ kind: 'reconnecterror', code: err?.code, message: err?.message })),
+      phoneA.inbox.waitFor('conflict', () => true, 'CONFLICT on phone A', 15_000).then(() => ({ kind: 'conflict', code: 4111 })),
+      phoneA.inbox.waitFor('reconnect', () => true, 'RECONNECT on phone A', 15_000).then(() => ({ kind: 'reconnect' })),
+    ]);
+    assert.notEqual(outcome.kind, 'reconnect', 'phone A must not get its session back: phone B holds the tag Mobile now (expected session/closed 4111 to the r=true open)');
+    assert.equal(outcome.code, 4111, `phone A is refused with SESSION_CONFLICT, got ${JSON.stringify(outcome)}`);
+    assert.equal(phoneB.inbox.all('conflict').length + phoneB.inbox.all('close').length, 0, 'phone B keeps its session');
+  });
 });

@@ -1,0 +1,263 @@
+//! `conv start | update | mute | unmute | count | members | is_member | max_read`, and
+//! routing of `add`/`remove` to [`super::cmd_members`]. (`conv query` lives in
+//! [`super::cmd_query`].)
+
+use super::connection::Conn;
+use super::session::Current;
+use super::{cmd_members, reply};
+use crate::app::conversations::{self, CreateConversation};
+use crate::app::{fields, membership};
+use crate::domain::conversation::{Conversation, Kind};
+use crate::domain::time::iso;
+use crate::error::{code, Error, Result};
+use crate::hub::push::PERMANENT;
+use crate::hub::{Event, MembershipChange, Recipients};
+use crate::proto::{CommandType, ConvCommand, GenericCommand, JsonObjectMessage, MaxReadTuple, OpType};
+use serde_json::{Map, Value};
+
+/// Every kind: an SDK addresses conversations by id whatever they are.
+pub const ALL_KINDS: &[Kind] = &[Kind::Normal, Kind::ChatRoom, Kind::Service, Kind::Temporary];
+/// Fields of a conversation the server manages: ignored when an SDK sends them in `attr`.
+const MANAGED: &[&str] = &["m", "mu", "c", "tr", "sys", "unique", "uniqueId", "objectId", "createdAt", "updatedAt", "lm", "ACL"];
+/// `conv members` answers at most this many online ids (Swift asks for up to 50).
+const MEMBERS_SAMPLE: usize = 50;
+
+pub async fn handle(conn: &mut Conn, current: &Current, command: GenericCommand, op: Option<OpType>) {
+    let result = match op {
+        Some(OpType::Start) => start(conn, current, &command).await,
+        Some(OpType::Add) => cmd_members::change(conn, current, &command, true).await,
+        Some(OpType::Remove) => cmd_members::change(conn, current, &command, false).await,
+        Some(OpType::Update) => update(conn, current, &command).await,
+        Some(OpType::Mute) => mute(conn, current, &command, true).await,
+        Some(OpType::Unmute) => mute(conn, current, &command, false).await,
+        Some(OpType::Count) => count(conn, current, &command).await,
+        Some(OpType::Members) => members(conn, current, &command).await,
+        Some(OpType::IsMember) => is_member(conn, current, &command).await,
+        Some(OpType::MaxRead) => max_read(conn, current, &command).await,
+        _ => Err(Error::bad_request(reply::UNPARSEABLE_RAW_MESSAGE, "This conversation operation is not supported.")),
+    };
+    let answer = result.unwrap_or_else(|err| reply::failure(&command, &err));
+    conn.reply(answer);
+}
+
+/// A reply `conv/<op>` carrying `convMessage` (JS destructures it without checks).
+pub fn conv_reply(request: &GenericCommand, op: OpType, body: ConvCommand) -> GenericCommand {
+    let mut answer = reply::to(request, CommandType::Conv, Some(op));
+    answer.conv_message = Some(body);
+    answer
+}
+
+pub fn conv_of(command: &GenericCommand) -> ConvCommand {
+    command.conv_message.clone().unwrap_or_default()
+}
+
+/// The conversation id a command names; `4303` when it is missing.
+pub fn cid(body: &ConvCommand) -> Result<&str> {
+    body.cid.as_deref().filter(|c| !c.is_empty()).ok_or_else(Error::conversation_not_found)
+}
+
+/// A `JsonObjectMessage` holding a JSON object.
+pub fn json_object(message: &Option<JsonObjectMessage>) -> Result<Map<String, Value>> {
+    let Some(message) = message else { return Ok(Map::new()) };
+    match serde_json::from_str::<Value>(&message.data) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(Map::new()),
+        _ => Err(Error::bad_request(code::MALFORMED_JSON, "attr must be a JSON object.")),
+    }
+}
+
+pub fn json(value: &Value) -> Option<JsonObjectMessage> {
+    Some(JsonObjectMessage { data: value.to_string() })
+}
+
+async fn start(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let (name, attrs) = fields::split_body(json_object(&body.attr)?, MANAGED)?;
+    let kind = if body.transient == Some(true) { Kind::ChatRoom } else { Kind::Normal };
+    let mut members = body.m.clone();
+    if kind == Kind::Normal && !members.iter().any(|m| *m == *current.client) {
+        members.push(current.client.to_string());
+    }
+    let temporary = body.temp_conv == Some(true) && kind == Kind::Normal;
+    let request = CreateConversation {
+        name: name.flatten(),
+        members,
+        unique: body.unique == Some(true),
+        creator: Some(current.client.to_string()),
+        attrs,
+        temporary_ttl_secs: temporary.then(|| i64::from(body.temp_conv_ttl.unwrap_or(0))),
+    };
+    let (conv, created) = conversations::create(&conn.state, current.app_id(), kind, request).await?;
+    if kind == Kind::ChatRoom {
+        join_room(conn, current, &conv.id);
+    } else if created {
+        let invited: Vec<String> = conv.members.iter().filter(|m| **m != *current.client).cloned().collect();
+        if !invited.is_empty() {
+            let event = Event::Membership {
+                conv_id: conv.id.clone(),
+                change: MembershipChange::Joined,
+                members: invited.clone(),
+                initiator: current.client.to_string(),
+            };
+            conn.state.hub.publish(current.app_id(), Recipients::Clients(invited), event);
+        }
+    }
+    let ttl = conv.expires_at.map(|at| ((at - crate::domain::time::now_ms()) / 1000).clamp(0, i64::from(i32::MAX)) as i32);
+    Ok(conv_reply(command, OpType::Started, ConvCommand {
+        cid: Some(conv.id.clone()),
+        cdate: Some(iso(conv.created_at)),
+        unique_id: conv.unique_id.clone(),
+        temp_conv_ttl: ttl,
+        existing: (!created).then_some(true),
+        ..Default::default()
+    }))
+}
+
+/// Adds this session to a chat room's online set.
+pub fn join_room(conn: &Conn, current: &Current, conv: &str) {
+    if let Some(session) = conn.sessions.by_id(current.session) {
+        conn.state.hub.join_room(&session.guard, conv);
+    }
+}
+
+/// Whether the client may act on a conversation as a participant: a member of a normal
+/// or temporary conversation, or joined to a chat room.
+pub async fn participates(conn: &Conn, current: &Current, conv: &Conversation) -> Result<bool> {
+    Ok(match conv.kind {
+        Kind::Normal | Kind::Temporary => conn.state.store.is_member(current.app_id(), &conv.id, &current.client).await?,
+        Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id).iter().any(|m| **m == *current.client),
+        Kind::Service => false,
+    })
+}
+
+async fn update(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let attr = json_object(&body.attr)?;
+    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    if !participates(conn, current, &conv).await? {
+        return Err(Error::forbidden(4309, "Only members may update a conversation."));
+    }
+    let (updated_at, updated) = conversations::update(&conn.state, current.app_id(), &conv.id, ALL_KINDS, attr.clone()).await?;
+    let modified = attr_modified(&attr, &updated);
+    let udate = iso(updated_at);
+    let mut push = crate::hub::push::envelope(CommandType::Conv, Some(OpType::Updated));
+    push.notification_type = Some(PERMANENT);
+    push.conv_message = Some(ConvCommand {
+        cid: Some(conv.id.clone()),
+        init_by: Some(current.client.to_string()),
+        attr: json(&Value::Object(attr)),
+        attr_modified: json(&modified),
+        udate: Some(udate.clone()),
+        ..Default::default()
+    });
+    let recipients = match conv.kind {
+        Kind::ChatRoom => Recipients::ChatRoom(conv.id.clone()),
+        _ => Recipients::Clients(conn.state.store.members(current.app_id(), &conv.id).await?),
+    };
+    let event = Event::Push { command: Box::new(push), exclude_session: Some(current.session) };
+    conn.state.hub.publish(current.app_id(), recipients, event);
+    Ok(conv_reply(command, OpType::Updated, ConvCommand { udate: Some(udate), attr_modified: json(&modified), ..Default::default() }))
+}
+
+/// For every key path of the request, the resulting value at that path, nested
+/// (`{"attr.lee": "yeh"}` -> `{"attr": {"lee": "yeh"}}`), as Swift merges it.
+fn attr_modified(request: &Map<String, Value>, updated: &Conversation) -> Value {
+    let rendered = crate::app::render::conversation(updated);
+    let mut out = Map::new();
+    for (path, requested) in request {
+        let parts: Vec<&str> = path.split('.').collect();
+        let mut value = Some(&rendered);
+        for part in &parts {
+            value = value.and_then(|v| v.get(part));
+        }
+        let value = value.cloned().unwrap_or_else(|| requested.clone());
+        insert_path(&mut out, &parts, value);
+    }
+    Value::Object(out)
+}
+
+fn insert_path(map: &mut Map<String, Value>, parts: &[&str], value: Value) {
+    let Some((last, parents)) = parts.split_last() else { return };
+    let mut target = map;
+    for part in parents {
+        let entry = target.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(inner) = entry else { return };
+        target = inner;
+    }
+    target.insert((*last).to_owned(), value);
+}
+
+async fn mute(conn: &mut Conn, current: &Current, command: &GenericCommand, on: bool) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let at = membership::set_mutes(&conn.state, current.app_id(), &conv, &[current.client.to_string()], on).await?;
+    Ok(conv_reply(command, OpType::Updated, ConvCommand { udate: Some(iso(at)), ..Default::default() }))
+}
+
+async fn count(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let count = match conv.kind {
+        Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id).len() as i64,
+        Kind::Service => conn.state.store.subscriber_count(current.app_id(), &conv.id).await?,
+        Kind::Normal | Kind::Temporary => conv.member_count,
+    };
+    let count = count.clamp(0, i64::from(i32::MAX)) as i32;
+    Ok(conv_reply(command, OpType::Result, ConvCommand { count: Some(count), ..Default::default() }))
+}
+
+async fn members(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let limit = body.limit.map_or(MEMBERS_SAMPLE, |l| (l.max(0) as usize).min(MEMBERS_SAMPLE));
+    let mut found = match conv.kind {
+        Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id),
+        _ => conn.state.store.members(current.app_id(), &conv.id).await?,
+    };
+    found.truncate(limit);
+    Ok(conv_reply(command, OpType::Members, ConvCommand { m: found, ..Default::default() }))
+}
+
+async fn is_member(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let mut ids = body.cids.clone();
+    ids.extend(body.cid.clone());
+    let mut results = Map::new();
+    for id in ids.iter().take(100) {
+        let member = match conn.state.store.find_conversation(current.app_id(), id).await? {
+            Some(conv) => participates(conn, current, &conv).await?,
+            None => false,
+        };
+        results.insert(id.clone(), Value::Bool(member));
+    }
+    Ok(conv_reply(command, OpType::IsMember, ConvCommand { results: json(&Value::Object(results)), ..Default::default() }))
+}
+
+/// Latest delivery and read times of the other members (1:1 "delivered/read" marks), or
+/// every member's with `queryAllMembers`.
+async fn max_read(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+    let body = conv_of(command);
+    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let positions = conn.state.store.member_positions(current.app_id(), &conv.id).await?;
+    let nonzero = |t: i64| (t > 0).then_some(t);
+    let mut answer = ConvCommand::default();
+    if body.query_all_members == Some(true) {
+        answer.max_read_tuples = positions
+            .iter()
+            .map(|p| MaxReadTuple {
+                pid: Some(p.client_id.clone()),
+                max_ack_timestamp: nonzero(p.delivered_at),
+                max_read_timestamp: nonzero(p.read_at),
+            })
+            .collect();
+    } else {
+        let others = positions.iter().filter(|p| *p.client_id != *current.client);
+        let (ack, read) = others.fold((0, 0), |(a, r), p| (a.max(p.delivered_at), r.max(p.read_at)));
+        answer.max_ack_timestamp = nonzero(ack);
+        answer.max_read_timestamp = nonzero(read);
+    }
+    Ok(conv_reply(command, OpType::MaxRead, answer))
+}
