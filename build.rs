@@ -3,6 +3,8 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/message.proto");
+    // `sqlx::migrate!` embeds the migrations: rebuild when one is added.
+    println!("cargo:rerun-if-changed=migrations");
     let descriptors = protox::compile(["proto/message.proto"], ["proto"])?;
     prost_build::Config::new()
         .bytes(["."])

@@ -14,8 +14,8 @@ use gateway_support::{command, Backend, Client, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tidings::gateway::proto::{
-    AckCommand, CommandType, ConvCommand, DirectCommand, GenericCommand, JsonObjectMessage, LogsCommand, OpType, PatchCommand,
-    PatchItem, ReadCommand, ReadTuple, SessionCommand,
+    AckCommand, CommandType, ConvCommand, DirectCommand, GenericCommand, JsonObjectMessage,
+    LogsCommand, OpType, PatchCommand, PatchItem, ReadCommand, ReadTuple, SessionCommand,
 };
 
 async fn start_conversation(client: &mut Client, members: &[&str], unique: bool) -> String {
@@ -23,7 +23,9 @@ async fn start_conversation(client: &mut Client, members: &[&str], unique: bool)
     start.conv_message = Some(ConvCommand {
         m: members.iter().map(|m| (*m).to_owned()).collect(),
         unique: Some(unique),
-        attr: Some(JsonObjectMessage { data: json!({"name": "chat", "color": "red"}).to_string() }),
+        attr: Some(JsonObjectMessage {
+            data: json!({"name": "chat", "color": "red"}).to_string(),
+        }),
         ..Default::default()
     });
     let started = client.request(start).await;
@@ -54,7 +56,10 @@ async fn send_text(client: &mut Client, cid: &str, text: &str) -> (String, i64) 
 
 fn text_of(push: &GenericCommand) -> String {
     let data = push.direct_message.as_ref().unwrap().msg.clone().unwrap();
-    serde_json::from_str::<Value>(&data).unwrap()["_lctext"].as_str().unwrap().to_owned()
+    serde_json::from_str::<Value>(&data).unwrap()["_lctext"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 // ---- login and sessions --------------------------------------------------------------
@@ -62,9 +67,19 @@ fn text_of(push: &GenericCommand) -> String {
 #[tokio::test]
 async fn login_answers_opened_with_peer_id_server_time_and_a_session_token() {
     let server = Server::start(Backend::Sqlite).await;
-    let (mut client, echoed) = server.connect_to(&server.ws_url(), Some("lc.protobuf2.3")).await;
+    let (mut client, echoed) = server
+        .connect_to(&server.ws_url(), Some("lc.protobuf2.3"))
+        .await;
     assert_eq!(echoed.as_deref(), Some("lc.protobuf2.3"));
-    let opened = client.open("alice", SessionCommand { ua: Some("js/5.0.0-rc.8".into()), ..Default::default() }).await;
+    let opened = client
+        .open(
+            "alice",
+            SessionCommand {
+                ua: Some("js/5.0.0-rc.8".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(opened.cmd, Some(CommandType::Session as i32));
     assert_eq!(opened.op, Some(OpType::Opened as i32));
     assert_eq!(opened.peer_id.as_deref(), Some("alice"));
@@ -82,29 +97,93 @@ async fn login_answers_opened_with_peer_id_server_time_and_a_session_token() {
 async fn a_session_token_reopens_after_a_restart_and_a_bad_one_is_4112() {
     let server = Server::start(Backend::Sqlite).await;
     let mut first = server.connect("lc.protobuf2.3").await;
-    let st = first.open("alice", SessionCommand::default()).await.session_message.unwrap().st.unwrap();
+    let st = first
+        .open("alice", SessionCommand::default())
+        .await
+        .session_message
+        .unwrap()
+        .st
+        .unwrap();
     drop(first);
     let mut again = server.connect("lc.protobuf2.3").await;
-    let reopened = again.open("alice", SessionCommand { r: Some(true), st: Some(st.clone()), ..Default::default() }).await;
+    let reopened = again
+        .open(
+            "alice",
+            SessionCommand {
+                r: Some(true),
+                st: Some(st.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(reopened.op, Some(OpType::Opened as i32), "{reopened:?}");
     let mut other = server.connect("lc.protobuf2.3").await;
-    let refused = other.open("mallory", SessionCommand { r: Some(true), st: Some(st), ..Default::default() }).await;
+    let refused = other
+        .open(
+            "mallory",
+            SessionCommand {
+                r: Some(true),
+                st: Some(st),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(refused.op, Some(OpType::Closed as i32));
     assert_eq!(refused.session_message.unwrap().code, Some(4112));
-    let garbage = other.open("alice", SessionCommand { st: Some("not-a-token".into()), ..Default::default() }).await;
+    let garbage = other
+        .open(
+            "alice",
+            SessionCommand {
+                st: Some("not-a-token".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(garbage.session_message.unwrap().code, Some(4112));
     server.stop().await;
 }
 
 #[tokio::test]
 async fn login_signatures_are_checked_when_the_app_requires_them() {
-    let server = Server::start_with(Backend::Sqlite, |_, settings| settings.login_signature_required = true).await;
+    let server = Server::start_with(Backend::Sqlite, |_, settings| {
+        settings.login_signature_required = true
+    })
+    .await;
     let mut client = server.connect("lc.protobuf2.3").await;
-    let refused = client.open("alice", SessionCommand { t: Some(1), n: Some("n".into()), s: Some("bad".into()), ..Default::default() }).await;
+    let refused = client
+        .open(
+            "alice",
+            SessionCommand {
+                t: Some(1),
+                n: Some("n".into()),
+                s: Some("bad".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(refused.session_message.unwrap().code, Some(4102));
     let t = tidings::domain::time::now_ms();
-    let s = tidings::domain::signature::realtime_sign(gateway_support::MASTER_KEY, &[gateway_support::APP_ID, "alice", "", &t.to_string(), "nonce"]);
-    let opened = client.open("alice", SessionCommand { t: Some(t), n: Some("nonce".into()), s: Some(s), ..Default::default() }).await;
+    let s = tidings::domain::signature::realtime_sign(
+        gateway_support::MASTER_KEY,
+        &[
+            gateway_support::APP_ID,
+            "alice",
+            "",
+            &t.to_string(),
+            "nonce",
+        ],
+    );
+    let opened = client
+        .open(
+            "alice",
+            SessionCommand {
+                t: Some(t),
+                n: Some("nonce".into()),
+                s: Some(s),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(opened.op, Some(OpType::Opened as i32), "{opened:?}");
     server.stop().await;
 }
@@ -117,14 +196,26 @@ async fn two_sessions_share_a_socket_and_commands_without_peer_id_go_to_the_firs
     assert_eq!(opened.peer_id.as_deref(), Some("bob"));
     // No peerId: alice's conversation (alice is the creator).
     let cid = start_conversation(&mut socket, &["alice", "carol"], false).await;
-    let (status, body) = server.rest(Method::GET, &format!("/1.2/rtm/conversations/{cid}/members"), None).await;
+    let (status, body) = server
+        .rest(
+            Method::GET,
+            &format!("/1.2/rtm/conversations/{cid}/members"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["result"], json!(["alice", "carol"]));
     // Session query sees both online.
     let mut query = command(CommandType::Session, Some(OpType::Query));
-    query.session_message = Some(SessionCommand { session_peer_ids: vec!["alice".into(), "bob".into(), "zed".into()], ..Default::default() });
+    query.session_message = Some(SessionCommand {
+        session_peer_ids: vec!["alice".into(), "bob".into(), "zed".into()],
+        ..Default::default()
+    });
     let result = socket.request(query).await;
-    assert_eq!(result.session_message.unwrap().online_session_peer_ids, vec!["alice".to_owned(), "bob".to_owned()]);
+    assert_eq!(
+        result.session_message.unwrap().online_session_peer_ids,
+        vec!["alice".to_owned(), "bob".to_owned()]
+    );
     server.stop().await;
 }
 
@@ -150,28 +241,53 @@ async fn main_flow(backend: Backend) {
     assert_eq!(joined.service, Some(2));
     assert_eq!(joined.i, None);
     assert_eq!(joined.peer_id.as_deref(), Some("bob"));
-    assert_eq!(joined.conv_message.unwrap().init_by.as_deref(), Some("alice"));
+    assert_eq!(
+        joined.conv_message.unwrap().init_by.as_deref(),
+        Some("alice")
+    );
     // A unique conversation with the same members is the same one.
-    assert_eq!(start_conversation(&mut bob, &["bob", "alice"], true).await, cid);
+    assert_eq!(
+        start_conversation(&mut bob, &["bob", "alice"], true).await,
+        cid
+    );
 
     let (uid, t) = send_text(&mut alice, &cid, "hello bob").await;
     let push = bob.expect(CommandType::Direct, None).await;
-    assert_eq!((push.service, push.i, push.peer_id.as_deref()), (Some(2), None, Some("bob")));
+    assert_eq!(
+        (push.service, push.i, push.peer_id.as_deref()),
+        (Some(2), None, Some("bob"))
+    );
     let body = push.direct_message.clone().unwrap();
-    assert_eq!((body.id.as_deref(), body.cid.as_deref(), body.from_peer_id.as_deref()), (Some(uid.as_str()), Some(cid.as_str()), Some("alice")));
+    assert_eq!(
+        (
+            body.id.as_deref(),
+            body.cid.as_deref(),
+            body.from_peer_id.as_deref()
+        ),
+        (Some(uid.as_str()), Some(cid.as_str()), Some("alice"))
+    );
     assert_eq!(body.timestamp, Some(t));
     assert_eq!(body.patch_timestamp, None);
     assert_eq!(text_of(&push), "hello bob");
     // The sender's other device gets it; the sending session does not.
     let synced = alice_phone.expect(CommandType::Direct, None).await;
-    assert_eq!(synced.direct_message.unwrap().id.as_deref(), Some(uid.as_str()));
+    assert_eq!(
+        synced.direct_message.unwrap().id.as_deref(),
+        Some(uid.as_str())
+    );
     alice.silence().await;
 
     // Bob fetches the conversation as JS does for an unknown cid.
     let mut query = command(CommandType::Conv, Some(OpType::Query));
-    query.conv_message = Some(ConvCommand { r#where: Some(JsonObjectMessage { data: json!({"objectId": cid}).to_string() }), ..Default::default() });
+    query.conv_message = Some(ConvCommand {
+        r#where: Some(JsonObjectMessage {
+            data: json!({"objectId": cid}).to_string(),
+        }),
+        ..Default::default()
+    });
     let results = bob.request(query).await;
-    let found: Value = serde_json::from_str(&results.conv_message.unwrap().results.unwrap().data).unwrap();
+    let found: Value =
+        serde_json::from_str(&results.conv_message.unwrap().results.unwrap().data).unwrap();
     assert_eq!(found[0]["objectId"], json!(cid));
     assert_eq!(found[0]["m"], json!(["alice", "bob"]));
     assert_eq!(found[0]["msg_mid"], json!(uid));
@@ -187,7 +303,11 @@ async fn main_flow(backend: Backend) {
 
     // History: ascending, `l` as the limit (JS).
     let mut logs = command(CommandType::Logs, None);
-    logs.logs_message = Some(LogsCommand { cid: Some(cid.clone()), l: Some(10), ..Default::default() });
+    logs.logs_message = Some(LogsCommand {
+        cid: Some(cid.clone()),
+        l: Some(10),
+        ..Default::default()
+    });
     let history = bob.request(logs).await.logs_message.unwrap().logs;
     assert_eq!(history.len(), 2, "{history:?}");
     assert_eq!(history[0].msg_id.as_deref(), Some(uid.as_str()));
@@ -195,13 +315,26 @@ async fn main_flow(backend: Backend) {
 
     // Bob acknowledges (JS form) and is counted as delivered.
     let mut ack = command(CommandType::Ack, None);
-    ack.ack_message = Some(AckCommand { cid: Some(cid.clone()), fromts: Some(t), tots: Some(t), ..Default::default() });
+    ack.ack_message = Some(AckCommand {
+        cid: Some(cid.clone()),
+        fromts: Some(t),
+        tots: Some(t),
+        ..Default::default()
+    });
     bob.send(&ack).await;
     let mut max_read = command(CommandType::Conv, Some(OpType::MaxRead));
-    max_read.conv_message = Some(ConvCommand { cid: Some(cid.clone()), ..Default::default() });
+    max_read.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        ..Default::default()
+    });
     let mut delivered = None;
     for _ in 0..50 {
-        delivered = alice.request(max_read.clone()).await.conv_message.unwrap().max_ack_timestamp;
+        delivered = alice
+            .request(max_read.clone())
+            .await
+            .conv_message
+            .unwrap()
+            .max_ack_timestamp;
         if delivered.is_some() {
             break;
         }
@@ -215,15 +348,30 @@ async fn main_flow(backend: Backend) {
 async fn a_rest_send_reaches_online_clients_live() {
     let server = Server::start(Backend::Sqlite).await;
     let mut bob = server.login("bob").await;
-    let (status, conv) = server.rest(Method::POST, "/1.2/rtm/conversations", Some(json!({"name": "x", "m": ["alice", "bob"]}))).await;
+    let (status, conv) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/conversations",
+            Some(json!({"name": "x", "m": ["alice", "bob"]})),
+        )
+        .await;
     assert_eq!(status, 200, "{conv}");
     let cid = conv["objectId"].as_str().unwrap().to_owned();
     let body = json!({"from_client": "alice", "message": json!({"_lctype": -1, "_lctext": "from rest"}).to_string()});
-    let (status, sent) = server.rest(Method::POST, &format!("/1.2/rtm/conversations/{cid}/messages"), Some(body)).await;
+    let (status, sent) = server
+        .rest(
+            Method::POST,
+            &format!("/1.2/rtm/conversations/{cid}/messages"),
+            Some(body),
+        )
+        .await;
     assert_eq!(status, 200, "{sent}");
     let push = bob.expect(CommandType::Direct, None).await;
     assert_eq!(text_of(&push), "from rest");
-    assert_eq!(push.direct_message.unwrap().id.as_deref(), sent["msg-id"].as_str());
+    assert_eq!(
+        push.direct_message.unwrap().id.as_deref(),
+        sent["msg-id"].as_str()
+    );
     server.stop().await;
 }
 
@@ -234,7 +382,11 @@ async fn a_direct_to_a_conversation_the_sender_is_not_in_is_refused_with_an_ack_
     let mut mallory = server.login("mallory").await;
     let cid = start_conversation(&mut alice, &["alice", "bob"], false).await;
     for target in [cid.as_str(), "000000000000000000000000"] {
-        let ack = mallory.request(direct(target, "hi")).await.ack_message.unwrap();
+        let ack = mallory
+            .request(direct(target, "hi"))
+            .await
+            .ack_message
+            .unwrap();
         assert_eq!(ack.code, Some(4401));
         assert_eq!(ack.reason.as_deref(), Some("INVALID_MESSAGING_TARGET"));
     }
@@ -258,15 +410,32 @@ async fn an_offline_member_gets_unread_counts_at_login_with_mentions() {
     let unread = bob.expect(CommandType::Unread, None).await;
     assert_eq!(unread.peer_id.as_deref(), Some("bob"));
     let tuple = &unread.unread_message.unwrap().convs[0];
-    assert_eq!((tuple.cid.as_str(), tuple.unread, tuple.mid.as_deref()), (cid.as_str(), 3, Some(last.as_str())));
+    assert_eq!(
+        (tuple.cid.as_str(), tuple.unread, tuple.mid.as_deref()),
+        (cid.as_str(), 3, Some(last.as_str()))
+    );
     assert_eq!(tuple.mentioned, Some(true));
     assert_eq!(tuple.from.as_deref(), Some("alice"));
 
     // The sender's own messages are not unread for the sender.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (status, count) = server.rest_with(Method::GET, "/1.2/rtm/clients/alice/unread-count", None, gateway_support::APP_KEY).await;
+    let (status, count) = server
+        .rest_with(
+            Method::GET,
+            "/1.2/rtm/clients/alice/unread-count",
+            None,
+            gateway_support::APP_KEY,
+        )
+        .await;
     assert_eq!((status, count["count"].clone()), (200, json!(0)));
-    let (_, count) = server.rest_with(Method::GET, &format!("/1.2/rtm/clients/bob/unread-count?conv_id={cid}"), None, gateway_support::APP_KEY).await;
+    let (_, count) = server
+        .rest_with(
+            Method::GET,
+            &format!("/1.2/rtm/clients/bob/unread-count?conv_id={cid}"),
+            None,
+            gateway_support::APP_KEY,
+        )
+        .await;
     assert_eq!(count["count"], json!(3));
     server.stop().await;
 }
@@ -292,6 +461,10 @@ async fn reading_sends_a_read_receipt_and_updates_the_readers_other_sessions() {
     let mut bob = server.login("bob").await;
     let mut bob_tablet = server.login("bob").await;
     let cid = start_conversation(&mut alice, &["alice", "bob"], false).await;
+    bob.expect(CommandType::Conv, Some(OpType::Joined)).await;
+    bob_tablet
+        .expect(CommandType::Conv, Some(OpType::Joined))
+        .await;
     let mut send = direct(&cid, "read me");
     send.direct_message.as_mut().unwrap().r = Some(true);
     let ack = alice.request(send).await.ack_message.unwrap();
@@ -301,19 +474,59 @@ async fn reading_sends_a_read_receipt_and_updates_the_readers_other_sessions() {
 
     // Delivery receipt on ack (Swift form, with mid): no `read` field.
     let mut receiver_ack = command(CommandType::Ack, None);
-    receiver_ack.ack_message = Some(AckCommand { cid: Some(cid.clone()), mid: Some(uid.clone()), ..Default::default() });
+    receiver_ack.ack_message = Some(AckCommand {
+        cid: Some(cid.clone()),
+        mid: Some(uid.clone()),
+        ..Default::default()
+    });
     bob.send(&receiver_ack).await;
-    let delivered = alice.expect(CommandType::Rcp, None).await.rcp_message.unwrap();
-    assert_eq!((delivered.id.as_deref(), delivered.read, delivered.from.as_deref()), (Some(uid.as_str()), None, Some("bob")));
+    let delivered = alice
+        .expect(CommandType::Rcp, None)
+        .await
+        .rcp_message
+        .unwrap();
+    assert_eq!(
+        (
+            delivered.id.as_deref(),
+            delivered.read,
+            delivered.from.as_deref()
+        ),
+        (Some(uid.as_str()), None, Some("bob"))
+    );
 
     let mut read = command(CommandType::Read, None);
-    read.read_message = Some(ReadCommand { convs: vec![ReadTuple { cid: cid.clone(), timestamp: Some(t), mid: Some(uid.clone()) }], ..Default::default() });
+    read.read_message = Some(ReadCommand {
+        convs: vec![ReadTuple {
+            cid: cid.clone(),
+            timestamp: Some(t),
+            mid: Some(uid.clone()),
+        }],
+        ..Default::default()
+    });
     bob.send(&read).await;
-    let receipt = alice.expect(CommandType::Rcp, None).await.rcp_message.unwrap();
-    assert_eq!((receipt.read, receipt.cid.as_deref(), receipt.from.as_deref()), (Some(true), Some(cid.as_str()), Some("bob")));
+    let receipt = alice
+        .expect(CommandType::Rcp, None)
+        .await
+        .rcp_message
+        .unwrap();
+    assert_eq!(
+        (
+            receipt.read,
+            receipt.cid.as_deref(),
+            receipt.from.as_deref()
+        ),
+        (Some(true), Some(cid.as_str()), Some("bob"))
+    );
     assert!(receipt.t.unwrap() >= t);
-    let unread = bob_tablet.expect(CommandType::Unread, None).await.unread_message.unwrap();
-    assert_eq!((unread.convs[0].unread, unread.convs[0].mentioned), (0, Some(false)));
+    let unread = bob_tablet
+        .expect(CommandType::Unread, None)
+        .await
+        .unread_message
+        .unwrap();
+    assert_eq!(
+        (unread.convs[0].unread, unread.convs[0].mentioned),
+        (0, Some(false))
+    );
     bob.silence().await;
     server.stop().await;
 }
@@ -330,7 +543,13 @@ async fn edits_and_recalls_are_pushed_live_and_caught_up_at_login() {
 
     let mut edit = command(CommandType::Patch, Some(OpType::Modify));
     edit.patch_message = Some(PatchCommand {
-        patches: vec![PatchItem { cid: Some(cid.clone()), mid: Some(uid.clone()), timestamp: Some(t), data: Some("fixed".into()), ..Default::default() }],
+        patches: vec![PatchItem {
+            cid: Some(cid.clone()),
+            mid: Some(uid.clone()),
+            timestamp: Some(t),
+            data: Some("fixed".into()),
+            ..Default::default()
+        }],
         ..Default::default()
     });
     let modified = alice.request(edit).await;
@@ -339,31 +558,61 @@ async fn edits_and_recalls_are_pushed_live_and_caught_up_at_login() {
     let push = bob.expect(CommandType::Patch, Some(OpType::Modify)).await;
     assert_eq!(push.service, Some(2));
     let item = &push.patch_message.unwrap().patches[0];
-    assert_eq!((item.data.as_deref(), item.from.as_deref(), item.timestamp), (Some("fixed"), Some("alice"), Some(t)));
+    assert_eq!(
+        (item.data.as_deref(), item.from.as_deref(), item.timestamp),
+        (Some("fixed"), Some("alice"), Some(t))
+    );
 
     let mut recall = command(CommandType::Patch, Some(OpType::Modify));
     recall.patch_message = Some(PatchCommand {
-        patches: vec![PatchItem { cid: Some(cid.clone()), mid: Some(uid.clone()), timestamp: Some(t), recall: Some(true), ..Default::default() }],
+        patches: vec![PatchItem {
+            cid: Some(cid.clone()),
+            mid: Some(uid.clone()),
+            timestamp: Some(t),
+            recall: Some(true),
+            ..Default::default()
+        }],
         ..Default::default()
     });
     alice.request(recall).await;
     let push = bob.expect(CommandType::Patch, Some(OpType::Modify)).await;
     let item = &push.patch_message.unwrap().patches[0];
-    assert_eq!((item.recall, item.data.as_deref()), (Some(true), Some(r#"{"_lctype":-127}"#)));
+    assert_eq!(
+        (item.recall, item.data.as_deref()),
+        (Some(true), Some(r#"{"_lctype":-127}"#))
+    );
 
     // Someone else's message cannot be patched.
     let mut theft = command(CommandType::Patch, Some(OpType::Modify));
     theft.patch_message = Some(PatchCommand {
-        patches: vec![PatchItem { cid: Some(cid.clone()), mid: Some(uid.clone()), timestamp: Some(t), data: Some("x".into()), ..Default::default() }],
+        patches: vec![PatchItem {
+            cid: Some(cid.clone()),
+            mid: Some(uid.clone()),
+            timestamp: Some(t),
+            data: Some("x".into()),
+            ..Default::default()
+        }],
         ..Default::default()
     });
     assert_eq!(bob.request(theft).await.error_message.unwrap().code, 4403);
 
     // Carol was offline: her login brings the patch.
     let mut carol = server.connect("lc.protobuf2.3").await;
-    carol.open("carol", SessionCommand { config_bitmap: Some(187), last_patch_time: Some(before), ..Default::default() }).await;
+    carol
+        .open(
+            "carol",
+            SessionCommand {
+                config_bitmap: Some(187),
+                last_patch_time: Some(before),
+                ..Default::default()
+            },
+        )
+        .await;
     let caught_up = carol.expect(CommandType::Patch, Some(OpType::Modify)).await;
-    assert_eq!(caught_up.patch_message.unwrap().patches[0].mid.as_deref(), Some(uid.as_str()));
+    assert_eq!(
+        caught_up.patch_message.unwrap().patches[0].mid.as_deref(),
+        Some(uid.as_str())
+    );
     server.stop().await;
 }
 
@@ -379,39 +628,79 @@ async fn membership_changes_are_pushed_to_the_right_people() {
     bob.expect(CommandType::Conv, Some(OpType::Joined)).await;
 
     let mut add = command(CommandType::Conv, Some(OpType::Add));
-    add.conv_message = Some(ConvCommand { cid: Some(cid.clone()), m: vec!["carol".into()], ..Default::default() });
+    add.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        m: vec!["carol".into()],
+        ..Default::default()
+    });
     let added = alice.request(add).await.conv_message.unwrap();
     assert_eq!(added.allowed_pids, vec!["carol".to_owned()]);
-    assert_eq!(carol.expect(CommandType::Conv, Some(OpType::Joined)).await.conv_message.unwrap().init_by.as_deref(), Some("alice"));
-    let joined = bob.expect(CommandType::Conv, Some(OpType::MembersJoined)).await.conv_message.unwrap();
+    assert_eq!(
+        carol
+            .expect(CommandType::Conv, Some(OpType::Joined))
+            .await
+            .conv_message
+            .unwrap()
+            .init_by
+            .as_deref(),
+        Some("alice")
+    );
+    let joined = bob
+        .expect(CommandType::Conv, Some(OpType::MembersJoined))
+        .await
+        .conv_message
+        .unwrap();
     assert_eq!(joined.m, vec!["carol".to_owned()]);
 
     // The owner cannot be removed; others can.
     let mut remove = command(CommandType::Conv, Some(OpType::Remove));
-    remove.conv_message = Some(ConvCommand { cid: Some(cid.clone()), m: vec!["alice".into(), "carol".into()], ..Default::default() });
+    remove.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        m: vec!["alice".into(), "carol".into()],
+        ..Default::default()
+    });
     let removed = alice.request(remove).await.conv_message.unwrap();
     assert_eq!(removed.allowed_pids, vec!["carol".to_owned()]);
-    assert_eq!((removed.failed_pids[0].code, removed.failed_pids[0].pids.clone()), (4324, vec!["alice".to_owned()]));
+    assert_eq!(
+        (
+            removed.failed_pids[0].code,
+            removed.failed_pids[0].pids.clone()
+        ),
+        (4324, vec!["alice".to_owned()])
+    );
     carol.expect(CommandType::Conv, Some(OpType::Left)).await;
-    bob.expect(CommandType::Conv, Some(OpType::MembersLeft)).await;
+    bob.expect(CommandType::Conv, Some(OpType::MembersLeft))
+        .await;
 
     // Update: reply with udate and attrModified; others get `updated`.
     let mut update = command(CommandType::Conv, Some(OpType::Update));
     update.conv_message = Some(ConvCommand {
         cid: Some(cid.clone()),
-        attr: Some(JsonObjectMessage { data: json!({"attr.lee": "yeh", "name": "renamed"}).to_string() }),
+        attr: Some(JsonObjectMessage {
+            data: json!({"attr.lee": "yeh", "name": "renamed"}).to_string(),
+        }),
         ..Default::default()
     });
     let updated = alice.request(update).await.conv_message.unwrap();
     assert!(updated.udate.is_some());
     let modified: Value = serde_json::from_str(&updated.attr_modified.unwrap().data).unwrap();
     assert_eq!(modified, json!({"attr": {"lee": "yeh"}, "name": "renamed"}));
-    let pushed = bob.expect(CommandType::Conv, Some(OpType::Updated)).await.conv_message.unwrap();
+    let pushed = bob
+        .expect(CommandType::Conv, Some(OpType::Updated))
+        .await
+        .conv_message
+        .unwrap();
     assert_eq!(pushed.init_by.as_deref(), Some("alice"));
 
     let mut count = command(CommandType::Conv, Some(OpType::Count));
-    count.conv_message = Some(ConvCommand { cid: Some(cid.clone()), ..Default::default() });
-    assert_eq!(alice.request(count).await.conv_message.unwrap().count, Some(2));
+    count.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        ..Default::default()
+    });
+    assert_eq!(
+        alice.request(count).await.conv_message.unwrap().count,
+        Some(2)
+    );
     server.stop().await;
 }
 
@@ -422,20 +711,55 @@ async fn chat_rooms_deliver_only_to_joined_sessions() {
     let mut bob = server.login("bob").await;
     let mut carol = server.login("carol").await;
     let mut start = command(CommandType::Conv, Some(OpType::Start));
-    start.conv_message = Some(ConvCommand { transient: Some(true), m: vec!["alice".into()], ..Default::default() });
-    let cid = alice.request(start).await.conv_message.unwrap().cid.unwrap();
+    start.conv_message = Some(ConvCommand {
+        transient: Some(true),
+        m: vec!["alice".into()],
+        ..Default::default()
+    });
+    let cid = alice
+        .request(start)
+        .await
+        .conv_message
+        .unwrap()
+        .cid
+        .unwrap();
     let mut join = command(CommandType::Conv, Some(OpType::Add));
-    join.conv_message = Some(ConvCommand { cid: Some(cid.clone()), m: vec!["bob".into()], ..Default::default() });
-    assert_eq!(bob.request(join).await.conv_message.unwrap().allowed_pids, vec!["bob".to_owned()]);
-    let (status, online) = server.rest(Method::GET, &format!("/1.2/rtm/chatrooms/{cid}/members"), None).await;
-    assert_eq!((status, online["result"].clone()), (200, json!(["alice", "bob"])));
+    join.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        m: vec!["bob".into()],
+        ..Default::default()
+    });
+    assert_eq!(
+        bob.request(join).await.conv_message.unwrap().allowed_pids,
+        vec!["bob".to_owned()]
+    );
+    let (status, online) = server
+        .rest(
+            Method::GET,
+            &format!("/1.2/rtm/chatrooms/{cid}/members"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, online["result"].clone()),
+        (200, json!(["alice", "bob"]))
+    );
 
     send_text(&mut alice, &cid, "room").await;
-    assert_eq!(text_of(&bob.expect(CommandType::Direct, None).await), "room");
+    assert_eq!(
+        text_of(&bob.expect(CommandType::Direct, None).await),
+        "room"
+    );
     carol.silence().await;
     let mut count = command(CommandType::Conv, Some(OpType::Count));
-    count.conv_message = Some(ConvCommand { cid: Some(cid.clone()), ..Default::default() });
-    assert_eq!(carol.request(count).await.conv_message.unwrap().count, Some(2));
+    count.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        ..Default::default()
+    });
+    assert_eq!(
+        carol.request(count).await.conv_message.unwrap().count,
+        Some(2)
+    );
     server.stop().await;
 }
 
@@ -445,15 +769,40 @@ async fn chat_rooms_deliver_only_to_joined_sessions() {
 async fn a_rest_kick_closes_the_clients_sessions_with_4115() {
     let server = Server::start(Backend::Sqlite).await;
     let mut bob = server.login("bob").await;
-    let (status, _) = server.rest(Method::POST, "/1.2/rtm/clients/bob/kick", Some(json!({"reason": "x".repeat(21)}))).await;
+    let (status, _) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/bob/kick",
+            Some(json!({"reason": "x".repeat(21)})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, body) = server.rest(Method::POST, "/1.2/rtm/clients/bob/kick", Some(json!({"reason": "bye"}))).await;
+    let (status, body) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/bob/kick",
+            Some(json!({"reason": "bye"})),
+        )
+        .await;
     assert_eq!((status, body), (200, json!({})));
     let closed = bob.expect(CommandType::Session, Some(OpType::Closed)).await;
     let session = closed.session_message.unwrap();
-    assert_eq!((session.code, session.reason.as_deref(), closed.peer_id.as_deref()), (Some(4115), Some("bye"), Some("bob")));
+    assert_eq!(
+        (
+            session.code,
+            session.reason.as_deref(),
+            closed.peer_id.as_deref()
+        ),
+        (Some(4115), Some("bye"), Some("bob"))
+    );
     assert!(bob.closed().await.is_some());
-    let (_, online) = server.rest(Method::POST, "/1.2/rtm/clients/check-online", Some(json!({"client_ids": ["bob"]}))).await;
+    let (_, online) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/check-online",
+            Some(json!({"client_ids": ["bob"]})),
+        )
+        .await;
     assert_eq!(online, json!({"results": []}));
     server.stop().await;
 }
@@ -463,18 +812,46 @@ async fn check_online_and_stats_see_logged_in_clients() {
     let server = Server::start(Backend::Sqlite).await;
     let _alice = server.login("alice").await;
     let _bob = server.login("bob").await;
-    let (_, online) = server.rest(Method::POST, "/1.2/rtm/clients/check-online", Some(json!({"client_ids": ["alice", "zed", "bob"]}))).await;
+    let (_, online) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/check-online",
+            Some(json!({"client_ids": ["alice", "zed", "bob"]})),
+        )
+        .await;
     assert_eq!(online, json!({"results": ["alice", "bob"]}));
-    let (status, _) = server.rest(Method::POST, "/1.2/rtm/clients/check-online", Some(json!({}))).await;
+    let (status, _) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/check-online",
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, 400);
     let too_many: Vec<String> = (0..21).map(|i| format!("c{i}")).collect();
-    let (status, _) = server.rest(Method::POST, "/1.2/rtm/clients/check-online", Some(json!({"client_ids": too_many}))).await;
+    let (status, _) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/check-online",
+            Some(json!({"client_ids": too_many})),
+        )
+        .await;
     assert_eq!(status, 400);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let (status, stats) = server.rest(Method::GET, "/1.2/rtm/stats", None).await;
     assert_eq!(status, 200);
-    assert_eq!(stats, json!({"result": {"online_user_count": 2, "user_count_today": 2}}));
-    let (status, _) = server.rest_with(Method::GET, "/1.2/rtm/stats", None, gateway_support::APP_KEY).await;
+    assert_eq!(
+        stats,
+        json!({"result": {"online_user_count": 2, "user_count_today": 2}})
+    );
+    let (status, _) = server
+        .rest_with(
+            Method::GET,
+            "/1.2/rtm/stats",
+            None,
+            gateway_support::APP_KEY,
+        )
+        .await;
     assert_eq!(status, 401);
     server.stop().await;
 }
@@ -483,15 +860,45 @@ async fn check_online_and_stats_see_logged_in_clients() {
 async fn a_second_login_with_the_same_tag_closes_the_first_with_4111() {
     let server = Server::start(Backend::Sqlite).await;
     let mut phone = server.connect("lc.protobuf2.3").await;
-    phone.open("alice", SessionCommand { tag: Some("mobile".into()), device_id: Some("d1".into()), ..Default::default() }).await;
+    phone
+        .open(
+            "alice",
+            SessionCommand {
+                tag: Some("mobile".into()),
+                device_id: Some("d1".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     let mut tablet = server.connect("lc.protobuf2.3").await;
-    let opened = tablet.open("alice", SessionCommand { tag: Some("mobile".into()), device_id: Some("d2".into()), ..Default::default() }).await;
+    let opened = tablet
+        .open(
+            "alice",
+            SessionCommand {
+                tag: Some("mobile".into()),
+                device_id: Some("d2".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(opened.op, Some(OpType::Opened as i32));
-    let closed = phone.expect(CommandType::Session, Some(OpType::Closed)).await;
+    let closed = phone
+        .expect(CommandType::Session, Some(OpType::Closed))
+        .await;
     assert_eq!(closed.session_message.unwrap().code, Some(4111));
     // The old device reconnecting with r=true is refused while the new one holds the tag.
     let mut back = server.connect("lc.protobuf2.3").await;
-    let refused = back.open("alice", SessionCommand { tag: Some("mobile".into()), device_id: Some("d1".into()), r: Some(true), ..Default::default() }).await;
+    let refused = back
+        .open(
+            "alice",
+            SessionCommand {
+                tag: Some("mobile".into()),
+                device_id: Some("d1".into()),
+                r: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(refused.session_message.unwrap().code, Some(4111));
     server.stop().await;
 }
@@ -501,7 +908,9 @@ async fn a_second_login_with_the_same_tag_closes_the_first_with_4111() {
 #[tokio::test]
 async fn the_router_lookup_names_this_server_and_base64_frames_work() {
     let server = Server::start(Backend::Sqlite).await;
-    let (status, route) = server.rest(Method::GET, "/v1/route?appId=x&secure=true&_t=1", None).await;
+    let (status, route) = server
+        .rest(Method::GET, "/v1/route?appId=x&secure=true&_t=1", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(route["server"], json!(format!("ws://{}", server.addr)));
     assert!(route["ttl"].is_number() && route["secondary"].is_string());
@@ -521,15 +930,25 @@ async fn bad_frames_get_error_commands_and_never_break_the_connection() {
     let server = Server::start(Backend::Sqlite).await;
     let mut client = server.connect("lc.protobuf2.3").await;
     // Commands before a session: 4105.
-    let reply = client.request(command(CommandType::Conv, Some(OpType::Query))).await;
+    let reply = client
+        .request(command(CommandType::Conv, Some(OpType::Query)))
+        .await;
     assert_eq!(reply.error_message.unwrap().code, 4105);
     // Garbage: 4114, unsolicited.
     client.send_raw(vec![0xff, 0xff, 0xff, 0x0f]).await;
     let error = client.recv().await;
-    assert_eq!((error.cmd, error.i), (Some(CommandType::Error as i32), None));
+    assert_eq!(
+        (error.cmd, error.i),
+        (Some(CommandType::Error as i32), None)
+    );
     assert_eq!(error.error_message.unwrap().code, 4114);
     // Unknown command value: 4114 with i.
-    let reply = client.request(GenericCommand { cmd: Some(99), ..Default::default() }).await;
+    let reply = client
+        .request(GenericCommand {
+            cmd: Some(99),
+            ..Default::default()
+        })
+        .await;
     assert_eq!(reply.error_message.unwrap().code, 4114);
     // Fuzz: random bytes never crash the connection.
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -549,10 +968,17 @@ async fn bad_frames_get_error_commands_and_never_break_the_connection() {
     assert_eq!(opened.op, Some(OpType::Opened as i32));
     // Oversize: a direct over 5120 bytes gets an ack with 4109; other commands an error.
     let cid = start_conversation(&mut client, &["alice"], false).await;
-    let ack = client.request(direct(&cid, &"x".repeat(6000))).await.ack_message.unwrap();
+    let ack = client
+        .request(direct(&cid, &"x".repeat(6000)))
+        .await
+        .ack_message
+        .unwrap();
     assert_eq!(ack.code, Some(4109));
     let mut big = command(CommandType::Conv, Some(OpType::Count));
-    big.conv_message = Some(ConvCommand { cid: Some("y".repeat(6000)), ..Default::default() });
+    big.conv_message = Some(ConvCommand {
+        cid: Some("y".repeat(6000)),
+        ..Default::default()
+    });
     assert_eq!(client.request(big).await.error_message.unwrap().code, 4109);
     let echo = client.request(command(CommandType::Echo, None)).await;
     assert_eq!(echo.cmd, Some(CommandType::Echo as i32));
@@ -594,12 +1020,23 @@ async fn shutdown_sends_goaway_and_a_close_frame() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_does_not_delay_others() {
-    let server = Server::start_with(Backend::Sqlite, |config, _| config.ws_queue_capacity = 8).await;
-    let (status, room) = server.rest(Method::POST, "/1.2/rtm/chatrooms", Some(json!({"name": "busy"}))).await;
+    let server =
+        Server::start_with(Backend::Sqlite, |config, _| config.ws_queue_capacity = 64).await;
+    let (status, room) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/chatrooms",
+            Some(json!({"name": "busy"})),
+        )
+        .await;
     assert_eq!(status, 200, "{room}");
     let cid = room["objectId"].as_str().unwrap().to_owned();
     let mut join = command(CommandType::Conv, Some(OpType::Add));
-    join.conv_message = Some(ConvCommand { cid: Some(cid.clone()), m: vec!["slow".into()], ..Default::default() });
+    join.conv_message = Some(ConvCommand {
+        cid: Some(cid.clone()),
+        m: vec!["slow".into()],
+        ..Default::default()
+    });
     let mut slow = server.login("slow").await;
     slow.request(join.clone()).await;
     let mut fast = server.login("fast").await;
@@ -616,11 +1053,29 @@ async fn a_client_that_stops_reading_is_closed_and_does_not_delay_others() {
         sends.push(server.rest(Method::POST, &path, Some(body)));
         if sends.len() == 16 {
             futures_util::future::join_all(sends.drain(..)).await;
-            while let Ok(Some(Ok(_))) = tokio::time::timeout(std::time::Duration::from_millis(1), futures_util::StreamExt::next(&mut fast.ws)).await {}
+            loop {
+                match tokio::time::timeout(
+                    std::time::Duration::from_millis(1),
+                    futures_util::StreamExt::next(&mut fast.ws),
+                )
+                .await
+                {
+                    Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
+                        panic!("fast client closed: {frame:?}")
+                    }
+                    Ok(Some(Ok(_))) => continue,
+                    Ok(other) => panic!("fast client: {other:?}"),
+                    Err(_) => break,
+                }
+            }
         }
     }
     futures_util::future::join_all(sends).await;
-    assert_eq!(slow.closed().await, Some(1013));
+    // Its buffers are full, so the close frame (1013) may not get through before the socket
+    // is dropped: either way the connection ends, short of everything that was sent.
+    let code = slow.closed().await;
+    assert!(code == Some(1013) || code.is_none(), "{code:?}");
+    assert!(slow.pending_len() < 2500);
     let echo = fast.request(command(CommandType::Echo, None)).await;
     assert_eq!(echo.cmd, Some(CommandType::Echo as i32));
     server.stop().await;
@@ -630,10 +1085,39 @@ async fn a_client_that_stops_reading_is_closed_and_does_not_delay_others() {
 async fn the_notifications_endpoint_answers_empty_for_sdk_reconnects() {
     let server = Server::start(Backend::Sqlite).await;
     let path = "/1.1/rtm/notifications?client_id=alice&start_ts=0&notification_type=permanent";
-    let (status, body) = server.rest_with(Method::GET, path, None, gateway_support::APP_KEY).await;
+    let (status, body) = server
+        .rest_with(Method::GET, path, None, gateway_support::APP_KEY)
+        .await;
     assert_eq!(status, 200);
-    assert_eq!((body["hasMore"].clone(), body["notifications"].clone()), (json!(false), json!([])));
+    assert_eq!(
+        (body["hasMore"].clone(), body["notifications"].clone()),
+        (json!(false), json!([]))
+    );
     let (status, _) = server.rest_with(Method::GET, path, None, "wrong").await;
     assert_eq!(status, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_offline_subscriber_gets_service_broadcasts_as_unread_at_login() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (_, svc) = server.rest(Method::POST, "/1.2/rtm/service-conversations", Some(json!({"name": "news"}))).await;
+    let svc = svc["objectId"].as_str().unwrap().to_owned();
+    let (status, body) = server.rest(Method::POST, &format!("/1.2/rtm/service-conversations/{svc}/subscribers"), Some(json!({"client_id": "erin"}))).await;
+    assert_eq!(status, 200, "{body}");
+    let message = json!({"_lctype": -1, "_lctext": "while you slept"}).to_string();
+    let (status, body) = server
+        .rest(Method::POST, &format!("/1.2/rtm/service-conversations/{svc}/broadcasts"), Some(json!({"from_client": "newsroom", "message": message})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut erin = server.login("erin").await;
+    let unread = erin.expect(CommandType::Unread, None).await.unread_message.unwrap();
+    assert_eq!((unread.convs[0].cid.as_str(), unread.convs[0].unread), (svc.as_str(), 1));
+    let mut read = command(CommandType::Read, None);
+    read.read_message = Some(ReadCommand { convs: vec![ReadTuple { cid: svc.clone(), ..Default::default() }], ..Default::default() });
+    erin.send(&read).await;
+    erin.silence().await;
+    let mut again = server.login("erin").await;
+    again.silence().await;
     server.stop().await;
 }

@@ -234,7 +234,12 @@ where
     let db = std::sync::Arc::new(Database::fresh(backend, args).await?);
     let outcome = tokio::spawn(body(db.clone())).await;
     let db = std::sync::Arc::try_unwrap(db).map_err(|_| anyhow::anyhow!("database still in use"))?;
-    if let Err(err) = db.drop_now().await {
+    if args.text("keep", "") == "true" {
+        // `--keep`: leave the database and the server logs for a look afterwards.
+        let url = db.url.clone();
+        let dir = db.dir.keep();
+        eprintln!("kept {url} (server logs in {})", dir.display());
+    } else if let Err(err) = db.drop_now().await {
         eprintln!("warning: could not drop the benchmark database: {err:#}");
     }
     match outcome {
@@ -544,4 +549,103 @@ pub fn header(name: &str, args: &Args) {
     println!("machine: {}", machine());
     println!("server:  {}", server_binary(args).display());
     println!("load:    {} (1/5/15 min) at start", load_average());
+}
+
+// ---------------------------------------------------------------------------------------
+// Seeding
+
+/// A value of a seeded row.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+/// Inserts `rows` into `table` with multi-row INSERTs of `per_statement` rows, inside the
+/// caller's transaction.
+pub async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<Cell>],
+    per_statement: usize,
+) -> Result<()> {
+    let width = columns.len();
+    for chunk in rows.chunks(per_statement.max(1)) {
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+        for r in 0..chunk.len() {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..width {
+                if c > 0 {
+                    sql.push(',');
+                }
+                let _ = write!(sql, "${}", r * width + c + 1);
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            if row.len() != width {
+                bail!("a row of {table} has {} cells for {width} columns", row.len());
+            }
+            for cell in row {
+                query = match cell {
+                    Cell::Int(v) => query.bind(*v),
+                    Cell::Text(v) => query.bind(v.clone()),
+                    Cell::Null => query.bind(Option::<String>::None),
+                };
+            }
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// `ANALYZE` on Postgres (what autovacuum does soon after a bulk load); nothing on SQLite,
+/// whose deployments carry no statistics unless the server gathers them.
+pub async fn analyze(pool: &AnyPool, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        pool.execute("ANALYZE").await?;
+    }
+    Ok(())
+}
+
+/// CPU seconds this process has used so far.
+pub fn self_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Sequential timed GETs of `url` after `warmup` untimed ones; `check` validates each answer.
+pub async fn timed_gets<U, F>(
+    client: &reqwest::Client,
+    mut urls: U,
+    warmup: usize,
+    count: usize,
+    mut check: F,
+) -> Result<Latencies>
+where
+    U: FnMut(usize) -> String,
+    F: FnMut(usize, &serde_json::Value) -> Result<()>,
+{
+    let mut latencies = Latencies::with_capacity(count);
+    for i in 0..warmup + count {
+        let url = urls(i);
+        let begun = Instant::now();
+        let body = get_json(client, &url).await?;
+        let elapsed = begun.elapsed();
+        check(i, &body)?;
+        if i >= warmup {
+            latencies.record(elapsed);
+        }
+    }
+    Ok(latencies)
 }

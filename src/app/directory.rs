@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 const TTL: Duration = Duration::from_secs(5);
 
+/// When an entry was loaded, and the app (or its absence).
+type Entry = (Instant, Option<Arc<App>>);
+
 #[derive(Default)]
 pub struct AppDirectory {
-    cache: RwLock<HashMap<String, (Instant, Option<Arc<App>>)>>,
+    cache: RwLock<HashMap<String, Entry>>,
 }
 
 impl AppDirectory {

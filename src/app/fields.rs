@@ -123,9 +123,12 @@ fn apply_operation(target: &mut Map<String, Value>, key: &str, op: &str, body: &
     Ok(())
 }
 
+/// A body split into its `name` (absent, set, or cleared with null) and its custom fields.
+pub type SplitBody = (Option<Option<String>>, Map<String, Value>);
+
 /// Splits a create or update body into the built-in `name` and the custom fields, refusing
 /// writes to server-managed fields other than those listed in `ignored`.
-pub fn split_body(body: Map<String, Value>, ignored: &[&str]) -> Result<(Option<Option<String>>, Map<String, Value>)> {
+pub fn split_body(body: Map<String, Value>, ignored: &[&str]) -> Result<SplitBody> {
     let mut name = None;
     let mut custom = Map::new();
     for (key, value) in body {

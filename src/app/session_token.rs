@@ -1,26 +1,40 @@
 //! The IM session token (`st`) handed out at login: stateless, so it survives a restart.
-//! `base64url(client ":" expiry_ms ":" hex(hmac_sha1(master_key, app ":" client ":" expiry_ms)))`.
-//! The client id may contain `:`, so the token is parsed from the right.
+//! `base64url(claims) "." hex(hmac_sha1(master_key, app ":" claims))`, where the claims are a
+//! compact JSON array `[client, expires_at_ms, tag, device]`. JS re-opens with only `r` and
+//! `st` (no `tag`, no `deviceId`), so the token carries the single-device tag and the device
+//! it was issued to: a device whose tag was taken meanwhile is refused (4111).
 
 use crate::domain::signature;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-/// Issues a token for `client` of `app`, valid until `expires_at_ms`.
-pub fn issue(app: &str, master_key: &str, client: &str, expires_at_ms: i64) -> String {
-    let expiry = expires_at_ms.to_string();
-    let mac = signature::realtime_sign(master_key, &[app, client, &expiry]);
-    URL_SAFE_NO_PAD.encode(format!("{client}:{expiry}:{mac}"))
+/// What a token says about the session it was issued to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub client: String,
+    pub expires_at_ms: i64,
+    pub tag: Option<String>,
+    pub device: Option<String>,
 }
 
-/// The client id a token was issued to, if it is genuine and unexpired at `now_ms`.
-pub fn verify(app: &str, master_key: &str, token: &str, now_ms: i64) -> Option<String> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token.trim()).ok()?).ok()?;
-    let mut parts = text.rsplitn(3, ':');
-    let (mac, expiry, client) = (parts.next()?, parts.next()?, parts.next()?);
-    let expires_at: i64 = expiry.parse().ok()?;
-    let expected = signature::realtime_sign(master_key, &[app, client, expiry]);
-    (signature::same(mac, &expected) && expires_at > now_ms).then(|| client.to_owned())
+type Wire = (String, i64, Option<String>, Option<String>);
+
+pub fn issue(app: &str, master_key: &str, claims: &Claims) -> String {
+    let wire: Wire = (claims.client.clone(), claims.expires_at_ms, claims.tag.clone(), claims.device.clone());
+    let json = serde_json::to_string(&wire).unwrap_or_default();
+    let mac = signature::realtime_sign(master_key, &[app, &json]);
+    format!("{}.{mac}", URL_SAFE_NO_PAD.encode(json))
+}
+
+/// The claims of a genuine token of `app` that has not expired at `now_ms`.
+pub fn verify(app: &str, master_key: &str, token: &str, now_ms: i64) -> Option<Claims> {
+    let (body, mac) = token.trim().rsplit_once('.')?;
+    let json = String::from_utf8(URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+    if !signature::same(mac, &signature::realtime_sign(master_key, &[app, &json])) {
+        return None;
+    }
+    let (client, expires_at_ms, tag, device): Wire = serde_json::from_str(&json).ok()?;
+    (expires_at_ms > now_ms).then_some(Claims { client, expires_at_ms, tag, device })
 }
 
 #[cfg(test)]
@@ -29,11 +43,13 @@ mod tests {
 
     #[test]
     fn tokens_verify_until_they_expire_and_only_with_the_right_key() {
-        let token = issue("app", "master", "a:b", 2_000);
-        assert_eq!(verify("app", "master", &token, 1_000).as_deref(), Some("a:b"));
+        let claims = Claims { client: "a:b.c".into(), expires_at_ms: 2_000, tag: Some("Mobile".into()), device: None };
+        let token = issue("app", "master", &claims);
+        assert_eq!(verify("app", "master", &token, 1_000), Some(claims));
         assert_eq!(verify("app", "master", &token, 2_000), None);
         assert_eq!(verify("app", "other", &token, 1_000), None);
         assert_eq!(verify("other-app", "master", &token, 1_000), None);
         assert_eq!(verify("app", "master", "garbage!", 1_000), None);
+        assert_eq!(verify("app", "master", &format!("x{token}"), 1_000), None);
     }
 }

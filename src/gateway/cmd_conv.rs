@@ -12,17 +12,37 @@ use crate::domain::time::iso;
 use crate::error::{code, Error, Result};
 use crate::hub::push::PERMANENT;
 use crate::hub::{Event, MembershipChange, Recipients};
-use crate::proto::{CommandType, ConvCommand, GenericCommand, JsonObjectMessage, MaxReadTuple, OpType};
+use crate::proto::{
+    CommandType, ConvCommand, GenericCommand, JsonObjectMessage, MaxReadTuple, OpType,
+};
 use serde_json::{Map, Value};
 
 /// Every kind: an SDK addresses conversations by id whatever they are.
 pub const ALL_KINDS: &[Kind] = &[Kind::Normal, Kind::ChatRoom, Kind::Service, Kind::Temporary];
 /// Fields of a conversation the server manages: ignored when an SDK sends them in `attr`.
-const MANAGED: &[&str] = &["m", "mu", "c", "tr", "sys", "unique", "uniqueId", "objectId", "createdAt", "updatedAt", "lm", "ACL"];
+const MANAGED: &[&str] = &[
+    "m",
+    "mu",
+    "c",
+    "tr",
+    "sys",
+    "unique",
+    "uniqueId",
+    "objectId",
+    "createdAt",
+    "updatedAt",
+    "lm",
+    "ACL",
+];
 /// `conv members` answers at most this many online ids (Swift asks for up to 50).
 const MEMBERS_SAMPLE: usize = 50;
 
-pub async fn handle(conn: &mut Conn, current: &Current, command: GenericCommand, op: Option<OpType>) {
+pub async fn handle(
+    conn: &mut Conn,
+    current: &Current,
+    command: GenericCommand,
+    op: Option<OpType>,
+) {
     let result = match op {
         Some(OpType::Start) => start(conn, current, &command).await,
         Some(OpType::Add) => cmd_members::change(conn, current, &command, true).await,
@@ -34,7 +54,10 @@ pub async fn handle(conn: &mut Conn, current: &Current, command: GenericCommand,
         Some(OpType::Members) => members(conn, current, &command).await,
         Some(OpType::IsMember) => is_member(conn, current, &command).await,
         Some(OpType::MaxRead) => max_read(conn, current, &command).await,
-        _ => Err(Error::bad_request(reply::UNPARSEABLE_RAW_MESSAGE, "This conversation operation is not supported.")),
+        _ => Err(Error::bad_request(
+            reply::UNPARSEABLE_RAW_MESSAGE,
+            "This conversation operation is not supported.",
+        )),
     };
     let answer = result.unwrap_or_else(|err| reply::failure(&command, &err));
     conn.reply(answer);
@@ -53,27 +76,45 @@ pub fn conv_of(command: &GenericCommand) -> ConvCommand {
 
 /// The conversation id a command names; `4303` when it is missing.
 pub fn cid(body: &ConvCommand) -> Result<&str> {
-    body.cid.as_deref().filter(|c| !c.is_empty()).ok_or_else(Error::conversation_not_found)
+    body.cid
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(Error::conversation_not_found)
 }
 
 /// A `JsonObjectMessage` holding a JSON object.
 pub fn json_object(message: &Option<JsonObjectMessage>) -> Result<Map<String, Value>> {
-    let Some(message) = message else { return Ok(Map::new()) };
+    let Some(message) = message else {
+        return Ok(Map::new());
+    };
     match serde_json::from_str::<Value>(&message.data) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        _ => Err(Error::bad_request(code::MALFORMED_JSON, "attr must be a JSON object.")),
+        _ => Err(Error::bad_request(
+            code::MALFORMED_JSON,
+            "attr must be a JSON object.",
+        )),
     }
 }
 
 pub fn json(value: &Value) -> Option<JsonObjectMessage> {
-    Some(JsonObjectMessage { data: value.to_string() })
+    Some(JsonObjectMessage {
+        data: value.to_string(),
+    })
 }
 
-async fn start(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+async fn start(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
     let (name, attrs) = fields::split_body(json_object(&body.attr)?, MANAGED)?;
-    let kind = if body.transient == Some(true) { Kind::ChatRoom } else { Kind::Normal };
+    let kind = if body.transient == Some(true) {
+        Kind::ChatRoom
+    } else {
+        Kind::Normal
+    };
     let mut members = body.m.clone();
     if kind == Kind::Normal && !members.iter().any(|m| *m == *current.client) {
         members.push(current.client.to_string());
@@ -87,11 +128,17 @@ async fn start(conn: &mut Conn, current: &Current, command: &GenericCommand) -> 
         attrs,
         temporary_ttl_secs: temporary.then(|| i64::from(body.temp_conv_ttl.unwrap_or(0))),
     };
-    let (conv, created) = conversations::create(&conn.state, current.app_id(), kind, request).await?;
+    let (conv, created) =
+        conversations::create(&conn.state, current.app_id(), kind, request).await?;
     if kind == Kind::ChatRoom {
         join_room(conn, current, &conv.id);
     } else if created {
-        let invited: Vec<String> = conv.members.iter().filter(|m| **m != *current.client).cloned().collect();
+        let invited: Vec<String> = conv
+            .members
+            .iter()
+            .filter(|m| **m != *current.client)
+            .cloned()
+            .collect();
         if !invited.is_empty() {
             let event = Event::Membership {
                 conv_id: conv.id.clone(),
@@ -99,18 +146,26 @@ async fn start(conn: &mut Conn, current: &Current, command: &GenericCommand) -> 
                 members: invited.clone(),
                 initiator: current.client.to_string(),
             };
-            conn.state.hub.publish(current.app_id(), Recipients::Clients(invited), event);
+            conn.state
+                .hub
+                .publish(current.app_id(), Recipients::Clients(invited), event);
         }
     }
-    let ttl = conv.expires_at.map(|at| ((at - crate::domain::time::now_ms()) / 1000).clamp(0, i64::from(i32::MAX)) as i32);
-    Ok(conv_reply(command, OpType::Started, ConvCommand {
-        cid: Some(conv.id.clone()),
-        cdate: Some(iso(conv.created_at)),
-        unique_id: conv.unique_id.clone(),
-        temp_conv_ttl: ttl,
-        existing: (!created).then_some(true),
-        ..Default::default()
-    }))
+    let ttl = conv.expires_at.map(|at| {
+        ((at - crate::domain::time::now_ms()) / 1000).clamp(0, i64::from(i32::MAX)) as i32
+    });
+    Ok(conv_reply(
+        command,
+        OpType::Started,
+        ConvCommand {
+            cid: Some(conv.id.clone()),
+            cdate: Some(iso(conv.created_at)),
+            unique_id: conv.unique_id.clone(),
+            temp_conv_ttl: ttl,
+            existing: (!created).then_some(true),
+            ..Default::default()
+        },
+    ))
 }
 
 /// Adds this session to a chat room's online set.
@@ -124,20 +179,48 @@ pub fn join_room(conn: &Conn, current: &Current, conv: &str) {
 /// or temporary conversation, or joined to a chat room.
 pub async fn participates(conn: &Conn, current: &Current, conv: &Conversation) -> Result<bool> {
     Ok(match conv.kind {
-        Kind::Normal | Kind::Temporary => conn.state.store.is_member(current.app_id(), &conv.id, &current.client).await?,
-        Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id).iter().any(|m| **m == *current.client),
+        Kind::Normal | Kind::Temporary => {
+            conn.state
+                .store
+                .is_member(current.app_id(), &conv.id, &current.client)
+                .await?
+        }
+        Kind::ChatRoom => conn
+            .state
+            .hub
+            .chat_room_members(current.app_id(), &conv.id)
+            .iter()
+            .any(|m| **m == *current.client),
         Kind::Service => false,
     })
 }
 
-async fn update(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+async fn update(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
     let attr = json_object(&body.attr)?;
-    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
+        .await?;
     if !participates(conn, current, &conv).await? {
-        return Err(Error::forbidden(4309, "Only members may update a conversation."));
+        return Err(Error::forbidden(
+            4309,
+            "Only members may update a conversation.",
+        ));
     }
-    let (updated_at, updated) = conversations::update(&conn.state, current.app_id(), &conv.id, ALL_KINDS, attr.clone()).await?;
+    let (updated_at, updated) = conversations::update(
+        &conn.state,
+        current.app_id(),
+        &conv.id,
+        ALL_KINDS,
+        attr.clone(),
+    )
+    .await?;
     let modified = attr_modified(&attr, &updated);
     let udate = iso(updated_at);
     let mut push = crate::hub::push::envelope(CommandType::Conv, Some(OpType::Updated));
@@ -154,9 +237,20 @@ async fn update(conn: &mut Conn, current: &Current, command: &GenericCommand) ->
         Kind::ChatRoom => Recipients::ChatRoom(conv.id.clone()),
         _ => Recipients::Clients(conn.state.store.members(current.app_id(), &conv.id).await?),
     };
-    let event = Event::Push { command: Box::new(push), exclude_session: Some(current.session) };
+    let event = Event::Push {
+        command: Box::new(push),
+        exclude_session: Some(current.session),
+    };
     conn.state.hub.publish(current.app_id(), recipients, event);
-    Ok(conv_reply(command, OpType::Updated, ConvCommand { udate: Some(udate), attr_modified: json(&modified), ..Default::default() }))
+    Ok(conv_reply(
+        command,
+        OpType::Updated,
+        ConvCommand {
+            udate: Some(udate),
+            attr_modified: json(&modified),
+            ..Default::default()
+        },
+    ))
 }
 
 /// For every key path of the request, the resulting value at that path, nested
@@ -177,10 +271,14 @@ fn attr_modified(request: &Map<String, Value>, updated: &Conversation) -> Value 
 }
 
 fn insert_path(map: &mut Map<String, Value>, parts: &[&str], value: Value) {
-    let Some((last, parents)) = parts.split_last() else { return };
+    let Some((last, parents)) = parts.split_last() else {
+        return;
+    };
     let mut target = map;
     for part in parents {
-        let entry = target.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        let entry = target
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
         if !entry.is_object() {
             *entry = Value::Object(Map::new());
         }
@@ -190,58 +288,150 @@ fn insert_path(map: &mut Map<String, Value>, parts: &[&str], value: Value) {
     target.insert((*last).to_owned(), value);
 }
 
-async fn mute(conn: &mut Conn, current: &Current, command: &GenericCommand, on: bool) -> Result<GenericCommand> {
+async fn mute(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+    on: bool,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
-    let at = membership::set_mutes(&conn.state, current.app_id(), &conv, &[current.client.to_string()], on).await?;
-    Ok(conv_reply(command, OpType::Updated, ConvCommand { udate: Some(iso(at)), ..Default::default() }))
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
+        .await?;
+    let at = membership::set_mutes(
+        &conn.state,
+        current.app_id(),
+        &conv,
+        &[current.client.to_string()],
+        on,
+    )
+    .await?;
+    Ok(conv_reply(
+        command,
+        OpType::Updated,
+        ConvCommand {
+            udate: Some(iso(at)),
+            ..Default::default()
+        },
+    ))
 }
 
-async fn count(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+async fn count(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
+        .await?;
     let count = match conv.kind {
-        Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id).len() as i64,
-        Kind::Service => conn.state.store.subscriber_count(current.app_id(), &conv.id).await?,
+        Kind::ChatRoom => conn
+            .state
+            .hub
+            .chat_room_members(current.app_id(), &conv.id)
+            .len() as i64,
+        Kind::Service => {
+            conn.state
+                .store
+                .subscriber_count(current.app_id(), &conv.id)
+                .await?
+        }
         Kind::Normal | Kind::Temporary => conv.member_count,
     };
     let count = count.clamp(0, i64::from(i32::MAX)) as i32;
-    Ok(conv_reply(command, OpType::Result, ConvCommand { count: Some(count), ..Default::default() }))
+    Ok(conv_reply(
+        command,
+        OpType::Result,
+        ConvCommand {
+            count: Some(count),
+            ..Default::default()
+        },
+    ))
 }
 
-async fn members(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+async fn members(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
-    let limit = body.limit.map_or(MEMBERS_SAMPLE, |l| (l.max(0) as usize).min(MEMBERS_SAMPLE));
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
+        .await?;
+    let limit = body
+        .limit
+        .map_or(MEMBERS_SAMPLE, |l| (l.max(0) as usize).min(MEMBERS_SAMPLE));
     let mut found = match conv.kind {
         Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id),
         _ => conn.state.store.members(current.app_id(), &conv.id).await?,
     };
     found.truncate(limit);
-    Ok(conv_reply(command, OpType::Members, ConvCommand { m: found, ..Default::default() }))
+    Ok(conv_reply(
+        command,
+        OpType::Members,
+        ConvCommand {
+            m: found,
+            ..Default::default()
+        },
+    ))
 }
 
-async fn is_member(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+async fn is_member(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
     let mut ids = body.cids.clone();
     ids.extend(body.cid.clone());
     let mut results = Map::new();
     for id in ids.iter().take(100) {
-        let member = match conn.state.store.find_conversation(current.app_id(), id).await? {
+        let member = match conn
+            .state
+            .store
+            .find_conversation(current.app_id(), id)
+            .await?
+        {
             Some(conv) => participates(conn, current, &conv).await?,
             None => false,
         };
         results.insert(id.clone(), Value::Bool(member));
     }
-    Ok(conv_reply(command, OpType::IsMember, ConvCommand { results: json(&Value::Object(results)), ..Default::default() }))
+    Ok(conv_reply(
+        command,
+        OpType::IsMember,
+        ConvCommand {
+            results: json(&Value::Object(results)),
+            ..Default::default()
+        },
+    ))
 }
 
 /// Latest delivery and read times of the other members (1:1 "delivered/read" marks), or
 /// every member's with `queryAllMembers`.
-async fn max_read(conn: &mut Conn, current: &Current, command: &GenericCommand) -> Result<GenericCommand> {
+async fn max_read(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
-    let positions = conn.state.store.member_positions(current.app_id(), &conv.id).await?;
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
+        .await?;
+    let positions = conn
+        .state
+        .store
+        .member_positions(current.app_id(), &conv.id)
+        .await?;
     let nonzero = |t: i64| (t > 0).then_some(t);
     let mut answer = ConvCommand::default();
     if body.query_all_members == Some(true) {
@@ -255,7 +445,9 @@ async fn max_read(conn: &mut Conn, current: &Current, command: &GenericCommand) 
             .collect();
     } else {
         let others = positions.iter().filter(|p| *p.client_id != *current.client);
-        let (ack, read) = others.fold((0, 0), |(a, r), p| (a.max(p.delivered_at), r.max(p.read_at)));
+        let (ack, read) = others.fold((0, 0), |(a, r), p| {
+            (a.max(p.delivered_at), r.max(p.read_at))
+        });
         answer.max_ack_timestamp = nonzero(ack);
         answer.max_read_timestamp = nonzero(read);
     }

@@ -9,7 +9,9 @@ use crate::domain::conversation::Kind;
 use crate::domain::message::Message;
 use crate::error::{Error, Result};
 use crate::hub::push::conv_type;
-use crate::proto::{logs_command::QueryDirection, CommandType, GenericCommand, LogItem, LogsCommand};
+use crate::proto::{
+    logs_command::QueryDirection, CommandType, GenericCommand, LogItem, LogsCommand,
+};
 use crate::store::messages::{HistoryQuery, HistoryScope, Position};
 use serde_json::Value;
 
@@ -23,7 +25,10 @@ pub async fn logs(conn: &mut Conn, current: &Current, command: GenericCommand) {
     let answer = match run(conn, current, &command).await {
         Ok(items) => {
             let mut answer = reply::to(&command, CommandType::Logs, None);
-            answer.logs_message = Some(LogsCommand { logs: items, ..Default::default() });
+            answer.logs_message = Some(LogsCommand {
+                logs: items,
+                ..Default::default()
+            });
             answer
         }
         Err(err) => reply::failure(&command, &err),
@@ -34,17 +39,36 @@ pub async fn logs(conn: &mut Conn, current: &Current, command: GenericCommand) {
 async fn run(conn: &Conn, current: &Current, command: &GenericCommand) -> Result<Vec<LogItem>> {
     let body = command.logs_message.clone().unwrap_or_default();
     let app = current.app_id();
-    let cid = body.cid.clone().filter(|c| !c.is_empty()).ok_or_else(Error::conversation_not_found)?;
-    let conv = conn.state.store.conversation_of_kind(app, &cid, ALL_KINDS).await?;
+    let cid = body
+        .cid
+        .clone()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(Error::conversation_not_found)?;
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(app, &cid, ALL_KINDS)
+        .await?;
     let scope = match conv.kind {
         Kind::Normal | Kind::Temporary => {
-            if !conn.state.store.is_member(app, &cid, &current.client).await? {
-                return Err(Error::forbidden(4312, "Only members may read this conversation's history."));
+            if !conn
+                .state
+                .store
+                .is_member(app, &cid, &current.client)
+                .await?
+            {
+                return Err(Error::forbidden(
+                    4312,
+                    "Only members may read this conversation's history.",
+                ));
             }
             HistoryScope::Conversation(&cid)
         }
         Kind::ChatRoom => HistoryScope::Conversation(&cid),
-        Kind::Service => HistoryScope::Subscriber { conv: &cid, client: &current.client },
+        Kind::Service => HistoryScope::Subscriber {
+            conv: &cid,
+            client: &current.client,
+        },
     };
     let query = history_query(&body);
     let mut found = match body.lctype {
@@ -58,11 +82,20 @@ async fn run(conn: &Conn, current: &Current, command: &GenericCommand) -> Result
 }
 
 fn history_query(body: &LogsCommand) -> HistoryQuery {
-    let limit = body.l.or(body.limit).map_or(DEFAULT_LIMIT, |l| i64::from(l).clamp(0, MAX_LIMIT));
+    let limit = body
+        .l
+        .or(body.limit)
+        .map_or(DEFAULT_LIMIT, |l| i64::from(l).clamp(0, MAX_LIMIT));
     let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
     HistoryQuery {
-        start: body.t.map(|timestamp| Position { timestamp, msg_id: nonempty(&body.mid) }),
-        end: body.tt.map(|timestamp| Position { timestamp, msg_id: nonempty(&body.tmid) }),
+        start: body.t.map(|timestamp| Position {
+            timestamp,
+            msg_id: nonempty(&body.mid),
+        }),
+        end: body.tt.map(|timestamp| Position {
+            timestamp,
+            msg_id: nonempty(&body.tmid),
+        }),
         include_start: body.t_included == Some(true),
         include_end: body.tt_included == Some(true),
         newest_first: body.direction != Some(QueryDirection::New as i32),
@@ -72,7 +105,13 @@ fn history_query(body: &LogsCommand) -> HistoryQuery {
 
 /// Only messages whose content has `_lctype == lctype`: scans pages in query order until
 /// `limit` match or the history ends.
-async fn filtered(conn: &Conn, app: &str, scope: HistoryScope<'_>, mut query: HistoryQuery, lctype: i32) -> Result<Vec<Message>> {
+async fn filtered(
+    conn: &Conn,
+    app: &str,
+    scope: HistoryScope<'_>,
+    mut query: HistoryQuery,
+    lctype: i32,
+) -> Result<Vec<Message>> {
     let wanted = query.limit.max(0) as usize;
     let page = (query.limit * 2).clamp(50, MAX_LIMIT);
     query.limit = page;
@@ -83,7 +122,10 @@ async fn filtered(conn: &Conn, app: &str, scope: HistoryScope<'_>, mut query: Hi
         }
         let batch = conn.state.store.history(app, scope, &query).await?;
         let Some(last) = batch.last() else { break };
-        query.start = Some(Position { timestamp: last.timestamp, msg_id: Some(last.msg_id.clone()) });
+        query.start = Some(Position {
+            timestamp: last.timestamp,
+            msg_id: Some(last.msg_id.clone()),
+        });
         query.include_start = false;
         let exhausted = (batch.len() as i64) < page;
         found.extend(batch.into_iter().filter(|m| has_type(m, lctype)));

@@ -34,31 +34,61 @@ impl Outcome {
     }
 }
 
-pub async fn change(conn: &mut Conn, current: &Current, command: &GenericCommand, adding: bool) -> Result<GenericCommand> {
+pub async fn change(
+    conn: &mut Conn,
+    current: &Current,
+    command: &GenericCommand,
+    adding: bool,
+) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn.state.store.conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS).await?;
+    let conv = conn
+        .state
+        .store
+        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
+        .await?;
     let mut ids = body.m.clone();
     ids.dedup();
-    let (invalid, ids): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| !client_id::is_valid(id));
+    let (invalid, ids): (Vec<String>, Vec<String>) =
+        ids.into_iter().partition(|id| !client_id::is_valid(id));
     let mut outcome = Outcome::default();
     outcome.fail(4103, invalid);
     let udate = match conv.kind {
-        Kind::ChatRoom | Kind::Service => self_only(conn, current, &conv, ids, adding, &mut outcome).await?,
-        Kind::Normal | Kind::Temporary => members(conn, current, &conv, ids, adding, &mut outcome).await?,
+        Kind::ChatRoom | Kind::Service => {
+            self_only(conn, current, &conv, ids, adding, &mut outcome).await?
+        }
+        Kind::Normal | Kind::Temporary => {
+            members(conn, current, &conv, ids, adding, &mut outcome).await?
+        }
     };
-    let op = if adding { OpType::Added } else { OpType::Removed };
-    Ok(conv_reply(command, op, ConvCommand {
-        allowed_pids: outcome.allowed,
-        failed_pids: outcome.failed,
-        udate: Some(iso(udate)),
-        ..Default::default()
-    }))
+    let op = if adding {
+        OpType::Added
+    } else {
+        OpType::Removed
+    };
+    Ok(conv_reply(
+        command,
+        op,
+        ConvCommand {
+            allowed_pids: outcome.allowed,
+            failed_pids: outcome.failed,
+            udate: Some(iso(udate)),
+            ..Default::default()
+        },
+    ))
 }
 
 /// Chat rooms (online presence) and service conversations (subscriptions): a client can
 /// only join or leave itself.
-async fn self_only(conn: &Conn, current: &Current, conv: &Conversation, ids: Vec<String>, adding: bool, outcome: &mut Outcome) -> Result<i64> {
-    let (me, others): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| **id == *current.client);
+async fn self_only(
+    conn: &Conn,
+    current: &Current,
+    conv: &Conversation,
+    ids: Vec<String>,
+    adding: bool,
+    outcome: &mut Outcome,
+) -> Result<i64> {
+    let (me, others): (Vec<String>, Vec<String>) =
+        ids.into_iter().partition(|id| **id == *current.client);
     outcome.fail(CONVERSATION_NOT_ALLOWED, others);
     if me.is_empty() {
         return Ok(conv.updated_at);
@@ -71,8 +101,18 @@ async fn self_only(conn: &Conn, current: &Current, conv: &Conversation, ids: Vec
                 conn.state.hub.leave_room(&session.guard, &conv.id);
             }
         }
-        (_, true) => conn.state.store.subscribe(app, &conv.id, &current.client, time::now_ms()).await?,
-        (_, false) => conn.state.store.unsubscribe(app, &conv.id, &current.client).await?,
+        (_, true) => {
+            conn.state
+                .store
+                .subscribe(app, &conv.id, &current.client, time::now_ms())
+                .await?
+        }
+        (_, false) => {
+            conn.state
+                .store
+                .unsubscribe(app, &conv.id, &current.client)
+                .await?
+        }
     }
     outcome.allowed = me;
     Ok(conv.updated_at)
@@ -80,22 +120,40 @@ async fn self_only(conn: &Conn, current: &Current, conv: &Conversation, ids: Vec
 
 /// Normal and temporary conversations. Anyone may join; members may invite and remove;
 /// the owner (creator) cannot be removed (`4324`).
-async fn members(conn: &Conn, current: &Current, conv: &Conversation, ids: Vec<String>, adding: bool, outcome: &mut Outcome) -> Result<i64> {
+async fn members(
+    conn: &Conn,
+    current: &Current,
+    conv: &Conversation,
+    ids: Vec<String>,
+    adding: bool,
+    outcome: &mut Outcome,
+) -> Result<i64> {
     let app = current.app_id();
     if let Some(expires_at) = conv.expires_at {
         if expires_at <= time::now_ms() {
-            return Err(Error::bad_request(4323, "The temporary conversation has expired."));
+            return Err(Error::bad_request(
+                4323,
+                "The temporary conversation has expired.",
+            ));
         }
     }
     let only_self = ids.iter().all(|id| **id == *current.client);
-    if !only_self && !conn.state.store.is_member(app, &conv.id, &current.client).await? {
+    if !only_self
+        && !conn
+            .state
+            .store
+            .is_member(app, &conv.id, &current.client)
+            .await?
+    {
         outcome.fail(MEMBERSHIP_REQUIRED, ids);
         return Ok(conv.updated_at);
     }
     let ids = if adding {
         ids
     } else {
-        let (owner, rest): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| conv.creator.as_deref() == Some(id.as_str()));
+        let (owner, rest): (Vec<String>, Vec<String>) = ids
+            .into_iter()
+            .partition(|id| conv.creator.as_deref() == Some(id.as_str()));
         outcome.fail(NEED_OWNER, owner);
         rest
     };

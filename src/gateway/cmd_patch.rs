@@ -18,7 +18,10 @@ pub async fn modify(conn: &mut Conn, current: &Current, command: GenericCommand)
     let answer = match run(conn, current, &command).await {
         Ok(last_patch_time) => {
             let mut answer = reply::to(&command, CommandType::Patch, Some(OpType::Modified));
-            answer.patch_message = Some(PatchCommand { last_patch_time: Some(last_patch_time), ..Default::default() });
+            answer.patch_message = Some(PatchCommand {
+                last_patch_time: Some(last_patch_time),
+                ..Default::default()
+            });
             answer
         }
         Err(err) => reply::failure(&command, &err),
@@ -42,14 +45,34 @@ async fn apply(conn: &Conn, current: &Current, item: PatchItem) -> Result<i64> {
     let (Some(cid), Some(mid), Some(timestamp)) = (item.cid, item.mid, item.timestamp) else {
         return Err(Error::message_not_found());
     };
-    let target = MessageRef { conv_id: cid, msg_id: mid, from_client: current.client.to_string(), timestamp };
+    let target = MessageRef {
+        conv_id: cid,
+        msg_id: mid,
+        from_client: current.client.to_string(),
+        timestamp,
+    };
     // JS and Java recall with `recall = true`; Swift sends the recalled type as content.
     let (content, bin) = match (item.binary_msg, item.data) {
-        (Some(bytes), _) => (Some(base64::engine::general_purpose::STANDARD.encode(bytes)), true),
+        (Some(bytes), _) => (
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            true,
+        ),
         (None, data) => (data, false),
     };
     let recall = item.recall == Some(true) || content.as_deref() == Some(RECALLED_CONTENT);
-    let new_data = if recall { None } else { Some(content.unwrap_or_default()) };
-    let patched = patch::patch(&conn.state, current.app_id(), ALL_KINDS, &target, new_data, bin).await?;
+    let new_data = if recall {
+        None
+    } else {
+        Some(content.unwrap_or_default())
+    };
+    let patched = patch::patch(
+        &conn.state,
+        current.app_id(),
+        ALL_KINDS,
+        &target,
+        new_data,
+        bin,
+    )
+    .await?;
     Ok(patched.patch_timestamp.unwrap_or_default())
 }

@@ -31,7 +31,14 @@ pub async fn query(conn: &mut Conn, current: &Current, command: GenericCommand) 
     let answer = match run(conn, current, &command).await {
         Ok(found) => {
             let data = Value::Array(found).to_string();
-            conv_reply(&command, OpType::Results, ConvCommand { results: json_text(data), ..Default::default() })
+            conv_reply(
+                &command,
+                OpType::Results,
+                ConvCommand {
+                    results: json_text(data),
+                    ..Default::default()
+                },
+            )
         }
         Err(err) => reply::failure(&command, &err),
     };
@@ -47,11 +54,19 @@ async fn run(conn: &Conn, current: &Current, command: &GenericCommand) -> Result
     let app = current.app_id();
     let store = &conn.state.store;
     let filter = match &body.r#where {
-        Some(w) if !w.data.trim().is_empty() => serde_json::from_str::<Value>(&w.data)
-            .map_err(|e| Error::bad_request(code::MALFORMED_JSON, format!("where is not valid JSON: {e}")))?,
+        Some(w) if !w.data.trim().is_empty() => {
+            serde_json::from_str::<Value>(&w.data).map_err(|e| {
+                Error::bad_request(
+                    code::MALFORMED_JSON,
+                    format!("where is not valid JSON: {e}"),
+                )
+            })?
+        }
         _ => Value::Object(Map::new()),
     };
-    let limit = body.limit.map_or(DEFAULT_LIMIT, |l| i64::from(l).clamp(0, MAX_LIMIT));
+    let limit = body
+        .limit
+        .map_or(DEFAULT_LIMIT, |l| i64::from(l).clamp(0, MAX_LIMIT));
     let skip = body.skip.map_or(0, |s| i64::from(s).max(0));
     let found: Vec<Conversation> = if !body.temp_conv_ids.is_empty() {
         by_ids(conn, app, &body.temp_conv_ids).await?
@@ -59,8 +74,12 @@ async fn run(conn: &Conn, current: &Current, command: &GenericCommand) -> Result
         let mut found = by_ids(conn, app, &ids).await?;
         found.truncate(limit as usize);
         found
-    } else if filter.as_object().is_some_and(Map::is_empty) && body.sort.as_deref().unwrap_or("").is_empty() {
-        store.conversations_of(app, &current.client, skip, limit).await?
+    } else if filter.as_object().is_some_and(Map::is_empty)
+        && body.sort.as_deref().unwrap_or("").is_empty()
+    {
+        store
+            .conversations_of(app, &current.client, skip, limit)
+            .await?
     } else {
         let params = ListParams {
             filter,
@@ -70,12 +89,17 @@ async fn run(conn: &Conn, current: &Current, command: &GenericCommand) -> Result
             count: false,
             keys: None,
         };
-        conversations::list(&conn.state, app, ALL_KINDS, &params).await?.0
+        conversations::list(&conn.state, app, ALL_KINDS, &params)
+            .await?
+            .0
     };
     let ids: Vec<String> = found.iter().map(|c| c.id.clone()).collect();
     let last = store.last_messages(app, &ids).await?;
     let compact = body.flag.unwrap_or(0) & FLAG_COMPACT != 0;
-    Ok(found.iter().map(|conv| object(conv, last.get(&conv.id), &current.client, compact)).collect())
+    Ok(found
+        .iter()
+        .map(|conv| object(conv, last.get(&conv.id), &current.client, compact))
+        .collect())
 }
 
 /// `{"objectId": id}` or `{"objectId": {"$in": [...]}}` alone.
@@ -108,17 +132,25 @@ async fn by_ids(conn: &Conn, app: &str, ids: &[String]) -> Result<Vec<Conversati
 /// One result object: the REST rendering plus what the SDKs read from query results.
 fn object(conv: &Conversation, last: Option<&Message>, client: &str, compact: bool) -> Value {
     let mut value = render::conversation(conv);
-    let Value::Object(map) = &mut value else { return value };
+    let Value::Object(map) = &mut value else {
+        return value;
+    };
     map.insert("conv_type".into(), json!(conv_type(conv.kind.as_i64())));
     if compact {
         map.remove("m");
     }
     if conv.kind == Kind::Normal || conv.kind == Kind::Temporary {
-        map.insert("muted".into(), json!(conv.mutes.iter().any(|m| m == client)));
+        map.insert(
+            "muted".into(),
+            json!(conv.mutes.iter().any(|m| m == client)),
+        );
     }
     if let Some(expires_at) = conv.expires_at {
         map.insert("temp".into(), json!(true));
-        map.insert("ttl".into(), json!(((expires_at - time::now_ms()) / 1000).max(0)));
+        map.insert(
+            "ttl".into(),
+            json!(((expires_at - time::now_ms()) / 1000).max(0)),
+        );
     }
     if let Some(message) = last {
         map.insert("msg".into(), json!(message.data));
@@ -141,8 +173,14 @@ mod tests {
 
     #[test]
     fn object_id_filters_take_the_fast_path() {
-        assert_eq!(object_ids(&json!({"objectId": "a"})), Some(vec!["a".to_owned()]));
-        assert_eq!(object_ids(&json!({"objectId": {"$in": ["a", "b"]}})), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(
+            object_ids(&json!({"objectId": "a"})),
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(
+            object_ids(&json!({"objectId": {"$in": ["a", "b"]}})),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
         assert_eq!(object_ids(&json!({"objectId": "a", "tr": true})), None);
         assert_eq!(object_ids(&json!({"m": "a"})), None);
     }

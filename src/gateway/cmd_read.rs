@@ -19,9 +19,17 @@ const MAX_TUPLES: usize = 100;
 pub async fn read(conn: &mut Conn, current: &Current, command: GenericCommand) {
     let body = command.read_message.unwrap_or_default();
     // JS, Swift and Java send tuples; `cid`/`cids` alone mean "read everything".
-    let mut targets: Vec<(String, Option<i64>, Option<String>)> =
-        body.convs.into_iter().map(|t| (t.cid, t.timestamp, t.mid.filter(|m| !m.is_empty()))).collect();
-    targets.extend(body.cid.into_iter().chain(body.cids).map(|cid| (cid, None, None)));
+    let mut targets: Vec<(String, Option<i64>, Option<String>)> = body
+        .convs
+        .into_iter()
+        .map(|t| (t.cid, t.timestamp, t.mid.filter(|m| !m.is_empty())))
+        .collect();
+    targets.extend(
+        body.cid
+            .into_iter()
+            .chain(body.cids)
+            .map(|cid| (cid, None, None)),
+    );
     for (cid, timestamp, mid) in targets.into_iter().take(MAX_TUPLES) {
         if let Err(err) = read_one(conn, current, &cid, timestamp, mid.as_deref()).await {
             tracing::warn!(error = %err, "read position not stored");
@@ -29,17 +37,30 @@ pub async fn read(conn: &mut Conn, current: &Current, command: GenericCommand) {
     }
 }
 
-async fn read_one(conn: &Conn, current: &Current, cid: &str, timestamp: Option<i64>, mid: Option<&str>) -> crate::error::Result<()> {
+async fn read_one(
+    conn: &Conn,
+    current: &Current,
+    cid: &str,
+    timestamp: Option<i64>,
+    mid: Option<&str>,
+) -> crate::error::Result<()> {
     let app = current.app_id();
     let now = time::now_ms();
     let store = &conn.state.store;
-    let Some(position) = store.mark_read(app, cid, &current.client, timestamp, mid, now).await? else { return Ok(()) };
-    let Some(conv) = store.find_conversation(app, cid).await? else { return Ok(()) };
+    let position = match store.mark_read(app, cid, &current.client, timestamp, mid, now).await? {
+        Some(position) => Some(position),
+        // Not a member: perhaps a service-conversation subscriber (unread is then 0).
+        None if store.mark_subscription_read(app, cid, &current.client, now).await? => None,
+        None => return Ok(()),
+    };
+    let Some(conv) = store.find_conversation(app, cid).await? else {
+        return Ok(());
+    };
     let mut unread = envelope(CommandType::Unread, None);
     unread.unread_message = Some(UnreadCommand {
         convs: vec![UnreadTuple {
             cid: cid.to_owned(),
-            unread: position.unread.clamp(0, i64::from(i32::MAX)) as i32,
+            unread: position.as_ref().map_or(0, |p| p.unread.clamp(0, i64::from(i32::MAX)) as i32),
             mentioned: Some(false),
             conv_type: Some(conv_type(conv.kind.as_i64())),
             ..Default::default()
@@ -47,12 +68,32 @@ async fn read_one(conn: &Conn, current: &Current, cid: &str, timestamp: Option<i
         notif_time: Some(now),
     });
     let me = Recipients::Clients(vec![current.client.to_string()]);
-    conn.state.hub.publish(app, me, Event::Push { command: Box::new(unread), exclude_session: Some(current.session) });
+    conn.state.hub.publish(
+        app,
+        me,
+        Event::Push {
+            command: Box::new(unread),
+            exclude_session: Some(current.session),
+        },
+    );
+    let Some(position) = position else { return Ok(()) };
     if conv.member_count <= RECEIPT_MAX_MEMBERS {
-        let others: Vec<String> = store.members(app, cid).await?.into_iter().filter(|m| **m != *current.client).collect();
+        let others: Vec<String> = store
+            .members(app, cid)
+            .await?
+            .into_iter()
+            .filter(|m| **m != *current.client)
+            .collect();
         if !others.is_empty() {
             let receipt = read_receipt(cid, &current.client, &position, now);
-            conn.state.hub.publish(app, Recipients::Clients(others), Event::Push { command: Box::new(receipt), exclude_session: None });
+            conn.state.hub.publish(
+                app,
+                Recipients::Clients(others),
+                Event::Push {
+                    command: Box::new(receipt),
+                    exclude_session: None,
+                },
+            );
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 use super::connection::Conn;
 use super::session::Session;
 use super::{login_sync, reply};
-use crate::app::session_token;
+use crate::app::session_token::{self, Claims};
 use crate::domain::app::App;
 use crate::domain::{client_id, ids, signature, time};
 use crate::hub::SessionInfo;
@@ -24,7 +24,11 @@ pub async fn handle(conn: &mut Conn, command: GenericCommand, op: Option<OpType>
         Some(OpType::Close) => close(conn, command),
         Some(OpType::Query) => query(conn, command),
         Some(OpType::Refresh) => refresh(conn, command),
-        _ if command.i.is_some() => conn.reply(reply::error(&command, reply::UNPARSEABLE_RAW_MESSAGE, "Unknown session operation.")),
+        _ if command.i.is_some() => conn.reply(reply::error(
+            &command,
+            reply::UNPARSEABLE_RAW_MESSAGE,
+            "Unknown session operation.",
+        )),
         _ => {}
     }
 }
@@ -55,11 +59,16 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
     if !client_id::is_valid(&client) {
         return conn.reply(refuse(&command, 4103, "A client id is 1 to 64 characters."));
     }
-    if let Err((code, detail)) = authenticate(&app, &client, &request) {
-        return conn.reply(refuse(&command, code, detail));
-    }
-    let tag = request.tag.as_deref().filter(|t| !t.is_empty() && *t != "default").map(Arc::<str>::from);
-    let device = request.device_id.as_deref().filter(|d| !d.is_empty()).map(Arc::<str>::from);
+    let claims = match authenticate(&app, &client, &request) {
+        Ok(claims) => claims,
+        Err((code, detail)) => return conn.reply(refuse(&command, code, detail)),
+    };
+    // JS re-opens with `st` alone: the token remembers the tag and the device.
+    let tag = request.tag.clone().or_else(|| claims.as_ref().and_then(|c| c.tag.clone()));
+    let tag = tag.filter(|t| !t.is_empty() && t != "default").map(Arc::<str>::from);
+    let device = request.device_id.clone().or_else(|| claims.as_ref().and_then(|c| c.device.clone()));
+    // A tagged session without a device id gets one, so its own reconnect is recognised.
+    let device = device.filter(|d| !d.is_empty()).or_else(|| tag.as_ref().map(|_| ids::random_token(12))).map(Arc::<str>::from);
     let existing = conn.sessions.by_client(&client).map(Session::id);
     if let Some(tag) = &tag {
         if let Err(detail) = settle_tag_conflict(conn, &app, &client, tag, device.as_deref(), request.r == Some(true), existing) {
@@ -70,14 +79,16 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
         if conn.sessions.len() >= MAX_SESSIONS_PER_CONNECTION {
             return conn.reply(refuse(&command, 4103, "Too many sessions on one connection."));
         }
-        let info = SessionInfo { client: Arc::from(client.as_str()), tag, device };
+        let info = SessionInfo { client: Arc::from(client.as_str()), tag: tag.clone(), device: device.clone() };
         let guard = conn.state.hub.register(&app.app_id, info.clone(), conn.outbox.clone());
-        conn.sessions.add(Session { guard, app: Arc::clone(&app), client: info.client, will: None });
+        conn.sessions.add(Session { guard, app: Arc::clone(&app), client: info.client, tag, device, will: None });
         conn.sessions_changed();
     }
+    let session = conn.sessions.by_client(&client).map(|s| (s.tag.clone(), s.device.clone()));
+    let (tag, device) = session.unwrap_or_default();
     let mut opened = reply::to(&command, CommandType::Session, Some(OpType::Opened));
     opened.peer_id = Some(client.clone());
-    opened.session_message = Some(token_message(conn, &app, &client));
+    opened.session_message = Some(token_message(conn, &app, &client, tag.as_deref(), device.as_deref()));
     conn.reply(opened);
     record_login(conn, &app.app_id, &client);
     login_sync::after_open(conn, &app, &client, &request).await;
@@ -87,7 +98,11 @@ async fn find_app(conn: &Conn, command: &GenericCommand) -> Result<Arc<App>, &'s
     let app_id = match command.app_id.as_deref().filter(|a| !a.is_empty()) {
         Some(id) => id.to_owned(),
         // Re-opens from some SDKs omit appId: the connection's other sessions tell it.
-        None => conn.sessions.resolve(None).map(|s| s.app.app_id.clone()).ok_or("appId is required.")?,
+        None => conn
+            .sessions
+            .resolve(None)
+            .map(|s| s.app.app_id.clone())
+            .ok_or("appId is required.")?,
     };
     match conn.state.apps.get(&conn.state.store, &app_id).await {
         Ok(Some(app)) => Ok(app),
@@ -96,25 +111,36 @@ async fn find_app(conn: &Conn, command: &GenericCommand) -> Result<Arc<App>, &'s
     }
 }
 
-/// A re-open proves itself with `st`; a first open with a signature when the app asks.
-fn authenticate(app: &App, client: &str, request: &SessionCommand) -> Result<(), (i32, &'static str)> {
+/// A re-open proves itself with `st` (its claims are returned); a first open with a
+/// signature when the app asks.
+fn authenticate(
+    app: &App,
+    client: &str,
+    request: &SessionCommand,
+) -> Result<Option<Claims>, (i32, &'static str)> {
     if let Some(token) = request.st.as_deref().filter(|t| !t.is_empty()) {
         return match session_token::verify(&app.app_id, &app.master_key, token, time::now_ms()) {
-            Some(owner) if owner == client => Ok(()),
+            Some(claims) if claims.client == client => Ok(Some(claims)),
             _ => Err((4112, "The session token is invalid or expired.")),
         };
     }
     if !app.settings.login_signature_required {
-        return Ok(());
+        return Ok(None);
     }
     let refused = Err((4102, "Login signature verification failed."));
-    let (Some(t), Some(n), Some(s)) = (request.t, request.n.as_deref(), request.s.as_deref()) else { return refused };
+    let (Some(t), Some(n), Some(s)) = (request.t, request.n.as_deref(), request.s.as_deref())
+    else {
+        return refused;
+    };
     if (time::now_ms() - signature::timestamp_ms(t)).abs() > signature::REALTIME_SIGNATURE_TTL_MS {
         return refused;
     }
-    let expected = signature::realtime_sign(&app.master_key, &[&app.app_id, client, "", &t.to_string(), n]);
+    let expected = signature::realtime_sign(
+        &app.master_key,
+        &[&app.app_id, client, "", &t.to_string(), n],
+    );
     if signature::same(&s.to_ascii_lowercase(), &expected) {
-        Ok(())
+        Ok(None)
     } else {
         refused
     }
@@ -123,25 +149,49 @@ fn authenticate(app: &App, client: &str, request: &SessionCommand) -> Result<(),
 /// Single-device login: a forced open (`r=false`) closes the other sessions with the same
 /// tag (4111 to the old ones). A reconnect (`r=true`) is refused when another *device*
 /// holds the tag; a stale session of the same device is replaced.
-fn settle_tag_conflict(conn: &Conn, app: &App, client: &str, tag: &str, device: Option<&str>, reconnect: bool, this: Option<u64>) -> Result<(), &'static str> {
-    let others = conn.state.hub.sessions_with_tag(&app.app_id, client, tag, this.unwrap_or(0));
+fn settle_tag_conflict(
+    conn: &Conn,
+    app: &App,
+    client: &str,
+    tag: &str,
+    device: Option<&str>,
+    reconnect: bool,
+    this: Option<u64>,
+) -> Result<(), &'static str> {
+    let others = conn
+        .state
+        .hub
+        .sessions_with_tag(&app.app_id, client, tag, this.unwrap_or(0));
     if reconnect {
-        let other_device = others.iter().any(|(_, d)| matches!((d.as_deref(), device), (Some(a), Some(b)) if a != b));
+        let other_device = others
+            .iter()
+            .any(|(_, d)| matches!((d.as_deref(), device), (Some(a), Some(b)) if a != b));
         if other_device {
             return Err("Another device logged in with this tag.");
         }
     }
     for (session, _) in others {
-        conn.state.hub.close_session(&app.app_id, client, session, SESSION_CONFLICT, "SESSION_CONFLICT");
+        conn.state.hub.close_session(
+            &app.app_id,
+            client,
+            session,
+            SESSION_CONFLICT,
+            "SESSION_CONFLICT",
+        );
     }
     Ok(())
 }
 
-fn token_message(conn: &Conn, app: &App, client: &str) -> SessionCommand {
+fn token_message(conn: &Conn, app: &App, client: &str, tag: Option<&str>, device: Option<&str>) -> SessionCommand {
     let ttl = conn.state.config.session_token_ttl_secs.min(i32::MAX as u64);
-    let expires = time::now_ms() + (ttl as i64) * 1000;
+    let claims = Claims {
+        client: client.to_owned(),
+        expires_at_ms: time::now_ms() + (ttl as i64) * 1000,
+        tag: tag.map(str::to_owned),
+        device: device.map(str::to_owned),
+    };
     SessionCommand {
-        st: Some(session_token::issue(&app.app_id, &app.master_key, client, expires)),
+        st: Some(session_token::issue(&app.app_id, &app.master_key, &claims)),
         st_ttl: Some(ttl as i32),
         ..Default::default()
     }
@@ -152,16 +202,26 @@ fn record_login(conn: &Conn, app: &str, client: &str) {
     let store = conn.state.store.clone();
     let (app, client) = (app.to_owned(), client.to_owned());
     tokio::spawn(async move {
-        if let Err(err) = store.record_login(&app, &client, time::utc_day(time::now_ms())).await {
+        if let Err(err) = store
+            .record_login(&app, &client, time::utc_day(time::now_ms()))
+            .await
+        {
             tracing::warn!(error = %err, "daily login not recorded");
         }
     });
 }
 
 fn close(conn: &mut Conn, command: GenericCommand) {
-    let target = conn.sessions.resolve(command.peer_id.as_deref()).map(Session::id);
+    let target = conn
+        .sessions
+        .resolve(command.peer_id.as_deref())
+        .map(Session::id);
     let Some(id) = target else {
-        return conn.reply(reply::error(&command, reply::SESSION_REQUIRED, "No such session."));
+        return conn.reply(reply::error(
+            &command,
+            reply::SESSION_REQUIRED,
+            "No such session.",
+        ));
     };
     if let Some(session) = conn.sessions.remove(id) {
         let mut closed = reply::to(&command, CommandType::Session, Some(OpType::Closed));
@@ -174,25 +234,38 @@ fn close(conn: &mut Conn, command: GenericCommand) {
 
 fn query(conn: &mut Conn, command: GenericCommand) {
     let Some(current) = conn.current(&command) else {
-        return conn.reply(reply::error(&command, reply::SESSION_REQUIRED, "Open a session first."));
+        return conn.reply(reply::error(
+            &command,
+            reply::SESSION_REQUIRED,
+            "Open a session first.",
+        ));
     };
-    let asked = command.session_message.as_ref().map(|s| s.session_peer_ids.clone()).unwrap_or_default();
+    let asked = command
+        .session_message
+        .as_ref()
+        .map(|s| s.session_peer_ids.clone())
+        .unwrap_or_default();
     let online: Vec<String> = asked
         .into_iter()
         .take(MAX_QUERY_IDS)
         .filter(|id| conn.state.hub.is_online(current.app_id(), id))
         .collect();
     let mut answer = reply::to(&command, CommandType::Session, Some(OpType::QueryResult));
-    answer.session_message = Some(SessionCommand { online_session_peer_ids: online, ..Default::default() });
+    answer.session_message = Some(SessionCommand {
+        online_session_peer_ids: online,
+        ..Default::default()
+    });
     conn.reply(answer);
 }
 
 fn refresh(conn: &mut Conn, command: GenericCommand) {
-    let Some(current) = conn.current(&command) else {
+    let Some(session) = conn.sessions.resolve(command.peer_id.as_deref()) else {
         return conn.reply(reply::error(&command, reply::SESSION_REQUIRED, "Open a session first."));
     };
+    let (app, client) = (Arc::clone(&session.app), Arc::clone(&session.client));
+    let (tag, device) = (session.tag.clone(), session.device.clone());
     let mut answer = reply::to(&command, CommandType::Session, Some(OpType::Refreshed));
-    answer.peer_id = Some(current.client.to_string());
-    answer.session_message = Some(token_message(conn, &current.app, &current.client));
+    answer.peer_id = Some(client.to_string());
+    answer.session_message = Some(token_message(conn, &app, &client, tag.as_deref(), device.as_deref()));
     conn.reply(answer);
 }

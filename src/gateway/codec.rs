@@ -32,7 +32,12 @@ pub struct Protocol {
 }
 
 impl Protocol {
-    pub const SUPPORTED: [&'static str; 4] = ["lc.protobuf2.3", "lc.protobuf2.1", "lc.proto2base64.3", "lc.proto2base64.1"];
+    pub const SUPPORTED: [&'static str; 4] = [
+        "lc.protobuf2.3",
+        "lc.protobuf2.1",
+        "lc.proto2base64.3",
+        "lc.proto2base64.1",
+    ];
 
     pub fn parse(name: &str) -> Option<Protocol> {
         let (format, version) = name.trim().strip_prefix("lc.")?.rsplit_once('.')?;
@@ -52,7 +57,10 @@ impl Protocol {
 
 impl Default for Protocol {
     fn default() -> Self {
-        Protocol { format: Format::Binary, version: 3 }
+        Protocol {
+            format: Format::Binary,
+            version: 3,
+        }
     }
 }
 
@@ -72,7 +80,10 @@ pub fn decode(format: Format, message: &Message) -> Result<GenericCommand, Decod
         (_, Message::Binary(bytes)) => bytes.clone(),
         (_, Message::Text(text)) => {
             let text = text.as_str().trim();
-            STANDARD.decode(text).map(Bytes::from).map_err(|_| DecodeError::Unparseable)?
+            STANDARD
+                .decode(text)
+                .map(Bytes::from)
+                .map_err(|_| DecodeError::Unparseable)?
         }
         _ => return Err(DecodeError::Unparseable),
     };
@@ -112,27 +123,60 @@ mod tests {
 
     #[test]
     fn an_appended_peer_id_decodes_as_the_field() {
-        let command = GenericCommand { cmd: Some(CommandType::Direct as i32), service: Some(2), ..Default::default() };
+        let command = GenericCommand {
+            cmd: Some(CommandType::Direct as i32),
+            service: Some(2),
+            ..Default::default()
+        };
         let body = Bytes::from(command.encode_to_vec());
         for format in [Format::Binary, Format::Base64] {
             let decoded = decode(format, &push_frame(format, &body, "alice"));
-            assert_eq!(decoded.ok().and_then(|c| c.peer_id).as_deref(), Some("alice"));
+            assert_eq!(
+                decoded.ok().and_then(|c| c.peer_id).as_deref(),
+                Some("alice")
+            );
         }
     }
 
     #[test]
     fn sub_protocols_parse() {
-        assert_eq!(Protocol::parse("lc.protobuf2.3"), Some(Protocol { format: Format::Binary, version: 3 }));
-        assert_eq!(Protocol::parse("lc.proto2base64.1"), Some(Protocol { format: Format::Base64, version: 1 }));
+        assert_eq!(
+            Protocol::parse("lc.protobuf2.3"),
+            Some(Protocol {
+                format: Format::Binary,
+                version: 3
+            })
+        );
+        assert_eq!(
+            Protocol::parse("lc.proto2base64.1"),
+            Some(Protocol {
+                format: Format::Base64,
+                version: 1
+            })
+        );
         assert_eq!(Protocol::parse("lc.json.1"), None);
         assert_eq!(Protocol::parse("lc.protobuf2.4"), None);
     }
 
     #[test]
     fn garbage_is_unparseable_and_big_commands_too_long() {
-        assert_eq!(decode(Format::Binary, &Message::Binary(Bytes::from_static(&[0xff, 0xff, 0xff]))).err(), Some(DecodeError::Unparseable));
-        assert_eq!(decode(Format::Base64, &Message::Text("%%%".into())).err(), Some(DecodeError::Unparseable));
-        let big = GenericCommand { app_id: Some("x".repeat(6000)), i: Some(7), ..Default::default() };
+        assert_eq!(
+            decode(
+                Format::Binary,
+                &Message::Binary(Bytes::from_static(&[0xff, 0xff, 0xff]))
+            )
+            .err(),
+            Some(DecodeError::Unparseable)
+        );
+        assert_eq!(
+            decode(Format::Base64, &Message::Text("%%%".into())).err(),
+            Some(DecodeError::Unparseable)
+        );
+        let big = GenericCommand {
+            app_id: Some("x".repeat(6000)),
+            i: Some(7),
+            ..Default::default()
+        };
         match decode(Format::Binary, &frame(Format::Binary, &big)) {
             Err(DecodeError::TooLong(command)) => assert_eq!(command.i, Some(7)),
             other => panic!("unexpected {other:?}"),

@@ -62,12 +62,18 @@ impl Conn {
 
     /// The session a command addresses (see [`Sessions::resolve`]).
     pub fn current(&self, command: &GenericCommand) -> Option<Current> {
-        self.sessions.resolve(command.peer_id.as_deref()).map(|s| s.current())
+        self.sessions
+            .resolve(command.peer_id.as_deref())
+            .map(|s| s.current())
     }
 
     /// Notes that the last session left, so the login timeout applies again.
     pub fn sessions_changed(&mut self) {
-        self.without_session_since = if self.sessions.is_empty() { Some(Instant::now()) } else { None };
+        self.without_session_since = if self.sessions.is_empty() {
+            Some(Instant::now())
+        } else {
+            None
+        };
     }
 
     fn deadline(&self) -> Instant {
@@ -81,7 +87,12 @@ impl Conn {
 }
 
 /// Serves one upgraded socket until it closes or the server shuts down.
-pub async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, remote_ip: Option<String>) {
+pub async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: Protocol,
+    remote_ip: Option<String>,
+) {
     let (outbox, inbox) = Outbox::new(state.config.ws_queue_capacity);
     let now = Instant::now();
     let mut conn = Conn {
@@ -136,25 +147,45 @@ async fn run(conn: &mut Conn, socket: &mut WebSocket, mut inbox: mpsc::Receiver<
 }
 
 /// Pushes from the hub: frame each for its session's `peerId`, write them with one flush.
-async fn on_outbound(conn: &mut Conn, socket: &mut WebSocket, batch: &mut Vec<Outbound>) -> Option<End> {
+async fn on_outbound(
+    conn: &mut Conn,
+    socket: &mut WebSocket,
+    batch: &mut Vec<Outbound>,
+) -> Option<End> {
     let mut frames = Vec::with_capacity(batch.len());
     for item in batch.drain(..) {
         match item {
             Outbound::Push { session, body } => {
                 if let Some(target) = conn.sessions.by_id(session) {
-                    frames.push(codec::push_frame(conn.protocol.format, &body, &target.client));
+                    frames.push(codec::push_frame(
+                        conn.protocol.format,
+                        &body,
+                        &target.client,
+                    ));
                 }
             }
-            Outbound::CloseSession { session, code, reason } => {
-                let Some(target) = conn.sessions.remove(session) else { continue };
-                let mut closed = crate::hub::push::envelope(CommandType::Session, Some(OpType::Closed));
+            Outbound::CloseSession {
+                session,
+                code,
+                reason,
+            } => {
+                let Some(target) = conn.sessions.remove(session) else {
+                    continue;
+                };
+                let mut closed =
+                    crate::hub::push::envelope(CommandType::Session, Some(OpType::Closed));
                 closed.peer_id = Some(target.client.to_string());
-                closed.session_message = Some(SessionCommand { code: Some(code), reason: Some(reason.to_string()), ..Default::default() });
+                closed.session_message = Some(SessionCommand {
+                    code: Some(code),
+                    reason: Some(reason.to_string()),
+                    ..Default::default()
+                });
                 frames.push(codec::frame(conn.protocol.format, &closed));
                 conn.sessions_changed();
                 // A connection whose last session was closed by the server is closed too.
                 if conn.sessions.is_empty() {
-                    conn.close_after = Some((u16::try_from(code).unwrap_or(1000), "session closed"));
+                    conn.close_after =
+                        Some((u16::try_from(code).unwrap_or(1000), "session closed"));
                 }
             }
         }
@@ -162,11 +193,17 @@ async fn on_outbound(conn: &mut Conn, socket: &mut WebSocket, batch: &mut Vec<Ou
     if write(socket, frames, &conn.outbox).await.is_err() {
         return Some(End::Gone);
     }
-    conn.close_after.take().map(|(code, reason)| End::Close(code, reason))
+    conn.close_after
+        .take()
+        .map(|(code, reason)| End::Close(code, reason))
 }
 
 /// One inbound frame: decode, run the command, write its replies.
-async fn on_frame(conn: &mut Conn, socket: &mut WebSocket, frame: Option<Result<Message, axum::Error>>) -> Option<End> {
+async fn on_frame(
+    conn: &mut Conn,
+    socket: &mut WebSocket,
+    frame: Option<Result<Message, axum::Error>>,
+) -> Option<End> {
     conn.last_inbound = Instant::now();
     let message = match frame {
         None => return Some(End::Gone),
@@ -182,27 +219,47 @@ async fn on_frame(conn: &mut Conn, socket: &mut WebSocket, frame: Option<Result<
         Ok(command) => Box::pin(dispatch::handle(conn, command)).await,
         Err(DecodeError::Unparseable) => {
             let unsolicited = GenericCommand::default();
-            conn.reply(reply::error(&unsolicited, reply::UNPARSEABLE_RAW_MESSAGE, "The frame is not a GenericCommand."));
+            conn.reply(reply::error(
+                &unsolicited,
+                reply::UNPARSEABLE_RAW_MESSAGE,
+                "The frame is not a GenericCommand.",
+            ));
         }
         Err(DecodeError::TooLong(command)) => {
-            let err = crate::error::Error::bad_request(crate::error::code::FRAME_TOO_LONG, "A command is at most 5120 bytes.");
+            let err = crate::error::Error::bad_request(
+                crate::error::code::FRAME_TOO_LONG,
+                "A command is at most 5120 bytes.",
+            );
             let is_direct = command.cmd == Some(CommandType::Direct as i32);
-            conn.reply(if is_direct { reply::failed_ack(&command, &err) } else { reply::failure(&command, &err) });
+            conn.reply(if is_direct {
+                reply::failed_ack(&command, &err)
+            } else {
+                reply::failure(&command, &err)
+            });
         }
     }
     let format = conn.protocol.format;
-    let frames: Vec<Message> = conn.replies.drain(..).map(|c| codec::frame(format, &c)).collect();
+    let frames: Vec<Message> = conn
+        .replies
+        .drain(..)
+        .map(|c| codec::frame(format, &c))
+        .collect();
     if write(socket, frames, &conn.outbox).await.is_err() {
         return Some(End::Gone);
     }
-    conn.close_after.take().map(|(code, reason)| End::Close(code, reason))
+    conn.close_after
+        .take()
+        .map(|(code, reason)| End::Close(code, reason))
 }
 
 /// Frames over the transport limit end the connection with 4109; anything else is a
 /// broken socket.
 fn transport_error(err: &axum::Error) -> End {
     let text = err.to_string();
-    if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too big") {
+    if text.contains("Space limit exceeded")
+        || text.contains("too long")
+        || text.contains("Message too big")
+    {
         End::Close(close::FRAME_TOO_LONG, "FRAME_TOO_LONG")
     } else {
         End::Gone
@@ -245,15 +302,26 @@ async fn finish(conn: &mut Conn, socket: &mut WebSocket, end: End) {
     let (code, reason, unexpected) = match end {
         End::Shutdown => {
             let goaway = crate::hub::push::envelope(CommandType::Goaway, None);
-            let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(codec::frame(conn.protocol.format, &goaway))).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                socket.send(codec::frame(conn.protocol.format, &goaway)),
+            )
+            .await;
             (Some(close::GOING_AWAY), "GOING_AWAY", false)
         }
         End::Close(code, reason) => (Some(code), reason, code != close::FRAME_TOO_LONG),
         End::Gone => (None, "", true),
     };
     if let Some(code) = code {
-        let frame = CloseFrame { code, reason: reason.into() };
-        let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            socket.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
     let sessions: Vec<_> = conn.sessions.drain().collect();
     for session in sessions {

@@ -9,7 +9,11 @@ use crate::state::AppState;
 
 pub async fn handle(conn: &mut Conn, command: GenericCommand) {
     let Ok(cmd) = CommandType::try_from(command.cmd.unwrap_or(0)) else {
-        conn.reply(reply::error(&command, reply::UNPARSEABLE_RAW_MESSAGE, "Unknown command."));
+        conn.reply(reply::error(
+            &command,
+            reply::UNPARSEABLE_RAW_MESSAGE,
+            "Unknown command.",
+        ));
         return;
     };
     let op = command.op.and_then(|o| OpType::try_from(o).ok());
@@ -22,11 +26,20 @@ pub async fn handle(conn: &mut Conn, command: GenericCommand) {
     }
 }
 
-async fn with_session(conn: &mut Conn, command: GenericCommand, cmd: CommandType, op: Option<OpType>) {
+async fn with_session(
+    conn: &mut Conn,
+    command: GenericCommand,
+    cmd: CommandType,
+    op: Option<OpType>,
+) {
     let Some(current) = conn.current(&command) else {
         // `ack` and `read` expect no reply: an error for them would be unsolicited.
         if command.i.is_some() {
-            conn.reply(reply::error(&command, reply::SESSION_REQUIRED, "Open a session first."));
+            conn.reply(reply::error(
+                &command,
+                reply::SESSION_REQUIRED,
+                "Open a session first.",
+            ));
         }
         return;
     };
@@ -37,10 +50,20 @@ async fn with_session(conn: &mut Conn, command: GenericCommand, cmd: CommandType
         (CommandType::Ack, _) => cmd_message::ack(conn, &current, command).await,
         (CommandType::Read, _) => cmd_read::read(conn, &current, command).await,
         (CommandType::Logs, _) => cmd_logs::logs(conn, &current, command).await,
-        (CommandType::Patch, Some(OpType::Modify)) => cmd_patch::modify(conn, &current, command).await,
-        (CommandType::Report, _) => conn.reply(reply::to(&command, CommandType::Report, Some(OpType::Uploaded))),
+        (CommandType::Patch, Some(OpType::Modify)) => {
+            cmd_patch::modify(conn, &current, command).await
+        }
+        (CommandType::Report, _) => conn.reply(reply::to(
+            &command,
+            CommandType::Report,
+            Some(OpType::Uploaded),
+        )),
         _ if command.i.is_some() => {
-            conn.reply(reply::error(&command, reply::UNPARSEABLE_RAW_MESSAGE, "This command is not supported."));
+            conn.reply(reply::error(
+                &command,
+                reply::UNPARSEABLE_RAW_MESSAGE,
+                "This command is not supported.",
+            ));
         }
         _ => {}
     }

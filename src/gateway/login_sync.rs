@@ -30,16 +30,25 @@ pub async fn after_open(conn: &mut Conn, app: &App, client: &str, request: &Sess
     }
 }
 
-async fn collect(conn: &Conn, app: &App, client: &str, request: &SessionCommand) -> crate::error::Result<Vec<GenericCommand>> {
+async fn collect(
+    conn: &Conn,
+    app: &App,
+    client: &str,
+    request: &SessionCommand,
+) -> crate::error::Result<Vec<GenericCommand>> {
     let store = &conn.state.store;
     let mut pushes = Vec::new();
     if conn.protocol.version >= 3 {
-        let unread = store.unread_conversations(&app.app_id, client, request.last_unread_notif_time).await?;
+        let since = request.last_unread_notif_time;
+        let mut unread = store.unread_conversations(&app.app_id, client, since).await?;
+        unread.extend(store.unread_subscriptions(&app.app_id, client, since).await?);
         if !unread.is_empty() {
             pushes.push(unread_command(&unread));
         }
     } else {
-        let stored = store.undelivered(&app.app_id, client, REPLAY_MAX + 1).await?;
+        let stored = store
+            .undelivered(&app.app_id, client, REPLAY_MAX + 1)
+            .await?;
         let more = stored.len() as i64 > REPLAY_MAX;
         let count = stored.len().min(REPLAY_MAX as usize);
         for (index, message) in stored.iter().take(count).enumerate() {
@@ -52,7 +61,9 @@ async fn collect(conn: &Conn, app: &App, client: &str, request: &SessionCommand)
     }
     let wants_patches = request.config_bitmap.unwrap_or(0) & PATCH_MESSAGES != 0;
     if let (true, Some(since)) = (wants_patches, request.last_patch_time) {
-        let patched = store.patches_since(&app.app_id, client, since, REPLAY_MAX).await?;
+        let patched = store
+            .patches_since(&app.app_id, client, since, REPLAY_MAX)
+            .await?;
         if !patched.is_empty() {
             pushes.push(push::patch_command(&patched));
         }
@@ -64,7 +75,10 @@ async fn collect(conn: &Conn, app: &App, client: &str, request: &SessionCommand)
 pub fn unread_command(convs: &[UnreadConversation]) -> GenericCommand {
     let tuples = convs.iter().map(unread_tuple).collect();
     let mut command = push::envelope(CommandType::Unread, None);
-    command.unread_message = Some(UnreadCommand { convs: tuples, notif_time: Some(time::now_ms()) });
+    command.unread_message = Some(UnreadCommand {
+        convs: tuples,
+        notif_time: Some(time::now_ms()),
+    });
     command
 }
 

@@ -48,7 +48,14 @@ const READ_BUFFER_BYTES: usize = 2 * 1024;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Paths that stay REST even when a client asks to upgrade.
-const REST_PREFIXES: &[&str] = &["/1.1/", "/1.2/", "/healthz", "/readyz", "/v1/route", "/dev/"];
+const REST_PREFIXES: &[&str] = &[
+    "/1.1/",
+    "/1.2/",
+    "/healthz",
+    "/readyz",
+    "/v1/route",
+    "/dev/",
+];
 
 /// The whole HTTP surface: `/v1/route`, WebSocket upgrades, and `rest` for the rest.
 pub fn router(state: AppState, rest: Router) -> Router {
@@ -76,7 +83,10 @@ async fn upgrades(State(state): State<AppState>, request: Request, next: Next) -
     }
     let query = request.uri().query().unwrap_or_default().to_owned();
     let (mut parts, _body) = request.into_parts();
-    let remote_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let remote_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
@@ -84,7 +94,12 @@ async fn upgrades(State(state): State<AppState>, request: Request, next: Next) -
     accept(upgrade, state, &query, remote_ip)
 }
 
-fn accept(upgrade: WebSocketUpgrade, state: AppState, query: &str, remote_ip: Option<String>) -> Response {
+fn accept(
+    upgrade: WebSocketUpgrade,
+    state: AppState,
+    query: &str,
+    remote_ip: Option<String>,
+) -> Response {
     let (protocol, echo) = negotiate(&upgrade, query);
     let mut upgrade = upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
@@ -95,7 +110,9 @@ fn accept(upgrade: WebSocketUpgrade, state: AppState, query: &str, remote_ip: Op
         upgrade.set_selected_protocol(HeaderValue::from_static(name));
     }
     let tasks = state.tasks.clone();
-    upgrade.on_upgrade(move |socket| tasks.track_future(connection::serve(socket, state, protocol, remote_ip)))
+    upgrade.on_upgrade(move |socket| {
+        tasks.track_future(connection::serve(socket, state, protocol, remote_ip))
+    })
 }
 
 /// The first offered sub-protocol this server speaks, echoed back (the Node `ws` client

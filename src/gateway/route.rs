@@ -26,9 +26,18 @@ pub async fn route(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
 fn base_urls(public_url: &str, headers: &HeaderMap) -> (String, String) {
     let public_url = public_url.trim().trim_end_matches('/');
     let http = if public_url.is_empty() {
-        let header_value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let host = header_value(header::HOST.as_str()).filter(|h| !h.is_empty()).unwrap_or("localhost");
-        let proto = header_value("x-forwarded-proto").filter(|p| *p == "https").unwrap_or("http");
+        let header_value = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let host = header_value(header::HOST.as_str())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("localhost");
+        let proto = header_value("x-forwarded-proto")
+            .filter(|p| *p == "https")
+            .unwrap_or("http");
         format!("{proto}://{host}")
     } else if public_url.contains("://") {
         public_url.to_owned()
@@ -55,7 +64,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:3000"));
         assert_eq!(base_urls("", &headers).1, "ws://127.0.0.1:3000");
-        assert_eq!(base_urls("https://im.example.com/", &headers).1, "wss://im.example.com");
+        assert_eq!(
+            base_urls("https://im.example.com/", &headers).1,
+            "wss://im.example.com"
+        );
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert_eq!(base_urls("", &headers).1, "wss://127.0.0.1:3000");
     }

@@ -14,6 +14,9 @@ pub struct Session {
     pub guard: SessionGuard,
     pub app: Arc<App>,
     pub client: Arc<str>,
+    /// Single-device tag and device id, carried into re-issued session tokens.
+    pub tag: Option<Arc<str>>,
+    pub device: Option<Arc<str>>,
     /// A "will" message, sent to its conversation if the connection drops unexpectedly.
     pub will: Option<Box<SendRequest>>,
 }
@@ -24,7 +27,11 @@ impl Session {
     }
 
     pub fn current(&self) -> Current {
-        Current { app: Arc::clone(&self.app), client: Arc::clone(&self.client), session: self.id() }
+        Current {
+            app: Arc::clone(&self.app),
+            client: Arc::clone(&self.client),
+            session: self.id(),
+        }
     }
 }
 

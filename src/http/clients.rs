@@ -43,14 +43,26 @@ struct KickBody {
 
 /// E43 POST /clients/{client_id}/kick: every session of the client gets
 /// `session closed {code: 4115, reason}`, then its connection closes.
-async fn kick(State(state): State<AppState>, MasterKey(app): MasterKey, Path(client): Path<String>, Body(body): Body<KickBody>) -> Result<Json<Value>> {
+async fn kick(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(client): Path<String>,
+    Body(body): Body<KickBody>,
+) -> Result<Json<Value>> {
     client_id::validate("client_id", &client)?;
     let reason = body.reason.unwrap_or_else(|| "KICKED_BY_APP".to_owned());
     if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(Error::invalid(format!("reason is at most {MAX_REASON_CHARS} characters.")));
+        return Err(Error::invalid(format!(
+            "reason is at most {MAX_REASON_CHARS} characters."
+        )));
     }
-    let event = Event::Kick { code: KICKED_BY_APP, reason };
-    state.hub.publish(&app.app_id, Recipients::Clients(vec![client]), event);
+    let event = Event::Kick {
+        code: KICKED_BY_APP,
+        reason,
+    };
+    state
+        .hub
+        .publish(&app.app_id, Recipients::Clients(vec![client]), event);
     Ok(Json(json!({})))
 }
 
@@ -60,14 +72,26 @@ struct CheckOnline {
 }
 
 /// E41 POST /clients/check-online: `{"results": [online ids]}`.
-async fn check_online(State(state): State<AppState>, MasterKey(app): MasterKey, Body(body): Body<CheckOnline>) -> Result<Json<Value>> {
-    let ids = body
-        .client_ids
-        .ok_or_else(|| Error::bad_request(code::MISSING_REQUIRED, "Missing required field: client_ids."))?;
+async fn check_online(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Body(body): Body<CheckOnline>,
+) -> Result<Json<Value>> {
+    let ids = body.client_ids.ok_or_else(|| {
+        Error::bad_request(
+            code::MISSING_REQUIRED,
+            "Missing required field: client_ids.",
+        )
+    })?;
     if ids.len() > MAX_CHECK_IDS {
-        return Err(Error::invalid(format!("client_ids holds at most {MAX_CHECK_IDS} ids.")));
+        return Err(Error::invalid(format!(
+            "client_ids holds at most {MAX_CHECK_IDS} ids."
+        )));
     }
-    let online: Vec<&String> = ids.iter().filter(|id| state.hub.is_online(&app.app_id, id)).collect();
+    let online: Vec<&String> = ids
+        .iter()
+        .filter(|id| state.hub.is_online(&app.app_id, id))
+        .collect();
     Ok(Json(json!({ "results": online })))
 }
 
@@ -77,16 +101,27 @@ struct UnreadQuery {
 }
 
 /// E42 GET /clients/{client_id}/unread-count[?conv_id=]: `{"count": N}` (app key suffices).
-async fn unread_count(State(state): State<AppState>, AppKey(app): AppKey, Path(client): Path<String>, Query(query): Query<UnreadQuery>) -> Result<Json<Value>> {
+async fn unread_count(
+    State(state): State<AppState>,
+    AppKey(app): AppKey,
+    Path(client): Path<String>,
+    Query(query): Query<UnreadQuery>,
+) -> Result<Json<Value>> {
     client_id::validate("client_id", &client)?;
     let conv = query.conv_id.filter(|c| !c.is_empty());
-    let count = state.store.unread_count(&app.app_id, &client, conv.as_deref()).await?;
+    let count = state
+        .store
+        .unread_count(&app.app_id, &client, conv.as_deref())
+        .await?;
     Ok(Json(json!({ "count": count })))
 }
 
 /// E47 GET /stats: clients online now and distinct clients that logged in today (UTC).
 async fn stats(State(state): State<AppState>, MasterKey(app): MasterKey) -> Result<Json<Value>> {
-    let today = state.store.login_count(&app.app_id, time::utc_day(time::now_ms())).await?;
+    let today = state
+        .store
+        .login_count(&app.app_id, time::utc_day(time::now_ms()))
+        .await?;
     Ok(Json(json!({"result": {
         "online_user_count": state.hub.online_count(&app.app_id),
         "user_count_today": today,
@@ -101,7 +136,10 @@ struct NotificationsQuery {
 /// GET /1.1/rtm/notifications: reliable notifications missed while offline. None are kept
 /// yet, so the answer is always empty, in both the JS (`notifications`, `hasMore`) and the
 /// Swift (`permanent`, `droppable`) shapes; the SDKs then rely on live pushes and queries.
-async fn notifications(AppKey(_app): AppKey, Query(query): Query<NotificationsQuery>) -> Result<Json<Value>> {
+async fn notifications(
+    AppKey(_app): AppKey,
+    Query(query): Query<NotificationsQuery>,
+) -> Result<Json<Value>> {
     required("client_id", query.client_id)?;
     Ok(Json(json!({
         "notifications": [],

@@ -50,16 +50,27 @@ pub enum MembershipChange {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A new message. `origin_session` (the sending WebSocket session) does not get it back.
-    Message { message: Arc<Message>, origin_session: Option<u64> },
+    Message {
+        message: Arc<Message>,
+        origin_session: Option<u64>,
+    },
     /// An edit or recall of a stored message.
     Patch { message: Arc<Message> },
     /// Members were added or removed.
-    Membership { conv_id: String, change: MembershipChange, members: Vec<String>, initiator: String },
+    Membership {
+        conv_id: String,
+        change: MembershipChange,
+        members: Vec<String>,
+        initiator: String,
+    },
     /// Close every session of the listed clients with this code (e.g. 4115 kicked by the app).
     Kick { code: i32, reason: String },
     /// Any other push the gateway builds (receipts, unread updates, conversation updates),
     /// not delivered to `exclude_session`. `peerId` is filled in per recipient.
-    Push { command: Box<GenericCommand>, exclude_session: Option<u64> },
+    Push {
+        command: Box<GenericCommand>,
+        exclude_session: Option<u64>,
+    },
 }
 
 /// What a connection's queue carries.
@@ -68,7 +79,11 @@ pub enum Outbound {
     /// An encoded `GenericCommand` without `peerId`, for `session` on this connection.
     Push { session: u64, body: Bytes },
     /// Close one session with `session closed {code, reason}` and forget it.
-    CloseSession { session: u64, code: i32, reason: Arc<str> },
+    CloseSession {
+        session: u64,
+        code: i32,
+        reason: Arc<str>,
+    },
 }
 
 #[derive(Default)]
@@ -87,15 +102,30 @@ impl Hub {
         match event {
             Event::Kick { code, reason } => {
                 let reason: Arc<str> = Arc::from(reason);
-                self.registry.for_each_target(app, &recipients, None, &mut |session, outbox| {
-                    outbox.deliver(Outbound::CloseSession { session, code, reason: Arc::clone(&reason) });
-                });
+                self.registry
+                    .for_each_target(app, &recipients, None, &mut |session, outbox| {
+                        outbox.deliver(Outbound::CloseSession {
+                            session,
+                            code,
+                            reason: Arc::clone(&reason),
+                        });
+                    });
             }
             event => {
-                let Some(push) = push::encode(&event) else { return };
-                self.registry.for_each_target(app, &recipients, push.skip.as_ref(), &mut |session, outbox| {
-                    outbox.deliver(Outbound::Push { session, body: push.body.clone() });
-                });
+                let Some(push) = push::encode(&event) else {
+                    return;
+                };
+                self.registry.for_each_target(
+                    app,
+                    &recipients,
+                    push.skip.as_ref(),
+                    &mut |session, outbox| {
+                        outbox.deliver(Outbound::Push {
+                            session,
+                            body: push.body.clone(),
+                        });
+                    },
+                );
             }
         }
     }
@@ -115,28 +145,45 @@ impl Hub {
     }
 
     /// Registers a client session on a connection; dropping the guard removes it.
-    pub fn register(self: &Arc<Self>, app: &str, info: SessionInfo, outbox: Outbox) -> SessionGuard {
+    pub fn register(
+        self: &Arc<Self>,
+        app: &str,
+        info: SessionInfo,
+        outbox: Outbox,
+    ) -> SessionGuard {
         let id = self.registry.insert(app, info.clone(), outbox);
         SessionGuard::new(Arc::clone(self), app, info.client, id)
     }
 
     /// The other live sessions of `client` with the same single-device `tag`, with their
     /// device ids: candidates for a login conflict.
-    pub fn sessions_with_tag(&self, app: &str, client: &str, tag: &str, except: u64) -> Vec<(u64, Option<Arc<str>>)> {
+    pub fn sessions_with_tag(
+        &self,
+        app: &str,
+        client: &str,
+        tag: &str,
+        except: u64,
+    ) -> Vec<(u64, Option<Arc<str>>)> {
         self.registry.sessions_with_tag(app, client, tag, except)
     }
 
     /// Asks one session (on whichever connection holds it) to close with `code`.
     pub fn close_session(&self, app: &str, client: &str, session: u64, code: i32, reason: &str) {
         let reason: Arc<str> = Arc::from(reason);
-        self.registry.for_session(app, client, session, &mut |outbox| {
-            outbox.deliver(Outbound::CloseSession { session, code, reason: Arc::clone(&reason) });
-        });
+        self.registry
+            .for_session(app, client, session, &mut |outbox| {
+                outbox.deliver(Outbound::CloseSession {
+                    session,
+                    code,
+                    reason: Arc::clone(&reason),
+                });
+            });
     }
 
     /// Joins a session to a chat room's online set (idempotent).
     pub fn join_room(&self, guard: &SessionGuard, conv: &str) {
-        self.registry.join_room(guard.app(), guard.client(), guard.id(), conv);
+        self.registry
+            .join_room(guard.app(), guard.client(), guard.id(), conv);
     }
 
     /// Removes a session from a chat room's online set.

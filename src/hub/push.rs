@@ -4,7 +4,9 @@
 use super::{Event, MembershipChange};
 use crate::domain::message::Message;
 use crate::domain::time;
-use crate::proto::{CommandType, ConvCommand, DirectCommand, GenericCommand, OpType, PatchCommand, PatchItem};
+use crate::proto::{
+    CommandType, ConvCommand, DirectCommand, GenericCommand, OpType, PatchCommand, PatchItem,
+};
 use base64::Engine;
 use bytes::Bytes;
 use prost::Message as _;
@@ -34,19 +36,46 @@ pub(super) struct Encoded {
 
 pub(super) fn encode(event: &Event) -> Option<Encoded> {
     let (command, skip) = match event {
-        Event::Message { message, origin_session } => {
+        Event::Message {
+            message,
+            origin_session,
+        } => {
             // `no_sync`: none of the sender's own sessions get the message back.
             let client = message.no_sync.then(|| message.from_client.clone());
-            (direct_command(message, false), Some(Skip { session: *origin_session, client }))
+            (
+                direct_command(message, false),
+                Some(Skip {
+                    session: *origin_session,
+                    client,
+                }),
+            )
         }
         Event::Patch { message } => (patch_command(std::slice::from_ref(&**message)), None),
-        Event::Membership { conv_id, change, members, initiator } => (membership_command(conv_id, *change, members, initiator), None),
-        Event::Push { command, exclude_session } => {
-            ((**command).clone(), exclude_session.map(|id| Skip { session: Some(id), client: None }))
-        }
+        Event::Membership {
+            conv_id,
+            change,
+            members,
+            initiator,
+        } => (
+            membership_command(conv_id, *change, members, initiator),
+            None,
+        ),
+        Event::Push {
+            command,
+            exclude_session,
+        } => (
+            (**command).clone(),
+            exclude_session.map(|id| Skip {
+                session: Some(id),
+                client: None,
+            }),
+        ),
         Event::Kick { .. } => return None,
     };
-    Some(Encoded { body: Bytes::from(command.encode_to_vec()), skip })
+    Some(Encoded {
+        body: Bytes::from(command.encode_to_vec()),
+        skip,
+    })
 }
 
 /// A push envelope: `cmd`/`op`, `service = 2`, `serverTs`, no `i`, no `peerId`.
@@ -72,7 +101,10 @@ pub fn conv_type(kind: i64) -> i32 {
 
 /// Binary content is stored as base64; the wire carries the bytes.
 pub fn binary(message_data: &str) -> Option<Bytes> {
-    base64::engine::general_purpose::STANDARD.decode(message_data).ok().map(Bytes::from)
+    base64::engine::general_purpose::STANDARD
+        .decode(message_data)
+        .ok()
+        .map(Bytes::from)
 }
 
 /// A message as a `direct` push. `offline` marks replays of stored messages (protocol 1).
@@ -111,7 +143,10 @@ pub fn patch_command(messages: &[Message]) -> GenericCommand {
     let patches: Vec<PatchItem> = messages.iter().map(patch_item).collect();
     let last = messages.iter().filter_map(|m| m.patch_timestamp).max();
     let mut command = envelope(CommandType::Patch, Some(OpType::Modify));
-    command.patch_message = Some(PatchCommand { patches, last_patch_time: last });
+    command.patch_message = Some(PatchCommand {
+        patches,
+        last_patch_time: last,
+    });
     command
 }
 
@@ -132,7 +167,12 @@ fn patch_item(message: &Message) -> PatchItem {
     }
 }
 
-fn membership_command(conv_id: &str, change: MembershipChange, members: &[String], initiator: &str) -> GenericCommand {
+fn membership_command(
+    conv_id: &str,
+    change: MembershipChange,
+    members: &[String],
+    initiator: &str,
+) -> GenericCommand {
     let op = match change {
         MembershipChange::Joined => OpType::Joined,
         MembershipChange::Left => OpType::Left,

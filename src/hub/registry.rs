@@ -20,7 +20,13 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Outbox { tx, overflow: CancellationToken::new() }, rx)
+        (
+            Outbox {
+                tx,
+                overflow: CancellationToken::new(),
+            },
+            rx,
+        )
     }
 
     /// Queues without waiting. A full queue means a slow client: trip its overflow signal
@@ -56,11 +62,13 @@ struct Entry {
     rooms: Vec<Arc<str>>,
 }
 
+/// The online sessions of one chat room: session id -> (client, queue).
+type RoomSessions = HashMap<u64, (Arc<str>, Outbox)>;
+
 #[derive(Default)]
 struct AppSessions {
     clients: HashMap<Arc<str>, Vec<Entry>>,
-    /// Chat room -> session id -> (client, queue).
-    rooms: HashMap<Arc<str>, HashMap<u64, (Arc<str>, Outbox)>>,
+    rooms: HashMap<Arc<str>, RoomSessions>,
 }
 
 #[derive(Default)]
@@ -73,7 +81,13 @@ pub(super) struct Registry {
 impl Registry {
     pub(super) fn insert(&self, app: &str, info: SessionInfo, outbox: Outbox) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let entry = Entry { id, tag: info.tag, device: info.device, outbox, rooms: Vec::new() };
+        let entry = Entry {
+            id,
+            tag: info.tag,
+            device: info.device,
+            outbox,
+            rooms: Vec::new(),
+        };
         let mut apps = self.apps.write();
         let sessions = match apps.get_mut(app) {
             Some(sessions) => sessions,
@@ -86,9 +100,15 @@ impl Registry {
 
     fn remove(&self, app: &str, client: &str, id: u64) {
         let mut apps = self.apps.write();
-        let Some(sessions) = apps.get_mut(app) else { return };
-        let Some(entries) = sessions.clients.get_mut(client) else { return };
-        let Some(index) = entries.iter().position(|e| e.id == id) else { return };
+        let Some(sessions) = apps.get_mut(app) else {
+            return;
+        };
+        let Some(entries) = sessions.clients.get_mut(client) else {
+            return;
+        };
+        let Some(index) = entries.iter().position(|e| e.id == id) else {
+            return;
+        };
         let entry = entries.swap_remove(index);
         if entries.is_empty() {
             sessions.clients.remove(client);
@@ -108,21 +128,33 @@ impl Registry {
     }
 
     /// Calls `f` with every target session's id and queue, under a read lock.
-    pub(super) fn for_each_target(&self, app: &str, recipients: &Recipients, skip: Option<&Skip>, f: &mut dyn FnMut(u64, &Outbox)) {
+    pub(super) fn for_each_target(
+        &self,
+        app: &str,
+        recipients: &Recipients,
+        skip: Option<&Skip>,
+        f: &mut dyn FnMut(u64, &Outbox),
+    ) {
         let apps = self.apps.read();
-        let Some(sessions) = apps.get(app) else { return };
+        let Some(sessions) = apps.get(app) else {
+            return;
+        };
         let skipped = |client: &str, id: u64| skip.is_some_and(|s| s.skips(client, id));
         match recipients {
             Recipients::Clients(clients) => {
                 for client in clients {
-                    let Some(entries) = sessions.clients.get(client.as_str()) else { continue };
+                    let Some(entries) = sessions.clients.get(client.as_str()) else {
+                        continue;
+                    };
                     for entry in entries.iter().filter(|e| !skipped(client, e.id)) {
                         f(entry.id, &entry.outbox);
                     }
                 }
             }
             Recipients::ChatRoom(conv) => {
-                let Some(online) = sessions.rooms.get(conv.as_str()) else { return };
+                let Some(online) = sessions.rooms.get(conv.as_str()) else {
+                    return;
+                };
                 for (id, (client, outbox)) in online {
                     if !skipped(client, *id) {
                         f(*id, outbox);
@@ -141,15 +173,26 @@ impl Registry {
 
     pub(super) fn for_session(&self, app: &str, client: &str, id: u64, f: &mut dyn FnMut(&Outbox)) {
         let apps = self.apps.read();
-        let entry = apps.get(app).and_then(|s| s.clients.get(client)).and_then(|e| e.iter().find(|e| e.id == id));
+        let entry = apps
+            .get(app)
+            .and_then(|s| s.clients.get(client))
+            .and_then(|e| e.iter().find(|e| e.id == id));
         if let Some(entry) = entry {
             f(&entry.outbox);
         }
     }
 
-    pub(super) fn sessions_with_tag(&self, app: &str, client: &str, tag: &str, except: u64) -> Vec<(u64, Option<Arc<str>>)> {
+    pub(super) fn sessions_with_tag(
+        &self,
+        app: &str,
+        client: &str,
+        tag: &str,
+        except: u64,
+    ) -> Vec<(u64, Option<Arc<str>>)> {
         let apps = self.apps.read();
-        let Some(entries) = apps.get(app).and_then(|s| s.clients.get(client)) else { return Vec::new() };
+        let Some(entries) = apps.get(app).and_then(|s| s.clients.get(client)) else {
+            return Vec::new();
+        };
         entries
             .iter()
             .filter(|e| e.id != except && e.tag.as_deref() == Some(tag))
@@ -158,7 +201,10 @@ impl Registry {
     }
 
     pub(super) fn is_online(&self, app: &str, client: &str) -> bool {
-        self.apps.read().get(app).is_some_and(|s| s.clients.contains_key(client))
+        self.apps
+            .read()
+            .get(app)
+            .is_some_and(|s| s.clients.contains_key(client))
     }
 
     pub(super) fn online_count(&self, app: &str) -> usize {
@@ -171,8 +217,13 @@ impl Registry {
 
     pub(super) fn room_members(&self, app: &str, conv: &str) -> Vec<String> {
         let apps = self.apps.read();
-        let Some(online) = apps.get(app).and_then(|s| s.rooms.get(conv)) else { return Vec::new() };
-        let mut clients: Vec<String> = online.values().map(|(client, _)| client.to_string()).collect();
+        let Some(online) = apps.get(app).and_then(|s| s.rooms.get(conv)) else {
+            return Vec::new();
+        };
+        let mut clients: Vec<String> = online
+            .values()
+            .map(|(client, _)| client.to_string())
+            .collect();
         clients.sort_unstable();
         clients.dedup();
         clients
@@ -180,9 +231,23 @@ impl Registry {
 
     pub(super) fn join_room(&self, app: &str, client: &str, id: u64, conv: &str) {
         let mut apps = self.apps.write();
-        let Some(sessions) = apps.get_mut(app) else { return };
-        let Some(client_key) = sessions.clients.get_key_value(client).map(|(k, _)| Arc::clone(k)) else { return };
-        let Some(entry) = sessions.clients.get_mut(client).and_then(|e| e.iter_mut().find(|e| e.id == id)) else { return };
+        let Some(sessions) = apps.get_mut(app) else {
+            return;
+        };
+        let Some(client_key) = sessions
+            .clients
+            .get_key_value(client)
+            .map(|(k, _)| Arc::clone(k))
+        else {
+            return;
+        };
+        let Some(entry) = sessions
+            .clients
+            .get_mut(client)
+            .and_then(|e| e.iter_mut().find(|e| e.id == id))
+        else {
+            return;
+        };
         if entry.rooms.iter().any(|r| &**r == conv) {
             return;
         }
@@ -197,13 +262,23 @@ impl Registry {
 
     pub(super) fn leave_room(&self, app: &str, id: u64, conv: &str) {
         let mut apps = self.apps.write();
-        let Some(sessions) = apps.get_mut(app) else { return };
-        let Some(online) = sessions.rooms.get_mut(conv) else { return };
-        let Some((client, _)) = online.remove(&id) else { return };
+        let Some(sessions) = apps.get_mut(app) else {
+            return;
+        };
+        let Some(online) = sessions.rooms.get_mut(conv) else {
+            return;
+        };
+        let Some((client, _)) = online.remove(&id) else {
+            return;
+        };
         if online.is_empty() {
             sessions.rooms.remove(conv);
         }
-        if let Some(entry) = sessions.clients.get_mut(&*client).and_then(|e| e.iter_mut().find(|e| e.id == id)) {
+        if let Some(entry) = sessions
+            .clients
+            .get_mut(&*client)
+            .and_then(|e| e.iter_mut().find(|e| e.id == id))
+        {
             entry.rooms.retain(|r| &**r != conv);
         }
     }
@@ -219,7 +294,12 @@ pub struct SessionGuard {
 
 impl SessionGuard {
     pub(super) fn new(hub: Arc<Hub>, app: &str, client: Arc<str>, id: u64) -> SessionGuard {
-        SessionGuard { hub, app: Arc::from(app), client, id }
+        SessionGuard {
+            hub,
+            app: Arc::from(app),
+            client,
+            id,
+        }
     }
 
     /// The session id: unique in this process, carried by `Origin::Session`.

@@ -91,7 +91,8 @@ pub async fn run(config: &Config, command: ImportCommand) -> anyhow::Result<()> 
     match command {
         ImportCommand::Leancloud(args) => run_leancloud(config, args).await,
         ImportCommand::Conversations(args) => {
-            let or = |value: Option<String>, default: &str| value.unwrap_or_else(|| default.to_owned());
+            let or =
+                |value: Option<String>, default: &str| value.unwrap_or_else(|| default.to_owned());
             let options = FileOptions {
                 path: args.file,
                 database_url: config.database_url.clone(),
@@ -102,7 +103,10 @@ pub async fn run(config: &Config, command: ImportCommand) -> anyhow::Result<()> 
             };
             let report = file::run(options).await?;
             print!("{report}");
-            anyhow::ensure!(report.mismatches.is_empty(), "the target differs from the file");
+            anyhow::ensure!(
+                report.mismatches.is_empty(),
+                "the target differs from the file"
+            );
             Ok(())
         }
     }
@@ -127,7 +131,8 @@ async fn run_leancloud(config: &Config, args: LeancloudArgs) -> anyhow::Result<(
         ListingArg::AllConversations => Listing::AllConversations,
     };
     options.max_messages = args.max_messages;
-    options.progress_every = (args.progress_secs > 0).then(|| Duration::from_secs(args.progress_secs));
+    options.progress_every =
+        (args.progress_secs > 0).then(|| Duration::from_secs(args.progress_secs));
     options.cancel = interrupt_token();
     if args.verify {
         let report = verify::run(options).await?;
@@ -137,7 +142,10 @@ async fn run_leancloud(config: &Config, args: LeancloudArgs) -> anyhow::Result<(
     }
     let report = leancloud::run(options).await?;
     print!("{report}");
-    anyhow::ensure!(report.complete, "import interrupted; run the same command again to resume");
+    anyhow::ensure!(
+        report.complete,
+        "import interrupted; run the same command again to resume"
+    );
     Ok(())
 }
 

@@ -11,8 +11,21 @@ use serde_json::{Map, Value};
 /// Built-in `_Conversation` fields; everything else is a custom field. `ACL`, `className`
 /// and `__type` are LeanStorage metadata Tidings has no use for.
 const BUILT_IN: &[&str] = &[
-    "objectId", "createdAt", "updatedAt", "name", "m", "mu", "c", "tr", "sys", "unique", "uniqueId", "lm", "ACL",
-    "className", "__type",
+    "objectId",
+    "createdAt",
+    "updatedAt",
+    "name",
+    "m",
+    "mu",
+    "c",
+    "tr",
+    "sys",
+    "unique",
+    "uniqueId",
+    "lm",
+    "ACL",
+    "className",
+    "__type",
 ];
 
 /// A `_Conversation` object as LeanCloud serves or exports it.
@@ -23,12 +36,16 @@ pub fn conversation(value: &Value) -> Result<ImportedConversation, String> {
         _ => return Err("objectId is missing or not a string".to_owned()),
     };
     if id.starts_with("_tmp:") {
-        return Err(format!("{id}: temporary conversations are not kept in _Conversation"));
+        return Err(format!(
+            "{id}: temporary conversations are not kept in _Conversation"
+        ));
     }
     let at = |field: &str| -> Result<Option<i64>, String> {
         match object.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => date(value).map(Some).ok_or_else(|| format!("{id}: {field} is not a date")),
+            Some(value) => date(value)
+                .map(Some)
+                .ok_or_else(|| format!("{id}: {field} is not a date")),
         }
     };
     let created_at = at("createdAt")?.ok_or_else(|| format!("{id}: createdAt is missing"))?;
@@ -42,8 +59,16 @@ pub fn conversation(value: &Value) -> Result<ImportedConversation, String> {
         Kind::Normal
     };
     let normal = kind == Kind::Normal;
-    let members = if normal { client_list(object, "m").map_err(|e| format!("{id}: {e}"))? } else { Vec::new() };
-    let mutes = if normal { client_list(object, "mu").map_err(|e| format!("{id}: {e}"))? } else { Vec::new() };
+    let members = if normal {
+        client_list(object, "m").map_err(|e| format!("{id}: {e}"))?
+    } else {
+        Vec::new()
+    };
+    let mutes = if normal {
+        client_list(object, "mu").map_err(|e| format!("{id}: {e}"))?
+    } else {
+        Vec::new()
+    };
     let text = |field: &str| object.get(field).and_then(Value::as_str).map(str::to_owned);
     let attrs: Map<String, Value> = object
         .iter()
@@ -52,7 +77,8 @@ pub fn conversation(value: &Value) -> Result<ImportedConversation, String> {
         .collect();
     let unique = normal && flag(object, "unique");
     let unique_id = if normal {
-        text("uniqueId").or_else(|| unique.then(|| crate::domain::conversation::unique_id(&members)))
+        text("uniqueId")
+            .or_else(|| unique.then(|| crate::domain::conversation::unique_id(&members)))
     } else {
         None
     };
@@ -75,31 +101,51 @@ pub fn conversation(value: &Value) -> Result<ImportedConversation, String> {
 /// A REST history item (`msg-id`, `timestamp`, `from`, `data`, `bin`, `from-ip`, and where
 /// present `patch-timestamp`, `recall`, `ack-at`, `mention-all`, `mention-pids`).
 pub fn message(value: &Value) -> Result<ImportedMessage, String> {
-    let object = value.as_object().ok_or("history item is not a JSON object")?;
+    let object = value
+        .as_object()
+        .ok_or("history item is not a JSON object")?;
     let msg_id = match object.get("msg-id").or_else(|| object.get("msgId")) {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => return Err("history item without msg-id".to_owned()),
     };
     let number = |names: &[&str]| names.iter().find_map(|n| object.get(*n)).and_then(millis);
-    let timestamp = number(&["timestamp"]).ok_or_else(|| format!("message {msg_id}: timestamp is missing"))?;
+    let timestamp =
+        number(&["timestamp"]).ok_or_else(|| format!("message {msg_id}: timestamp is missing"))?;
     let data = match object.get("data") {
         Some(Value::String(text)) => text.clone(),
         None | Some(Value::Null) => String::new(),
         // A 2016 capture shows typed messages served as parsed JSON: store their text.
         Some(other) => other.to_string(),
     };
-    let truthy = |names: &[&str]| names.iter().any(|n| object.get(*n).and_then(Value::as_bool).unwrap_or(false));
-    let mention_pids = match object.get("mention-pids").or_else(|| object.get("mentionPids")) {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+    let truthy = |names: &[&str]| {
+        names
+            .iter()
+            .any(|n| object.get(*n).and_then(Value::as_bool).unwrap_or(false))
+    };
+    let mention_pids = match object
+        .get("mention-pids")
+        .or_else(|| object.get("mentionPids"))
+    {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     };
     Ok(ImportedMessage {
         msg_id,
         timestamp,
-        from_client: object.get("from").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        from_client: object
+            .get("from")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         data,
         bin: truthy(&["bin"]),
-        from_ip: object.get("from-ip").and_then(Value::as_str).map(str::to_owned),
+        from_ip: object
+            .get("from-ip")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         kind: MessageKind::Conversation,
         to_clients: Vec::new(),
         hidden_for: Vec::new(),
@@ -123,7 +169,9 @@ fn client_list(object: &Map<String, Value>, field: &str) -> Result<Vec<String>, 
             let mut seen = std::collections::HashSet::new();
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                let client = item.as_str().ok_or_else(|| format!("{field} holds a non-string"))?;
+                let client = item
+                    .as_str()
+                    .ok_or_else(|| format!("{field} holds a non-string"))?;
                 if seen.insert(client) {
                     out.push(client.to_owned());
                 }
@@ -139,7 +187,10 @@ fn client_list(object: &Map<String, Value>, field: &str) -> Result<Vec<String>, 
 pub fn date(value: &Value) -> Option<i64> {
     match value {
         Value::String(text) => parse_iso(text),
-        Value::Object(object) => object.get("iso").and_then(Value::as_str).and_then(parse_iso),
+        Value::Object(object) => object
+            .get("iso")
+            .and_then(Value::as_str)
+            .and_then(parse_iso),
         Value::Number(n) => n.as_i64(),
         _ => None,
     }
@@ -172,7 +223,10 @@ mod tests {
         assert_eq!(conv.members, vec!["b", "a"]);
         assert_eq!(conv.mutes, vec!["a"]);
         assert_eq!(conv.unique_id.as_deref(), Some("u1"));
-        assert_eq!(Value::Object(conv.attrs), json!({"attr": {"x": 1}, "level": 3}));
+        assert_eq!(
+            Value::Object(conv.attrs),
+            json!({"attr": {"x": 1}, "level": 3})
+        );
         assert_eq!(conv.last_message_at, Some(1_577_836_800_005));
         assert_eq!(conv.updated_at - conv.created_at, 86_400_000);
     }
@@ -182,9 +236,13 @@ mod tests {
         let room = json!({"objectId": "r", "tr": true, "m": ["x"], "createdAt": "2020-01-01T00:00:00.000Z"});
         let room = conversation(&room).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((room.kind, room.members.len()), (Kind::ChatRoom, 0));
-        let service = json!({"objectId": "s", "sys": true, "createdAt": "2020-01-01T00:00:00.000Z"});
+        let service =
+            json!({"objectId": "s", "sys": true, "createdAt": "2020-01-01T00:00:00.000Z"});
         assert_eq!(conversation(&service).map(|c| c.kind), Ok(Kind::Service));
-        assert!(conversation(&json!({"objectId": "_tmp:abc", "createdAt": "2020-01-01T00:00:00.000Z"})).is_err());
+        assert!(conversation(
+            &json!({"objectId": "_tmp:abc", "createdAt": "2020-01-01T00:00:00.000Z"})
+        )
+        .is_err());
         assert!(conversation(&json!({"objectId": "x"})).is_err());
         assert!(conversation(&json!({"objectId": "x", "createdAt": "2020", "m": "a"})).is_err());
         assert!(conversation(&json!([1])).is_err());
@@ -195,7 +253,10 @@ mod tests {
         let item = json!({"msg-id": "m1", "timestamp": 5, "from": "a", "data": {"_lctype": -1}, "bin": false,
             "from-ip": null, "patch-timestamp": 9, "recall": true, "mention-pids": ["b"]});
         let message = message(&item).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((message.timestamp, message.patch_timestamp, message.recalled), (5, Some(9), true));
+        assert_eq!(
+            (message.timestamp, message.patch_timestamp, message.recalled),
+            (5, Some(9), true)
+        );
         assert_eq!(message.data, r#"{"_lctype":-1}"#);
         assert_eq!(message.mention_pids, vec!["b"]);
         assert!(super::message(&json!({"timestamp": 1})).is_err());

@@ -50,22 +50,40 @@ pub struct FileReport {
 impl fmt::Display for FileReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.verify {
-            let verdict = if self.mismatches.is_empty() { "OK: the target holds every conversation as the file has it" } else { "MISMATCH" };
-            writeln!(f, "Verify: {verdict}. {} records ({:?}).", self.records, self.shape)?;
+            let verdict = if self.mismatches.is_empty() {
+                "OK: the target holds every conversation as the file has it"
+            } else {
+                "MISMATCH"
+            };
+            writeln!(
+                f,
+                "Verify: {verdict}. {} records ({:?}).",
+                self.records, self.shape
+            )?;
             for m in &self.mismatches {
                 writeln!(f, "    {}: {}", m.item, m.reason)?;
             }
         } else {
-            writeln!(f, "Imported {} conversations ({} created, {} updated) from {} records ({:?}).",
-                self.created + self.updated, self.created, self.updated, self.records, self.shape)?;
+            writeln!(
+                f,
+                "Imported {} conversations ({} created, {} updated) from {} records ({:?}).",
+                self.created + self.updated,
+                self.created,
+                self.updated,
+                self.records,
+                self.shape
+            )?;
         }
         super::write_skips(f, self.skipped.len() as u64, &self.skipped)?;
         writeln!(f, "  checksum: {}", self.checksum)
     }
 }
 
-/// Splits a file into records: `(where, the object or why it is unreadable)`.
-pub fn parse(text: &str) -> (Shape, Vec<(String, Result<Value, String>)>) {
+/// One record of a file: where it is, and the object or why it is unreadable.
+pub type Record = (String, Result<Value, String>);
+
+/// Splits a file into records.
+pub fn parse(text: &str) -> (Shape, Vec<Record>) {
     let trimmed = text.trim_start_matches('\u{feff}').trim();
     if trimmed.starts_with('[') {
         if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed) {
@@ -77,22 +95,33 @@ pub fn parse(text: &str) -> (Shape, Vec<(String, Result<Value, String>)>) {
     if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(trimmed) {
         return match object.get("results") {
             Some(Value::Array(items)) => (Shape::Results, numbered("result", items.clone())),
-            _ => (Shape::Lines, vec![("line 1".to_owned(), Ok(Value::Object(object)))]),
+            _ => (
+                Shape::Lines,
+                vec![("line 1".to_owned(), Ok(Value::Object(object)))],
+            ),
         };
     }
     (Shape::Lines, lines(text, false))
 }
 
-fn numbered(what: &str, items: Vec<Value>) -> Vec<(String, Result<Value, String>)> {
-    items.into_iter().enumerate().map(|(i, v)| (format!("{what} {}", i + 1), Ok(v))).collect()
+fn numbered(what: &str, items: Vec<Value>) -> Vec<Record> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (format!("{what} {}", i + 1), Ok(v)))
+        .collect()
 }
 
-fn lines(text: &str, in_array: bool) -> Vec<(String, Result<Value, String>)> {
+fn lines(text: &str, in_array: bool) -> Vec<Record> {
     let mut out = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let mut line = line.trim().trim_start_matches('\u{feff}');
         if in_array {
-            line = line.trim_start_matches('[').trim_end_matches(']').trim().trim_end_matches(',');
+            line = line
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .trim_end_matches(',');
         }
         if line.is_empty() {
             continue;
@@ -105,7 +134,8 @@ fn lines(text: &str, in_array: bool) -> Vec<(String, Result<Value, String>)> {
 
 /// Imports (or with `verify`, checks) the file's conversations.
 pub async fn run(options: FileOptions) -> anyhow::Result<FileReport> {
-    let text = std::fs::read_to_string(&options.path).with_context(|| format!("reading {}", options.path.display()))?;
+    let text = std::fs::read_to_string(&options.path)
+        .with_context(|| format!("reading {}", options.path.display()))?;
     let (shape, records) = parse(&text);
     let store = Store::connect(&options.database_url, 4, 64).await?;
     store.migrate().await?;
@@ -114,7 +144,12 @@ pub async fn run(options: FileOptions) -> anyhow::Result<FileReport> {
     outcome
 }
 
-async fn load(options: &FileOptions, store: &Store, shape: Shape, records: Vec<(String, Result<Value, String>)>) -> anyhow::Result<FileReport> {
+async fn load(
+    options: &FileOptions,
+    store: &Store,
+    shape: Shape,
+    records: Vec<Record>,
+) -> anyhow::Result<FileReport> {
     let app = options.app_id.as_str();
     anyhow::ensure!(!app.is_empty(), "--app-id (or TIDINGS_APP_ID) is required");
     match (&options.app_key, &options.master_key) {
@@ -142,13 +177,19 @@ async fn load(options: &FileOptions, store: &Store, shape: Shape, records: Vec<(
         let conv = match record.and_then(|value| convert::conversation(&value)) {
             Ok(conv) => conv,
             Err(reason) => {
-                report.skipped.push(Skipped { item: place, reason });
+                report.skipped.push(Skipped {
+                    item: place,
+                    reason,
+                });
                 continue;
             }
         };
         if options.verify {
             if let Some(problem) = difference(store, app, &conv).await? {
-                report.mismatches.push(Skipped { item: format!("{place} ({})", conv.id), reason: problem });
+                report.mismatches.push(Skipped {
+                    item: format!("{place} ({})", conv.id),
+                    reason: problem,
+                });
             }
         } else if store.import_conversation(app, &conv).await? {
             report.created += 1;
@@ -167,11 +208,17 @@ async fn load(options: &FileOptions, store: &Store, shape: Shape, records: Vec<(
 }
 
 /// How the target's copy differs from the file's, if it does.
-async fn difference(store: &Store, app: &str, conv: &ImportedConversation) -> anyhow::Result<Option<String>> {
+async fn difference(
+    store: &Store,
+    app: &str,
+    conv: &ImportedConversation,
+) -> anyhow::Result<Option<String>> {
     let Some(mut found) = store.find_conversation(app, &conv.id).await? else {
         return Ok(Some("missing in the target".to_owned()));
     };
-    store.fill_member_lists(app, std::slice::from_mut(&mut found)).await?;
+    store
+        .fill_member_lists(app, std::slice::from_mut(&mut found))
+        .await?;
     let sorted = |list: &[String]| {
         let mut list = list.to_vec();
         list.sort();
@@ -181,14 +228,21 @@ async fn difference(store: &Store, app: &str, conv: &ImportedConversation) -> an
         ("kind", found.kind == conv.kind),
         ("name", found.name == conv.name),
         ("creator", found.creator == conv.creator),
-        ("unique", found.is_unique == conv.unique && found.unique_id == conv.unique_id),
+        (
+            "unique",
+            found.is_unique == conv.unique && found.unique_id == conv.unique_id,
+        ),
         ("custom fields", found.attrs == conv.attrs),
         ("members", sorted(&found.members) == sorted(&conv.members)),
         ("mutes", sorted(&found.mutes) == sorted(&conv.mutes)),
         ("createdAt", found.created_at == conv.created_at),
         ("updatedAt", found.updated_at == conv.updated_at),
     ];
-    let differing: Vec<&str> = checks.iter().filter(|(_, same)| !same).map(|(name, _)| *name).collect();
+    let differing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| *name)
+        .collect();
     Ok((!differing.is_empty()).then(|| format!("differs in {}", differing.join(", "))))
 }
 
@@ -207,7 +261,8 @@ mod tests {
         let oks: Vec<bool> = records.iter().map(|(_, r)| r.is_ok()).collect();
         assert_eq!(oks, vec![true, false, true]);
         assert_eq!(records[1].0, "line 3");
-        let (shape, records) = parse("[\n{\"objectId\":\"a\"},\n{oops},\n{\"objectId\":\"b\"}\n]\n");
+        let (shape, records) =
+            parse("[\n{\"objectId\":\"a\"},\n{oops},\n{\"objectId\":\"b\"}\n]\n");
         assert_eq!(shape, Shape::Array);
         assert_eq!(records.iter().filter(|(_, r)| r.is_ok()).count(), 2);
     }

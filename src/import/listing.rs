@@ -44,7 +44,12 @@ impl<'a> ConversationPager<'a> {
             Listing::Scan => Mode::Scan { cursor: None },
             Listing::AllConversations => Mode::Keyset { after: None },
         };
-        ConversationPager { source, mode, limit: limit.clamp(1, 1000), done: false }
+        ConversationPager {
+            source,
+            mode,
+            limit: limit.clamp(1, 1000),
+            done: false,
+        }
     }
 
     /// How many conversations the source has (`count=1&limit=0`), if it says.
@@ -68,7 +73,10 @@ impl<'a> ConversationPager<'a> {
                     return Ok(Some(page));
                 }
                 Err(refused) => {
-                    tracing::info!(status = refused.status, "{SCAN_PATH} is not served; listing through {ALL_PATH}");
+                    tracing::info!(
+                        status = refused.status,
+                        "{SCAN_PATH} is not served; listing through {ALL_PATH}"
+                    );
                     self.mode = Mode::Keyset { after: None };
                 }
             }
@@ -76,7 +84,9 @@ impl<'a> ConversationPager<'a> {
         let page = match &self.mode {
             Mode::Scan { cursor } => {
                 let cursor = cursor.clone();
-                self.scan(cursor).await?.map_err(|refused| refusal(SCAN_PATH, &refused))?
+                self.scan(cursor)
+                    .await?
+                    .map_err(|refused| refusal(SCAN_PATH, &refused))?
             }
             _ => self.keyset().await?,
         };
@@ -84,7 +94,10 @@ impl<'a> ConversationPager<'a> {
     }
 
     /// One scan page; moves the cursor (or ends) on success.
-    async fn scan(&mut self, cursor: Option<String>) -> anyhow::Result<Result<Vec<Value>, Refused>> {
+    async fn scan(
+        &mut self,
+        cursor: Option<String>,
+    ) -> anyhow::Result<Result<Vec<Value>, Refused>> {
         let mut query = vec![("limit", self.limit.to_string())];
         if let Some(cursor) = cursor {
             query.push(("cursor", cursor));
@@ -94,15 +107,24 @@ impl<'a> ConversationPager<'a> {
             Err(refused) => return Ok(Err(refused)),
         };
         let results = results(&body, SCAN_PATH)?;
-        let next = body.get("cursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_owned);
+        let next = body
+            .get("cursor")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
         self.done = next.is_none() || results.is_empty();
         self.mode = Mode::Scan { cursor: next };
         Ok(Ok(results))
     }
 
     async fn keyset(&mut self) -> anyhow::Result<Vec<Value>> {
-        let Mode::Keyset { after } = &self.mode else { bail!("not in keyset mode") };
-        let mut query = vec![("limit", self.limit.to_string()), ("order", "createdAt,objectId".to_owned())];
+        let Mode::Keyset { after } = &self.mode else {
+            bail!("not in keyset mode")
+        };
+        let mut query = vec![
+            ("limit", self.limit.to_string()),
+            ("order", "createdAt,objectId".to_owned()),
+        ];
         if let Some((created, id)) = after {
             let date = json!({"__type": "Date", "iso": iso(*created)});
             let filter = json!({"$or": [
@@ -121,7 +143,9 @@ impl<'a> ConversationPager<'a> {
         });
         match last {
             Some(last) => self.mode = Mode::Keyset { after: Some(last) },
-            None if !self.done => bail!("a full page of {ALL_PATH} without one readable createdAt/objectId: cannot page on"),
+            None if !self.done => bail!(
+                "a full page of {ALL_PATH} without one readable createdAt/objectId: cannot page on"
+            ),
             None => {}
         }
         Ok(results)
@@ -149,7 +173,10 @@ pub async fn history_page(
     inclusive: bool,
     limit: u32,
 ) -> anyhow::Result<Result<Vec<Value>, Refused>> {
-    let mut query = vec![("reversed", "true".to_owned()), ("limit", limit.clamp(1, 1000).to_string())];
+    let mut query = vec![
+        ("reversed", "true".to_owned()),
+        ("limit", limit.clamp(1, 1000).to_string()),
+    ];
     if let Some(cursor) = cursor {
         query.push(("timestamp", cursor.timestamp.to_string()));
         if inclusive {

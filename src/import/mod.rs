@@ -10,9 +10,10 @@
 //!
 //! Decisions and their reasons: `docs/import.md`.
 
-pub mod convert;
 pub mod cli;
+pub mod convert;
 pub mod file;
+mod history;
 pub mod leancloud;
 pub mod listing;
 pub mod progress;
@@ -63,7 +64,10 @@ impl Report {
     pub fn skip(&mut self, item: impl Into<String>, reason: impl Into<String>) {
         self.skipped_total += 1;
         if self.skipped.len() < MAX_SKIP_DETAILS {
-            self.skipped.push(Skipped { item: item.into(), reason: reason.into() });
+            self.skipped.push(Skipped {
+                item: item.into(),
+                reason: reason.into(),
+            });
         }
     }
 
@@ -74,7 +78,11 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let status = if self.complete { "complete" } else { "INTERRUPTED: run the same command again to resume" };
+        let status = if self.complete {
+            "complete"
+        } else {
+            "INTERRUPTED: run the same command again to resume"
+        };
         writeln!(f, "Import {status}.")?;
         writeln!(
             f,
@@ -97,13 +105,20 @@ impl fmt::Display for Report {
         )?;
         write_skips(f, self.skipped_total, &self.skipped)?;
         if let Some(checksum) = &self.checksum {
-            writeln!(f, "  checksum: {checksum} (check with the same command and --verify)")?;
+            writeln!(
+                f,
+                "  checksum: {checksum} (check with the same command and --verify)"
+            )?;
         }
         Ok(())
     }
 }
 
-pub(crate) fn write_skips(f: &mut fmt::Formatter<'_>, total: u64, details: &[Skipped]) -> fmt::Result {
+pub(crate) fn write_skips(
+    f: &mut fmt::Formatter<'_>,
+    total: u64,
+    details: &[Skipped],
+) -> fmt::Result {
     writeln!(f, "  skipped: {total}")?;
     for skip in details {
         writeln!(f, "    {}: {}", skip.item, skip.reason)?;
@@ -146,12 +161,18 @@ pub fn overall_checksum(mut per_conversation: Vec<(String, u64, String)>) -> Str
 }
 
 /// The digest of a conversation's stored history in the target.
-pub async fn target_digest(store: &crate::store::Store, app: &str, conv: &str) -> anyhow::Result<(u64, String)> {
+pub async fn target_digest(
+    store: &crate::store::Store,
+    app: &str,
+    conv: &str,
+) -> anyhow::Result<(u64, String)> {
     let mut digest = HistoryDigest::default();
     let mut after = None;
     loop {
         let page = store.message_ids_page(app, conv, after, 5000).await?;
-        let Some((_, ts, seq)) = page.last() else { break };
+        let Some((_, ts, seq)) = page.last() else {
+            break;
+        };
         after = Some((*ts, *seq));
         for (msg_id, _, _) in &page {
             digest.add(msg_id);

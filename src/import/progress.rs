@@ -39,10 +39,16 @@ impl Progress {
     /// Takes up to `wanted` messages from the budget; returns how many were granted.
     pub fn reserve(&self, wanted: u64) -> u64 {
         let mut granted = 0;
-        let _ = self.budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-            granted = left.min(wanted);
-            Some(if left == u64::MAX { left } else { left - granted })
-        });
+        let _ = self
+            .budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                granted = left.min(wanted);
+                Some(if left == u64::MAX {
+                    left
+                } else {
+                    left - granted
+                })
+            });
         granted
     }
 
@@ -59,7 +65,11 @@ impl Progress {
         let messages = self.messages_imported.load(Ordering::Relaxed);
         let present = self.messages_present.load(Ordering::Relaxed);
         let skipped = self.messages_skipped.load(Ordering::Relaxed);
-        let total_text = if total == 0 { "?".to_owned() } else { total.to_string() };
+        let total_text = if total == 0 {
+            "?".to_owned()
+        } else {
+            total.to_string()
+        };
         let eta = if done > 0 && total >= done {
             let per = self.elapsed().as_secs_f64() / done as f64;
             clock(Duration::from_secs_f64(per * (total - done) as f64))
@@ -77,7 +87,11 @@ impl Progress {
     }
 
     /// Prints [`Progress::line`] to stderr every `every` until `stop` fires.
-    pub fn spawn_printer(self: &Arc<Self>, every: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_printer(
+        self: &Arc<Self>,
+        every: Duration,
+        stop: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let progress = Arc::clone(self);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);

@@ -50,7 +50,10 @@ pub struct Source {
 impl Source {
     pub fn new(config: SourceConfig, cancel: CancellationToken) -> anyhow::Result<Source> {
         let server = config.server.trim().trim_end_matches('/');
-        anyhow::ensure!(!server.is_empty(), "--server is required (the source's API host, e.g. https://abc.api.lncldglobal.com)");
+        anyhow::ensure!(
+            !server.is_empty(),
+            "--server is required (the source's API host, e.g. https://abc.api.lncldglobal.com)"
+        );
         let base = if server.starts_with("http://") || server.starts_with("https://") {
             server.to_owned()
         } else {
@@ -61,8 +64,17 @@ impl Source {
             .user_agent(concat!("tidings-import/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
-        let limiter = NonZeroU32::new(config.rate).map(|rate| RateLimiter::direct(Quota::per_second(rate)));
-        Ok(Source { http, base, config, limiter, cancel, requests: AtomicU64::new(0), retries: AtomicU64::new(0) })
+        let limiter =
+            NonZeroU32::new(config.rate).map(|rate| RateLimiter::direct(Quota::per_second(rate)));
+        Ok(Source {
+            http,
+            base,
+            config,
+            limiter,
+            cancel,
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        })
     }
 
     /// Requests sent so far (retries included).
@@ -77,7 +89,11 @@ impl Source {
 
     /// GETs `path` (e.g. `/1.2/rtm/all-conversations`) with `query`: the JSON body, or
     /// `Err(Refused)` inside `Ok` when the source answered a final 4xx.
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Result<Value, Refused>> {
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Result<Value, Refused>> {
         let url = format!("{}{}", self.base, path);
         let attempts = self.config.max_attempts.max(1);
         let mut last_problem = String::new();
@@ -116,7 +132,10 @@ impl Source {
                         let text = response.text().await;
                         match text.map(|t| serde_json::from_str::<Value>(&t).map_err(|e| (e, t))) {
                             Ok(Ok(value)) => return Ok(Ok(value)),
-                            Ok(Err((err, text))) => bail!("{url} answered {status} with a body that is not JSON ({err}): {}", excerpt(&text)),
+                            Ok(Err((err, text))) => bail!(
+                                "{url} answered {status} with a body that is not JSON ({err}): {}",
+                                excerpt(&text)
+                            ),
                             Err(err) => {
                                 last_problem = format!("reading the body failed: {err}");
                                 backoff(attempt)
@@ -128,7 +147,10 @@ impl Source {
                         retry_after.unwrap_or_else(|| backoff(attempt))
                     } else {
                         let body = response.text().await.unwrap_or_default();
-                        return Ok(Err(Refused { status: status.as_u16(), body }));
+                        return Ok(Err(Refused {
+                            status: status.as_u16(),
+                            body,
+                        }));
                     }
                 }
             };
@@ -165,17 +187,27 @@ pub fn refusal(path: &str, refused: &Refused) -> anyhow::Error {
         401 | 403 => " (check --app-id and --master-key)",
         _ => "",
     };
-    anyhow!("GET {path} was refused with {}{advice}: {}", refused.status, excerpt(&refused.body))
+    anyhow!(
+        "GET {path} was refused with {}{advice}: {}",
+        refused.status,
+        excerpt(&refused.body)
+    )
 }
 
 fn backoff(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1 << attempt.min(16)).min(BACKOFF_MAX);
+    let exp = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(16))
+        .min(BACKOFF_MAX);
     exp.mul_f64(rand::thread_rng().gen_range(0.5..1.5))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for APIs and falls back to backoff).
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     let secs: u64 = value.trim().parse().ok()?;
     Some(Duration::from_secs(secs.min(300)))
 }

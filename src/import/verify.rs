@@ -43,16 +43,28 @@ impl VerifyReport {
 
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.ok() { "OK: source and target agree" } else { "MISMATCH" };
+        let verdict = if self.ok() {
+            "OK: source and target agree"
+        } else {
+            "MISMATCH"
+        };
         writeln!(f, "Verify: {verdict}.")?;
         writeln!(
             f,
             "  conversations: {}; messages: {} in the source, {} in the target",
             self.conversations, self.source_messages, self.target_messages
         )?;
-        writeln!(f, "  checksum: source {}, target {}", self.source_checksum, self.target_checksum)?;
+        writeln!(
+            f,
+            "  checksum: source {}, target {}",
+            self.source_checksum, self.target_checksum
+        )?;
         for m in &self.mismatches {
-            writeln!(f, "    {}: source {} messages, target {}: {}", m.conv_id, m.source_count, m.target_count, m.problem)?;
+            writeln!(
+                f,
+                "    {}: source {} messages, target {}: {}",
+                m.conv_id, m.source_count, m.target_count, m.problem
+            )?;
         }
         if !self.unreadable.is_empty() {
             super::write_skips(f, self.unreadable.len() as u64, &self.unreadable)?;
@@ -83,7 +95,10 @@ async fn compare(options: &Options, store: &Store) -> anyhow::Result<VerifyRepor
         for object in &page {
             match convert::conversation(object) {
                 Ok(conv) => convs.push(conv),
-                Err(reason) => report.unreadable.push(Skipped { item: "conversation".to_owned(), reason }),
+                Err(reason) => report.unreadable.push(Skipped {
+                    item: "conversation".to_owned(),
+                    reason,
+                }),
             }
         }
         let checked: Vec<Checked> = stream::iter(convs)
@@ -96,13 +111,20 @@ async fn compare(options: &Options, store: &Store) -> anyhow::Result<VerifyRepor
             report.conversations += 1;
             report.source_messages += source_count;
             report.target_messages += target_count;
-            let problem = problem.or_else(|| match (source_count == target_count, source_sha == target_sha) {
-                (true, true) => None,
-                (false, _) => Some("message counts differ".to_owned()),
-                (true, false) => Some("same count, different messages or order".to_owned()),
+            let problem = problem.or_else(|| {
+                match (source_count == target_count, source_sha == target_sha) {
+                    (true, true) => None,
+                    (false, _) => Some("message counts differ".to_owned()),
+                    (true, false) => Some("same count, different messages or order".to_owned()),
+                }
             });
             if let Some(problem) = problem {
-                report.mismatches.push(Mismatch { conv_id: id.clone(), source_count, target_count, problem });
+                report.mismatches.push(Mismatch {
+                    conv_id: id.clone(),
+                    source_count,
+                    target_count,
+                    problem,
+                });
             }
             sources.push((id.clone(), source_count, source_sha));
             targets.push((id, target_count, target_sha));
@@ -114,26 +136,48 @@ async fn compare(options: &Options, store: &Store) -> anyhow::Result<VerifyRepor
     Ok(report)
 }
 
-async fn check(source: &Source, store: &Store, app: &str, conv: ImportedConversation, page_size: u32) -> Checked {
+async fn check(
+    source: &Source,
+    store: &Store,
+    app: &str,
+    conv: ImportedConversation,
+    page_size: u32,
+) -> Checked {
     let source_digest = match conv.kind {
         Kind::Service => service::source_digest(source, &conv.id, page_size).await?,
-        Kind::ChatRoom => history_digest(source, &history_path("chatrooms", &conv.id), page_size).await?,
-        Kind::Normal | Kind::Temporary => history_digest(source, &history_path("conversations", &conv.id), page_size).await?,
+        Kind::ChatRoom => {
+            history_digest(source, &history_path("chatrooms", &conv.id), page_size).await?
+        }
+        Kind::Normal | Kind::Temporary => {
+            history_digest(source, &history_path("conversations", &conv.id), page_size).await?
+        }
     };
     let Some(source_digest) = source_digest else {
-        return Ok((conv.id, (0, String::new()), (0, String::new()), Some("gone from the source during the check".to_owned())));
+        return Ok((
+            conv.id,
+            (0, String::new()),
+            (0, String::new()),
+            Some("gone from the source during the check".to_owned()),
+        ));
     };
     let target_digest = super::target_digest(store, app, &conv.id).await?;
     let problem = match store.find_conversation(app, &conv.id).await? {
         None => Some("missing in the target".to_owned()),
-        Some(found) if found.kind != conv.kind => Some(format!("kind {:?} in the source, {:?} in the target", conv.kind, found.kind)),
+        Some(found) if found.kind != conv.kind => Some(format!(
+            "kind {:?} in the source, {:?} in the target",
+            conv.kind, found.kind
+        )),
         Some(_) => None,
     };
     Ok((conv.id, source_digest, target_digest, problem))
 }
 
 /// The digest of a conversation's history in the source; `None` when it is gone.
-async fn history_digest(source: &Source, path: &str, page_size: u32) -> anyhow::Result<Option<(u64, String)>> {
+async fn history_digest(
+    source: &Source,
+    path: &str,
+    page_size: u32,
+) -> anyhow::Result<Option<(u64, String)>> {
     let mut digest = HistoryDigest::default();
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -147,7 +191,10 @@ async fn history_digest(source: &Source, path: &str, page_size: u32) -> anyhow::
         for item in &items {
             if let Ok(message) = convert::message(item) {
                 digest.add(&message.msg_id);
-                cursor = Some(Cursor { timestamp: message.timestamp, msg_id: message.msg_id });
+                cursor = Some(Cursor {
+                    timestamp: message.timestamp,
+                    msg_id: message.msg_id,
+                });
             }
         }
         if !full {

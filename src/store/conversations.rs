@@ -39,7 +39,7 @@ impl Store {
     /// Creates a conversation. With `unique`, an existing unique conversation whose current
     /// member set equals the requested one is returned instead (`created = false`).
     pub async fn create_conversation(&self, app: &str, new: NewConversation) -> Result<(Conversation, bool)> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
         let member_key = new.unique.then(|| conversation::member_set_key(&new.members));
         if let Some(key) = &member_key {
             if self.dialect() == Dialect::Postgres {
@@ -61,7 +61,8 @@ impl Store {
             if let Some(row) = existing {
                 tx.commit().await?;
                 let mut found = conversation_from_row(&row)?;
-                found.members = self.members(app, &found.id).await?;
+                self.fill_member_lists(app, std::slice::from_mut(&mut found))
+                    .await?;
                 return Ok((found, false));
             }
         }
@@ -86,14 +87,16 @@ impl Store {
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
-        for member in &new.members {
+        // `joined_at` = creation time + position, so listings (ordered by `joined_at`) show `m`
+        // in the order it was given, as LeanCloud's array does.
+        for (position, member) in new.members.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO members (app_id, conv_id, client_id, joined_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(app)
             .bind(new.id.as_str())
             .bind(member.as_str())
-            .bind(new.now)
+            .bind(new.now + position as i64)
             .execute(&mut *tx)
             .await?;
         }
@@ -279,7 +282,8 @@ impl Store {
     pub async fn add_members(&self, app: &str, conv: &Conversation, clients: &[String], limit: usize, now: i64) -> Result<(i64, Vec<String>)> {
         let mut tx = self.pool().begin().await?;
         let mut added = Vec::new();
-        for client in clients {
+        // `now` + position keeps the given order in listings (see `create_conversation`).
+        for (position, client) in clients.iter().enumerate() {
             let done = sqlx::query(
                 "INSERT INTO members (app_id, conv_id, client_id, joined_at, read_seq, delivered_seq)
                  SELECT $1, $2, $3, $4, last_seq, last_seq FROM conversations WHERE app_id = $1 AND id = $2
@@ -288,7 +292,7 @@ impl Store {
             .bind(app)
             .bind(conv.id.as_str())
             .bind(client.as_str())
-            .bind(now)
+            .bind(now + position as i64)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() > 0 {

@@ -125,6 +125,16 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     })
 }
 
+/// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN
+/// IMMEDIATE`): a deferred transaction that reads first and writes later fails at once with
+/// `SQLITE_BUSY` when another connection committed in between (busy_timeout cannot help).
+pub(crate) async fn begin_write(pool: &AnyPool, dialect: Dialect) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    Ok(match dialect {
+        Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => pool.begin().await?,
+    })
+}
+
 /// SQL for "the larger of two values" in each dialect.
 pub(crate) fn greatest(dialect: Dialect) -> &'static str {
     match dialect {

@@ -46,6 +46,13 @@ pub struct Delivered {
     pub timestamp: i64,
 }
 
+/// How far a receiver acknowledged: up to a message, or up to a time (JS batches).
+#[derive(Debug, Clone, Copy)]
+pub enum UpTo<'a> {
+    Message(&'a str),
+    Time(i64),
+}
+
 /// Unread tuples at login are capped like LeanCloud's (Java docs: 50 conversations).
 pub const UNREAD_CONVERSATIONS_MAX: i64 = 50;
 
@@ -62,18 +69,24 @@ impl Store {
     }
 
     pub async fn login_count(&self, app: &str, day: i64) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM daily_logins WHERE app_id = $1 AND day = $2")
-            .bind(app)
-            .bind(day)
-            .fetch_one(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM daily_logins WHERE app_id = $1 AND day = $2")
+                .bind(app)
+                .bind(day)
+                .fetch_one(self.pool())
+                .await?;
         Ok(row.try_get("n")?)
     }
 
     /// Conversations of `client` with unread messages, newest activity first, with their
     /// last message and whether an unread message mentions the client. `changed_after`
     /// keeps only conversations with a message after that time.
-    pub async fn unread_conversations(&self, app: &str, client: &str, changed_after: Option<i64>) -> Result<Vec<UnreadConversation>> {
+    pub async fn unread_conversations(
+        &self,
+        app: &str,
+        client: &str,
+        changed_after: Option<i64>,
+    ) -> Result<Vec<UnreadConversation>> {
         let rows = sqlx::query(&format!(
             "SELECT mb.conv_id, c.kind, c.last_seq - mb.read_seq AS unread FROM members mb
              JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
@@ -109,12 +122,73 @@ impl Store {
         Ok(found)
     }
 
+    /// Service conversations `client` subscribes to with messages it has not read: those it
+    /// can see (broadcasts, and messages addressed to it) after it subscribed or last read.
+    /// Counted per conversation up to 100 (broadcasts are rate-limited to a few a minute).
+    pub async fn unread_subscriptions(&self, app: &str, client: &str, changed_after: Option<i64>) -> Result<Vec<UnreadConversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT s.conv_id, s.subscribed_at, s.read_at FROM subscriptions s
+             JOIN conversations c ON c.app_id = s.app_id AND c.id = s.conv_id
+             WHERE s.app_id = $1 AND s.client_id = $2 AND COALESCE(c.last_message_at, 0) > $3
+             ORDER BY c.last_message_at DESC LIMIT {UNREAD_CONVERSATIONS_MAX}"
+        ))
+        .bind(app)
+        .bind(client)
+        .bind(changed_after.unwrap_or(-1))
+        .fetch_all(self.pool())
+        .await?;
+        let mut found = Vec::new();
+        for row in &rows {
+            let conv: String = row.try_get("conv_id")?;
+            let subscribed_at: i64 = row.try_get("subscribed_at")?;
+            let read_at: i64 = row.try_get("read_at")?;
+            let after = (subscribed_at - 1).max(read_at);
+            let sql = format!(
+                "SELECT {MESSAGE_SELECT} FROM messages m WHERE m.app_id = $1 AND m.conv_id = $2 AND m.timestamp > $3
+                   AND (m.kind = 1 OR (m.kind = 2 AND EXISTS (SELECT 1 FROM message_targets t WHERE t.app_id = m.app_id
+                        AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = $4)))
+                 ORDER BY m.timestamp DESC, m.seq DESC LIMIT 100"
+            );
+            let messages = sqlx::query(&sql).bind(app).bind(conv.as_str()).bind(after).bind(client).fetch_all(self.pool()).await?;
+            if let Some(last) = messages.first() {
+                let last = message_from_row(last)?;
+                found.push(UnreadConversation {
+                    conv_id: conv,
+                    conv_kind: last.conv_kind,
+                    unread: messages.len() as i64,
+                    mentioned: false,
+                    last_message: Some(last),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// A subscriber read a service conversation. Returns whether it is subscribed.
+    pub async fn mark_subscription_read(&self, app: &str, conv: &str, client: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE subscriptions SET read_at = $1 WHERE app_id = $2 AND conv_id = $3 AND client_id = $4")
+            .bind(now)
+            .bind(app)
+            .bind(conv)
+            .bind(client)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The last stored message of each conversation in `ids`.
-    pub async fn last_messages(&self, app: &str, ids: &[String]) -> Result<HashMap<String, Message>> {
+    pub async fn last_messages(
+        &self,
+        app: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Message>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
+        let placeholders = (0..ids.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = format!(
             "SELECT {MESSAGE_SELECT} FROM messages m JOIN conversations c ON c.app_id = m.app_id AND c.id = m.conv_id
              WHERE m.app_id = $1 AND m.conv_id IN ({placeholders}) AND m.seq = c.last_seq"
@@ -124,12 +198,22 @@ impl Store {
             query = query.bind(id.as_str());
         }
         let rows = query.fetch_all(self.pool()).await?;
-        rows.iter().map(|r| message_from_row(r).map(|m| (m.conv_id.clone(), m))).collect()
+        rows.iter()
+            .map(|r| message_from_row(r).map(|m| (m.conv_id.clone(), m)))
+            .collect()
     }
 
     /// Which of `ids` hold an unread message (from someone else) mentioning `client`.
-    async fn mentioned_conversations(&self, app: &str, client: &str, ids: &[String]) -> Result<Vec<String>> {
-        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(",");
+    async fn mentioned_conversations(
+        &self,
+        app: &str,
+        client: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>> {
+        let placeholders = (0..ids.len())
+            .map(|i| format!("${}", i + 4))
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = format!(
             "SELECT DISTINCT m.conv_id FROM messages m JOIN members mb
                ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id AND mb.client_id = $2
@@ -143,7 +227,9 @@ impl Store {
             query = query.bind(id.as_str());
         }
         let rows = query.fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("conv_id")?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("conv_id")?))
+            .collect()
     }
 
     /// Total unread of `client`, over every conversation or one (E42).
@@ -151,7 +237,12 @@ impl Store {
         let sql = "SELECT CAST(COALESCE(SUM(c.last_seq - mb.read_seq), 0) AS BIGINT) AS n FROM members mb
              JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
              WHERE mb.app_id = $1 AND mb.client_id = $2 AND c.last_seq > mb.read_seq AND ($3 = '' OR mb.conv_id = $3)";
-        let row = sqlx::query(sql).bind(app).bind(client).bind(conv.unwrap_or("")).fetch_one(self.pool()).await?;
+        let row = sqlx::query(sql)
+            .bind(app)
+            .bind(client)
+            .bind(conv.unwrap_or(""))
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get("n")?)
     }
 
@@ -175,7 +266,15 @@ impl Store {
     /// A read up to the message `mid` (or the last message at or before `timestamp`, or
     /// everything). Returns the message the position points at and the unread left, or
     /// `None` when the client is not a member or nothing is stored.
-    pub async fn mark_read(&self, app: &str, conv: &str, client: &str, timestamp: Option<i64>, mid: Option<&str>, now: i64) -> Result<Option<ReadPosition>> {
+    pub async fn mark_read(
+        &self,
+        app: &str,
+        conv: &str,
+        client: &str,
+        timestamp: Option<i64>,
+        mid: Option<&str>,
+        now: i64,
+    ) -> Result<Option<ReadPosition>> {
         let target = match (mid, timestamp) {
             (Some(mid), _) => {
                 sqlx::query("SELECT seq, msg_id, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
@@ -197,7 +296,9 @@ impl Store {
                 .await?
             }
         };
-        let Some(target) = target else { return Ok(None) };
+        let Some(target) = target else {
+            return Ok(None);
+        };
         let seq: i64 = target.try_get("seq")?;
         let greatest = super::greatest(self.dialect());
         let row = sqlx::query(&format!(
@@ -230,12 +331,20 @@ impl Store {
         }))
     }
 
-    /// A receiver acknowledged messages up to `mid` (or up to time `until`). Moves its
+    /// A receiver acknowledged messages up to a message or a time. Moves its
     /// delivered position, stamps `ack_at` on first delivery, and returns the messages from
     /// others that were newly delivered (at most `limit`, for receipts).
-    pub async fn mark_delivered(&self, app: &str, conv: &str, client: &str, mid: Option<&str>, until: Option<i64>, now: i64, limit: i64) -> Result<Vec<Delivered>> {
-        let target = match (mid, until) {
-            (Some(mid), _) => sqlx::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+    pub async fn mark_delivered(
+        &self,
+        app: &str,
+        conv: &str,
+        client: &str,
+        upto: UpTo<'_>,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivered>> {
+        let target = match upto {
+            UpTo::Message(mid) => sqlx::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
                 .bind(app)
                 .bind(conv)
                 .bind(mid)
@@ -243,7 +352,7 @@ impl Store {
                 .await?
                 .map(|r| r.try_get::<i64, _>("seq"))
                 .transpose()?,
-            (None, Some(until)) => sqlx::query(
+            UpTo::Time(until) => sqlx::query(
                 "SELECT MAX(seq) AS seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3",
             )
             .bind(app)
@@ -252,9 +361,10 @@ impl Store {
             .fetch_one(self.pool())
             .await?
             .try_get::<Option<i64>, _>("seq")?,
-            (None, None) => None,
         };
-        let Some(upto) = target else { return Ok(Vec::new()) };
+        let Some(upto) = target else {
+            return Ok(Vec::new());
+        };
         let Some(row) = sqlx::query("SELECT delivered_seq FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
             .bind(app)
             .bind(conv)
@@ -303,7 +413,13 @@ impl Store {
         .await?;
         tx.commit().await?;
         rows.iter()
-            .map(|r| Ok(Delivered { msg_id: r.try_get("msg_id")?, from_client: r.try_get("from_client")?, timestamp: r.try_get("timestamp")? }))
+            .map(|r| {
+                Ok(Delivered {
+                    msg_id: r.try_get("msg_id")?,
+                    from_client: r.try_get("from_client")?,
+                    timestamp: r.try_get("timestamp")?,
+                })
+            })
             .collect()
     }
 
@@ -315,19 +431,36 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter()
-            .map(|r| Ok(MemberPositions { client_id: r.try_get("client_id")?, delivered_at: r.try_get("delivered_at")?, read_at: r.try_get("read_at")? }))
+            .map(|r| {
+                Ok(MemberPositions {
+                    client_id: r.try_get("client_id")?,
+                    delivered_at: r.try_get("delivered_at")?,
+                    read_at: r.try_get("read_at")?,
+                })
+            })
             .collect()
     }
 
     /// Edits and recalls after `since` in the conversations of `client`, oldest first.
-    pub async fn patches_since(&self, app: &str, client: &str, since: i64, limit: i64) -> Result<Vec<Message>> {
+    pub async fn patches_since(
+        &self,
+        app: &str,
+        client: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
         let sql = format!(
             "SELECT {MESSAGE_SELECT} FROM messages m JOIN members mb ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id
              WHERE mb.app_id = $1 AND mb.client_id = $2 AND m.patch_timestamp > $3
              ORDER BY m.patch_timestamp LIMIT {}",
             limit.max(0)
         );
-        let rows = sqlx::query(&sql).bind(app).bind(client).bind(since).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql)
+            .bind(app)
+            .bind(client)
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(message_from_row).collect()
     }
 
@@ -340,12 +473,22 @@ impl Store {
              ORDER BY m.conv_id, m.seq LIMIT {}",
             limit.max(0)
         );
-        let rows = sqlx::query(&sql).bind(app).bind(client).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql)
+            .bind(app)
+            .bind(client)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(message_from_row).collect()
     }
 
     /// The conversations `client` is a member of, most recent activity first.
-    pub async fn conversations_of(&self, app: &str, client: &str, skip: i64, limit: i64) -> Result<Vec<Conversation>> {
+    pub async fn conversations_of(
+        &self,
+        app: &str,
+        client: &str,
+        skip: i64,
+        limit: i64,
+    ) -> Result<Vec<Conversation>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM conversations c JOIN members mb ON mb.app_id = c.app_id AND mb.conv_id = c.id
              WHERE mb.app_id = $1 AND mb.client_id = $2
@@ -353,8 +496,15 @@ impl Store {
             limit.max(0),
             skip.max(0)
         );
-        let rows = sqlx::query(&sql).bind(app).bind(client).fetch_all(self.pool()).await?;
-        let mut found = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(&sql)
+            .bind(app)
+            .bind(client)
+            .fetch_all(self.pool())
+            .await?;
+        let mut found = rows
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>>>()?;
         self.fill_member_lists(app, &mut found).await?;
         Ok(found)
     }

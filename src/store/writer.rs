@@ -95,7 +95,7 @@ async fn run(pool: AnyPool, dialect: Dialect, batch_max: usize, mut inbox: mpsc:
 /// Writes a batch in one transaction. Per-message refusals (unknown conversation) are
 /// per-message results; a database failure fails the whole batch.
 async fn write_batch(pool: &AnyPool, dialect: Dialect, messages: &[NewMessage]) -> Result<Vec<Result<Written>>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool, dialect).await?;
     let mut outcomes: Vec<Option<Result<Written>>> = (0..messages.len()).map(|_| None).collect();
 
     // Resends: answer with the stored copy (or the first copy earlier in this batch).

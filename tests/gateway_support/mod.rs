@@ -45,7 +45,8 @@ pub struct Server {
 }
 
 fn postgres_base() -> String {
-    std::env::var("TIDINGS_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("TIDINGS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 impl Server {
@@ -54,20 +55,37 @@ impl Server {
     }
 
     /// Starts a server; `configure` may change the config and the app's settings first.
-    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config, &mut AppSettings)) -> Server {
+    pub async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config, &mut AppSettings),
+    ) -> Server {
         let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(filter)
+            .try_init();
         let mut config = Config::defaults().unwrap();
         let (dir, postgres) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                config.database_url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+                config.database_url =
+                    format!("sqlite://{}", dir.path().join("gateway.db").display());
                 (Some(dir), None)
             }
             Backend::Postgres => {
-                let name = format!("tidings_gw_{}_{}", std::process::id(), tidings::domain::ids::random_alphanumeric(8).to_lowercase());
-                let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base())).await.unwrap();
-                admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+                let name = format!(
+                    "tidings_gw_{}_{}",
+                    std::process::id(),
+                    tidings::domain::ids::random_alphanumeric(8).to_lowercase()
+                );
+                let mut admin =
+                    sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+                        .await
+                        .unwrap();
+                admin
+                    .execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .unwrap();
                 let _ = admin.close().await;
                 config.database_url = format!("{}/{name}", postgres_base());
                 (None, Some(name))
@@ -77,7 +95,10 @@ impl Server {
         config.app_key = APP_KEY.into();
         config.master_key = MASTER_KEY.into();
         config.listen = "127.0.0.1:0".into();
-        let mut settings = AppSettings { message_rate_per_minute: 1_000_000, ..AppSettings::default() };
+        let mut settings = AppSettings {
+            message_rate_per_minute: 1_000_000,
+            ..AppSettings::default()
+        };
         configure(&mut config, &mut settings);
         let (store, _) = tidings::open_store(&config).await.unwrap();
         store.save_app_settings(APP_ID, &settings).await.unwrap();
@@ -85,7 +106,14 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(tidings::run(config, store, listener, shutdown.clone()));
-        Server { addr, http: reqwest::Client::new(), shutdown, task: Some(task), _dir: dir, postgres }
+        Server {
+            addr,
+            http: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+            _dir: dir,
+            postgres,
+        }
     }
 
     /// Cancels the server and waits for it (connections get `goaway` and a close frame).
@@ -95,8 +123,12 @@ impl Server {
             let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
         }
         if let Some(name) = self.postgres.take() {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base())).await {
-                let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            if let Ok(mut admin) =
+                sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base())).await
+            {
+                let _ = admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await;
             }
         }
     }
@@ -117,12 +149,32 @@ impl Server {
     pub async fn connect_to(&self, url: &str, protocol: Option<&str>) -> (Client, Option<String>) {
         let mut request = url.into_client_request().unwrap();
         if let Some(protocol) = protocol {
-            request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_str(protocol).unwrap());
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                HeaderValue::from_str(protocol).unwrap(),
+            );
         }
-        let (ws, response) = tokio::time::timeout(RECEIVE_TIMEOUT, tokio_tungstenite::connect_async(request)).await.unwrap().unwrap();
-        let echoed = response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap().to_owned());
-        let base64 = echoed.as_deref().is_some_and(|p| p.starts_with("lc.proto2base64"));
-        (Client { ws, next_i: 1, base64, pending: VecDeque::new() }, echoed)
+        let (ws, response) =
+            tokio::time::timeout(RECEIVE_TIMEOUT, tokio_tungstenite::connect_async(request))
+                .await
+                .unwrap()
+                .unwrap();
+        let echoed = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let base64 = echoed
+            .as_deref()
+            .is_some_and(|p| p.starts_with("lc.proto2base64"));
+        (
+            Client {
+                ws,
+                next_i: 1,
+                base64,
+                pending: VecDeque::new(),
+            },
+            echoed,
+        )
     }
 
     /// Connects with `lc.protobuf2.3` and opens a session for `client`.
@@ -134,11 +186,23 @@ impl Server {
     }
 
     /// A REST call with the master key.
-    pub async fn rest(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.rest_with(method, path, body, &format!("{MASTER_KEY},master")).await
+    pub async fn rest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.rest_with(method, path, body, &format!("{MASTER_KEY},master"))
+            .await
     }
 
-    pub async fn rest_with(&self, method: reqwest::Method, path: &str, body: Option<Value>, key: &str) -> (u16, Value) {
+    pub async fn rest_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: &str,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .request(method, format!("http://{}{path}", self.addr))
@@ -147,10 +211,16 @@ impl Server {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = tokio::time::timeout(RECEIVE_TIMEOUT, request.send()).await.unwrap().unwrap();
+        let response = tokio::time::timeout(RECEIVE_TIMEOUT, request.send())
+            .await
+            .unwrap()
+            .unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -176,7 +246,11 @@ pub enum Received {
 }
 
 pub fn command(cmd: CommandType, op: Option<OpType>) -> GenericCommand {
-    GenericCommand { cmd: Some(cmd as i32), op: op.map(|o| o as i32), ..Default::default() }
+    GenericCommand {
+        cmd: Some(cmd as i32),
+        op: op.map(|o| o as i32),
+        ..Default::default()
+    }
 }
 
 impl Client {
@@ -188,7 +262,11 @@ impl Client {
     pub async fn send_raw(&mut self, bytes: Vec<u8>) {
         use base64::Engine;
         let frame = if self.base64 {
-            Message::Text(base64::engine::general_purpose::STANDARD.encode(bytes).into())
+            Message::Text(
+                base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into(),
+            )
         } else {
             Message::Binary(bytes.into())
         };
@@ -221,7 +299,9 @@ impl Client {
 
     async fn read_until(&mut self, deadline: tokio::time::Instant) -> Option<Received> {
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
             let message = match frame {
                 None | Some(Err(_)) => return Some(Received::Closed(None)),
                 Some(Ok(message)) => message,
@@ -230,12 +310,18 @@ impl Client {
                 Message::Binary(bytes) => bytes.to_vec(),
                 Message::Text(text) => {
                     use base64::Engine;
-                    base64::engine::general_purpose::STANDARD.decode(text.as_str()).unwrap()
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text.as_str())
+                        .unwrap()
                 }
-                Message::Close(frame) => return Some(Received::Closed(frame.map(|f| u16::from(f.code)))),
+                Message::Close(frame) => {
+                    return Some(Received::Closed(frame.map(|f| u16::from(f.code))))
+                }
                 _ => continue,
             };
-            return Some(Received::Command(GenericCommand::decode(bytes.as_slice()).unwrap()));
+            return Some(Received::Command(
+                GenericCommand::decode(bytes.as_slice()).unwrap(),
+            ));
         }
     }
 
@@ -244,7 +330,10 @@ impl Client {
         if let Some(command) = self.pending.pop_front() {
             return command;
         }
-        match self.read_until(tokio::time::Instant::now() + RECEIVE_TIMEOUT).await {
+        match self
+            .read_until(tokio::time::Instant::now() + RECEIVE_TIMEOUT)
+            .await
+        {
             Some(Received::Command(command)) => command,
             other => panic!("expected a command, got {other:?}"),
         }
@@ -252,7 +341,9 @@ impl Client {
 
     /// Waits for a command with this `cmd`/`op`, keeping others for later.
     pub async fn expect(&mut self, cmd: CommandType, op: Option<OpType>) -> GenericCommand {
-        let matches = |c: &GenericCommand| c.cmd == Some(cmd as i32) && (op.is_none() || c.op == op.map(|o| o as i32));
+        let matches = |c: &GenericCommand| {
+            c.cmd == Some(cmd as i32) && (op.is_none() || c.op == op.map(|o| o as i32))
+        };
         if let Some(index) = self.pending.iter().position(matches) {
             return self.pending.remove(index).unwrap();
         }
@@ -261,17 +352,28 @@ impl Client {
             match self.read_until(deadline).await {
                 Some(Received::Command(c)) if matches(&c) => return c,
                 Some(Received::Command(c)) => self.pending.push_back(c),
-                other => panic!("expected {cmd:?}/{op:?}, got {other:?}; pending {:?}", self.pending),
+                other => panic!(
+                    "expected {cmd:?}/{op:?}, got {other:?}; pending {:?}",
+                    self.pending
+                ),
             }
         }
     }
 
     /// Asserts nothing arrives within the silence window.
     pub async fn silence(&mut self) {
-        assert!(self.pending.is_empty(), "unexpected pending {:?}", self.pending);
+        assert!(
+            self.pending.is_empty(),
+            "unexpected pending {:?}",
+            self.pending
+        );
         if let Some(received) = self.read_until(tokio::time::Instant::now() + SILENCE).await {
             panic!("expected silence, got {received:?}");
         }
+    }
+
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
     }
 
     /// Reads until the server closes; returns its close code.

@@ -48,24 +48,38 @@ impl Binary {
             .stderr(err)
             .spawn()
             .expect("starting the tidings binary");
-        let mut binary = Binary { child, base_url: format!("http://127.0.0.1:{port}"), log };
+        let mut binary = Binary {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
         binary.wait_until_healthy().await;
         binary
     }
 
     async fn wait_until_healthy(&mut self) {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("a client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("a client");
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the binary exited with {status} before answering:\n{}", self.log_text());
+                panic!(
+                    "the binary exited with {status} before answering:\n{}",
+                    self.log_text()
+                );
             }
             if let Ok(reply) = http.get(format!("{}/healthz", self.base_url)).send().await {
                 if reply.status().is_success() {
                     return;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "the binary did not answer /healthz in time:\n{}", self.log_text());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the binary did not answer /healthz in time:\n{}",
+                self.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -94,13 +108,24 @@ async fn prepare(database_url: &str, keys: &Keys) {
     config.app_id = keys.app_id.clone();
     config.app_key = keys.app_key.clone();
     config.master_key = keys.master_key.clone();
-    let (store, _) = tidings::open_store(&config).await.unwrap_or_else(|e| panic!("preparing {database_url}: {e:#}"));
-    store.save_app_settings(&keys.app_id, &test_settings()).await.unwrap_or_else(|e| panic!("app settings: {e}"));
+    let (store, _) = tidings::open_store(&config)
+        .await
+        .unwrap_or_else(|e| panic!("preparing {database_url}: {e:#}"));
+    store
+        .save_app_settings(&keys.app_id, &test_settings())
+        .await
+        .unwrap_or_else(|e| panic!("app settings: {e}"));
     store.close().await;
 }
 
 /// Sends until `MESSAGES` were tried or the server stops answering; returns the acks.
-async fn sender(remote: Arc<TestServer>, targets: Arc<Vec<String>>, task: usize, next: Arc<AtomicUsize>, acked: Arc<AtomicUsize>) -> Vec<(String, Sent)> {
+async fn sender(
+    remote: Arc<TestServer>,
+    targets: Arc<Vec<String>>,
+    task: usize,
+    next: Arc<AtomicUsize>,
+    acked: Arc<AtomicUsize>,
+) -> Vec<(String, Sent)> {
     let mut acks = Vec::new();
     loop {
         let i = next.fetch_add(1, Ordering::SeqCst);
@@ -109,13 +134,21 @@ async fn sender(remote: Arc<TestServer>, targets: Arc<Vec<String>>, task: usize,
         }
         let target = &targets[task % targets.len()];
         let call = remote.master(reqwest::Method::POST, &format!("{target}/messages"));
-        let body = json!({"from_client": format!("sender{task}"), "message": format!("message {i}")});
-        let Ok(response) = call.json(&body).into_builder().send().await else { return acks };
+        let body =
+            json!({"from_client": format!("sender{task}"), "message": format!("message {i}")});
+        let Ok(response) = call.json(&body).into_builder().send().await else {
+            return acks;
+        };
         if response.status().as_u16() != 200 {
             return acks;
         }
-        let Ok(body) = response.json().await else { return acks };
-        acks.push((target.clone(), Sent::from_reply(&Reply { status: 200, body })));
+        let Ok(body) = response.json().await else {
+            return acks;
+        };
+        acks.push((
+            target.clone(),
+            Sent::from_reply(&Reply { status: 200, body }),
+        ));
         acked.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -129,43 +162,85 @@ async fn every_acknowledged_message_survives_a_kill_9(backend: Backend) {
     let remote = Arc::new(TestServer::attach(backend, &first.base_url, keys.clone()));
     let mut targets = Vec::new();
     for i in 0..CONVERSATIONS {
-        targets.push(format!("/conversations/{}", remote.create_conversation(json!({"name": format!("c{i}"), "m": ["a"]})).await));
+        targets.push(format!(
+            "/conversations/{}",
+            remote
+                .create_conversation(json!({"name": format!("c{i}"), "m": ["a"]}))
+                .await
+        ));
     }
     let targets = Arc::new(targets);
     let (next, acked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..SENDERS {
-        tasks.spawn(sender(remote.clone(), targets.clone(), task, next.clone(), acked.clone()));
+        tasks.spawn(sender(
+            remote.clone(),
+            targets.clone(),
+            task,
+            next.clone(),
+            acked.clone(),
+        ));
     }
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while acked.load(Ordering::SeqCst) < KILL_AFTER {
-        assert!(tokio::time::Instant::now() < deadline, "only {} sends acknowledged in time", acked.load(Ordering::SeqCst));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} sends acknowledged in time",
+            acked.load(Ordering::SeqCst)
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     first.kill();
     let mut acks: Vec<(String, Sent)> = Vec::new();
-    while let Some(done) = tokio::time::timeout(TIMEOUT, tasks.join_next()).await.expect("senders stop after the kill") {
+    while let Some(done) = tokio::time::timeout(TIMEOUT, tasks.join_next())
+        .await
+        .expect("senders stop after the kill")
+    {
         acks.extend(done.expect("a sender task"));
     }
     assert!(acks.len() >= KILL_AFTER, "{} acknowledged", acks.len());
-    assert!(acks.len() < MESSAGES, "the kill came in the middle of the stream ({} of {MESSAGES} acknowledged)", acks.len());
+    assert!(
+        acks.len() < MESSAGES,
+        "the kill came in the middle of the stream ({} of {MESSAGES} acknowledged)",
+        acks.len()
+    );
 
     let second = Binary::start(&database.url, &keys, logs.path(), "second").await;
     let remote = TestServer::attach(backend, &second.base_url, keys.clone());
     let mut stored: HashMap<String, i64> = HashMap::new();
     for target in targets.iter() {
-        let history = remote.page_history(&format!("{target}/messages"), true, 1000, &[]).await;
-        let ids: HashSet<&str> = history.iter().filter_map(|i| i["msg-id"].as_str()).collect();
+        let history = remote
+            .page_history(&format!("{target}/messages"), true, 1000, &[])
+            .await;
+        let ids: HashSet<&str> = history
+            .iter()
+            .filter_map(|i| i["msg-id"].as_str())
+            .collect();
         assert_eq!(ids.len(), history.len(), "{target}: no message twice");
         for item in &history {
-            stored.insert(item["msg-id"].as_str().unwrap_or_default().to_owned(), item["timestamp"].as_i64().unwrap_or_default());
+            stored.insert(
+                item["msg-id"].as_str().unwrap_or_default().to_owned(),
+                item["timestamp"].as_i64().unwrap_or_default(),
+            );
         }
     }
-    let lost: Vec<&Sent> = acks.iter().map(|(_, s)| s).filter(|s| stored.get(&s.msg_id) != Some(&s.timestamp)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged messages are missing after the restart: {:?}", lost.len(), acks.len(), &lost[..lost.len().min(5)]);
+    let lost: Vec<&Sent> = acks
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| stored.get(&s.msg_id) != Some(&s.timestamp))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged messages are missing after the restart: {:?}",
+        lost.len(),
+        acks.len(),
+        &lost[..lost.len().min(5)]
+    );
     // The restarted server goes on: a new message lands after everything stored.
     let after = remote.send(&targets[0], "a", "after the restart").await;
-    let newest = remote.history(&format!("{}/messages", targets[0]), &[("limit", "1")]).await;
+    let newest = remote
+        .history(&format!("{}/messages", targets[0]), &[("limit", "1")])
+        .await;
     assert_eq!(msg_ids(&newest), [after.msg_id]);
     assert!(stored.values().all(|&t| t <= after.timestamp));
     drop(second);

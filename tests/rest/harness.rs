@@ -100,7 +100,11 @@ pub struct Keys {
 impl Keys {
     pub fn random() -> Keys {
         let random = || tidings::domain::ids::random_alphanumeric(24);
-        Keys { app_id: random(), app_key: random(), master_key: random() }
+        Keys {
+            app_id: random(),
+            app_key: random(),
+            master_key: random(),
+        }
     }
 }
 
@@ -112,7 +116,8 @@ pub struct Setup {
     pub app: Keys,
     /// A second app, for cross-app isolation.
     pub other_app: Keys,
-    /// Settings of both apps; by default quotas far above what any test sends.
+    /// Settings of the main app; by default quotas far above what any test sends. The
+    /// second app always has those defaults.
     pub settings: AppSettings,
 }
 
@@ -129,7 +134,11 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary folder for the SQLite database");
                 let url = format!("sqlite://{}", dir.path().join("tidings.db").display());
-                TestDatabase { url, _dir: Some(dir), postgres_name: None }
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    postgres_name: None,
+                }
             }
             Backend::Postgres => {
                 let name = format!("tidings_test_{}_{}", std::process::id(), random_hex(8));
@@ -141,7 +150,11 @@ impl TestDatabase {
                     .unwrap_or_else(|e| panic!("creating Postgres database {name}: {e}"));
                 let _ = admin.close().await;
                 let url = format!("{}/{name}", postgres_base());
-                TestDatabase { url, _dir: None, postgres_name: Some(name) }
+                TestDatabase {
+                    url,
+                    _dir: None,
+                    postgres_name: Some(name),
+                }
             }
         }
     }
@@ -160,7 +173,10 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some(name) = self.postgres_name.take() {
             let dropper = std::thread::spawn(move || {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
                     runtime.block_on(drop_database(&name));
                 }
             });
@@ -181,13 +197,18 @@ async fn postgres_admin() -> sqlx::PgConnection {
     match tokio::time::timeout(TIMEOUT, sqlx::PgConnection::connect(&url)).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => panic!("Postgres is required for these tests and {url} refused: {e}"),
-        Err(_) => panic!("Postgres is required for these tests and {url} did not answer within {TIMEOUT:?}"),
+        Err(_) => panic!(
+            "Postgres is required for these tests and {url} did not answer within {TIMEOUT:?}"
+        ),
     }
 }
 
 async fn drop_database(name: &str) {
     let mut admin = postgres_admin().await;
-    if let Err(e) = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await {
+    if let Err(e) = admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+    {
         eprintln!("could not drop test database {name}: {e}");
     }
     let _ = admin.close().await;
@@ -199,15 +220,18 @@ async fn drop_leftover_databases(admin: &mut sqlx::PgConnection) {
     if DONE.swap(true, Ordering::SeqCst) {
         return;
     }
-    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'tidings_test_%'")
-        .fetch_all(&mut *admin)
-        .await
-        .unwrap_or_default();
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'tidings_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
     for (name,) in names {
         let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
         let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
-            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await;
         }
     }
 }
@@ -230,7 +254,10 @@ pub struct TestServer {
 /// Per-app settings for tests: message quotas far above what any test sends, so a test never
 /// meets a rate limit it is not about.
 pub fn test_settings() -> AppSettings {
-    AppSettings { message_rate_per_minute: 1_000_000, ..AppSettings::default() }
+    AppSettings {
+        message_rate_per_minute: 1_000_000,
+        ..AppSettings::default()
+    }
 }
 
 impl TestServer {
@@ -258,8 +285,15 @@ impl TestServer {
             .upsert_app(&other.app_id, &other.app_key, &other.master_key)
             .await
             .unwrap_or_else(|e| panic!("creating the second app: {e}"));
-        for app in [&setup.app.app_id, &other.app_id] {
-            store.save_app_settings(app, &setup.settings).await.unwrap_or_else(|e| panic!("saving app settings: {e}"));
+        let apps = [
+            (&setup.app.app_id, &setup.settings),
+            (&other.app_id, &test_settings()),
+        ];
+        for (app, settings) in apps {
+            store
+                .save_app_settings(app, settings)
+                .await
+                .unwrap_or_else(|e| panic!("saving app settings: {e}"));
         }
         let mut server = TestServer {
             backend,
@@ -279,11 +313,22 @@ impl TestServer {
 
     /// Runs the server over `store` on a new random port.
     async fn serve(&mut self, store: tidings::store::Store) {
-        let config = self.config.clone().expect("a server started by the harness");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a random local port");
+        let config = self
+            .config
+            .clone()
+            .expect("a server started by the harness");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a random local port");
         let address = listener.local_addr().expect("the bound address");
         self.shutdown = CancellationToken::new();
-        let run = tidings::run_with_clock(config, store, listener, self.shutdown.clone(), self.clock.clone());
+        let run = tidings::run_with_clock(
+            config,
+            store,
+            listener,
+            self.shutdown.clone(),
+            self.clock.clone(),
+        );
         self.task = Some(tokio::spawn(run));
         self.base_url = format!("http://{address}");
         self.assert_healthy().await;
@@ -293,8 +338,13 @@ impl TestServer {
     /// new port).
     pub async fn restart(&mut self) {
         self.halt().await;
-        let config = self.config.clone().expect("a server started by the harness");
-        let (store, _) = tidings::open_store(&config).await.unwrap_or_else(|e| panic!("reopening the store: {e:#}"));
+        let config = self
+            .config
+            .clone()
+            .expect("a server started by the harness");
+        let (store, _) = tidings::open_store(&config)
+            .await
+            .unwrap_or_else(|e| panic!("reopening the store: {e:#}"));
         self.serve(store).await;
     }
 
@@ -344,7 +394,9 @@ impl TestServer {
 
     /// A request with no credentials.
     pub fn anonymous(&self, method: Method, path: &str) -> Call {
-        Call { builder: self.http.request(method, self.rtm(path)) }
+        Call {
+            builder: self.http.request(method, self.rtm(path)),
+        }
     }
 
     /// A request with this app's master key (`X-LC-Key: {masterkey},master`).
@@ -354,7 +406,9 @@ impl TestServer {
 
     /// A request with this app's app key only.
     pub fn with_app_key(&self, method: Method, path: &str) -> Call {
-        self.anonymous(method, path).header("X-LC-Id", &self.app.app_id).header("X-LC-Key", &self.app.app_key)
+        self.anonymous(method, path)
+            .header("X-LC-Id", &self.app.app_id)
+            .header("X-LC-Key", &self.app.app_key)
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Reply {
@@ -379,10 +433,13 @@ impl TestServer {
 
     /// GET /healthz answers 200 and a normal request works.
     pub async fn assert_healthy(&self) {
-        let health = tokio::time::timeout(TIMEOUT, self.http.get(format!("{}/healthz", self.base_url)).send())
-            .await
-            .expect("/healthz answered in time")
-            .expect("/healthz answered");
+        let health = tokio::time::timeout(
+            TIMEOUT,
+            self.http.get(format!("{}/healthz", self.base_url)).send(),
+        )
+        .await
+        .expect("/healthz answered in time")
+        .expect("/healthz answered");
         assert_eq!(health.status().as_u16(), 200, "/healthz");
         let listing = self.get("/all-conversations", &[("limit", "1")]).await;
         assert_eq!(listing.status, 200, "a normal request after: {listing:?}");
@@ -403,7 +460,9 @@ impl TestServer {
     }
 
     pub async fn create_service_conversation(&self, name: &str) -> String {
-        let reply = self.post("/service-conversations", json!({ "name": name })).await;
+        let reply = self
+            .post("/service-conversations", json!({ "name": name }))
+            .await;
         reply.assert_success("creating a service conversation");
         reply.id()
     }
@@ -417,7 +476,8 @@ impl TestServer {
 
     /// Sends a plain text message from `from` to `{family}/{id}`.
     pub async fn send(&self, target: &str, from: &str, message: &str) -> Sent {
-        self.send_json(target, json!({ "from_client": from, "message": message })).await
+        self.send_json(target, json!({ "from_client": from, "message": message }))
+            .await
     }
 
     /// Creates `count` conversations `c0`.. with 16 concurrent requests.
@@ -426,7 +486,10 @@ impl TestServer {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..16 {
             let (next, http, url) = (next.clone(), self.http.clone(), self.rtm("/conversations"));
-            let (app_id, master) = (self.app.app_id.clone(), format!("{},master", self.app.master_key));
+            let (app_id, master) = (
+                self.app.app_id.clone(),
+                format!("{},master", self.app.master_key),
+            );
             tasks.spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
@@ -434,9 +497,20 @@ impl TestServer {
                         return;
                     }
                     let body = json!({"name": format!("c{i}"), "m": ["a"]});
-                    let request = http.post(&url).header("X-LC-Id", &app_id).header("X-LC-Key", &master).json(&body);
-                    let response = request.send().await.unwrap_or_else(|e| panic!("create {i}: {e}"));
-                    assert!(response.status().is_success(), "create {i}: {}", response.status());
+                    let request = http
+                        .post(&url)
+                        .header("X-LC-Id", &app_id)
+                        .header("X-LC-Key", &master)
+                        .json(&body);
+                    let response = request
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("create {i}: {e}"));
+                    assert!(
+                        response.status().is_success(),
+                        "create {i}: {}",
+                        response.status()
+                    );
                 }
             });
         }
@@ -447,12 +521,25 @@ impl TestServer {
 
     /// Sends messages `"0"`..`"{count-1}"` from `from` to `{family}/{id}` with `workers`
     /// concurrent senders (so group commit batches them); returns every ack, in no order.
-    pub async fn send_concurrently(&self, target: &str, from: &str, count: usize, workers: usize) -> Vec<Sent> {
+    pub async fn send_concurrently(
+        &self,
+        target: &str,
+        from: &str,
+        count: usize,
+        workers: usize,
+    ) -> Vec<Sent> {
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
-            let (next, http, url) = (next.clone(), self.http.clone(), self.rtm(&format!("{target}/messages")));
-            let (app_id, master) = (self.app.app_id.clone(), format!("{},master", self.app.master_key));
+            let (next, http, url) = (
+                next.clone(),
+                self.http.clone(),
+                self.rtm(&format!("{target}/messages")),
+            );
+            let (app_id, master) = (
+                self.app.app_id.clone(),
+                format!("{},master", self.app.master_key),
+            );
             let from = from.to_owned();
             tasks.spawn(async move {
                 let mut acks = Vec::new();
@@ -462,10 +549,20 @@ impl TestServer {
                         return acks;
                     }
                     let body = json!({"from_client": from, "message": i.to_string()});
-                    let request = http.post(&url).header("X-LC-Id", &app_id).header("X-LC-Key", &master).json(&body);
-                    let response = request.send().await.unwrap_or_else(|e| panic!("send {i}: {e}"));
+                    let request = http
+                        .post(&url)
+                        .header("X-LC-Id", &app_id)
+                        .header("X-LC-Key", &master)
+                        .json(&body);
+                    let response = request
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("send {i}: {e}"));
                     let status = response.status().as_u16();
-                    let body: Value = response.json().await.unwrap_or_else(|e| panic!("send {i} answer: {e}"));
+                    let body: Value = response
+                        .json()
+                        .await
+                        .unwrap_or_else(|e| panic!("send {i} answer: {e}"));
                     let reply = Reply { status, body };
                     assert_eq!(reply.status, 200, "send {i}: {reply:?}");
                     acks.push(Sent::from_reply(&reply));
@@ -482,7 +579,13 @@ impl TestServer {
 
     /// Pages through a history listing `limit` items at a time, each page starting after the
     /// last item of the previous one (`msgid` + `timestamp`), until a page comes back empty.
-    pub async fn page_history(&self, path: &str, reversed: bool, limit: usize, extra: &[(&str, &str)]) -> Vec<Value> {
+    pub async fn page_history(
+        &self,
+        path: &str,
+        reversed: bool,
+        limit: usize,
+        extra: &[(&str, &str)],
+    ) -> Vec<Value> {
         let mut all: Vec<Value> = Vec::new();
         let limit_text = limit.to_string();
         loop {
@@ -491,13 +594,23 @@ impl TestServer {
                 query.push(("reversed", "true".into()));
             }
             if let Some(last) = all.last() {
-                query.push(("msgid", last["msg-id"].as_str().unwrap_or_default().to_owned()));
-                query.push(("timestamp", last["timestamp"].as_i64().unwrap_or_default().to_string()));
+                query.push((
+                    "msgid",
+                    last["msg-id"].as_str().unwrap_or_default().to_owned(),
+                ));
+                query.push((
+                    "timestamp",
+                    last["timestamp"].as_i64().unwrap_or_default().to_string(),
+                ));
             }
             query.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
             let borrowed: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let page = self.history(path, &borrowed).await;
-            assert!(page.len() <= limit, "a page holds at most {limit} items, got {}", page.len());
+            assert!(
+                page.len() <= limit,
+                "a page holds at most {limit} items, got {}",
+                page.len()
+            );
             if page.is_empty() {
                 return all;
             }
@@ -510,14 +623,21 @@ impl TestServer {
     pub async fn history(&self, path: &str, query: &[(&str, &str)]) -> Vec<Value> {
         let reply = self.get(path, query).await;
         assert_eq!(reply.status, 200, "history {path} {query:?}: {reply:?}");
-        reply.body.as_array().unwrap_or_else(|| panic!("history is a JSON array: {reply:?}")).clone()
+        reply
+            .body
+            .as_array()
+            .unwrap_or_else(|| panic!("history is a JSON array: {reply:?}"))
+            .clone()
     }
 
     /// A conversation listing (E02, E17, E28, E48) that must succeed; returns `results`.
     pub async fn list(&self, path: &str, query: &[(&str, &str)]) -> Vec<Value> {
         let reply = self.get(path, query).await;
         assert_eq!(reply.status, 200, "listing {path} {query:?}: {reply:?}");
-        reply.body["results"].as_array().unwrap_or_else(|| panic!("results is an array: {reply:?}")).clone()
+        reply.body["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("results is an array: {reply:?}"))
+            .clone()
     }
 
     /// One conversation as `/all-conversations` shows it.
@@ -548,24 +668,36 @@ pub struct Call {
 
 impl Call {
     pub fn header(self, name: &str, value: &str) -> Call {
-        Call { builder: self.builder.header(name, value) }
+        Call {
+            builder: self.builder.header(name, value),
+        }
     }
 
     pub fn as_master_of(self, keys: &Keys) -> Call {
-        self.header("X-LC-Id", &keys.app_id).header("X-LC-Key", &format!("{},master", keys.master_key))
+        self.header("X-LC-Id", &keys.app_id)
+            .header("X-LC-Key", &format!("{},master", keys.master_key))
     }
 
     pub fn query(self, pairs: &[(&str, &str)]) -> Call {
-        Call { builder: self.builder.query(pairs) }
+        Call {
+            builder: self.builder.query(pairs),
+        }
     }
 
     pub fn json(self, body: &Value) -> Call {
-        Call { builder: self.builder.json(body) }
+        Call {
+            builder: self.builder.json(body),
+        }
     }
 
     /// A body sent as is, labelled JSON.
     pub fn raw(self, body: impl Into<String>) -> Call {
-        Call { builder: self.builder.header("Content-Type", "application/json").body(body.into()) }
+        Call {
+            builder: self
+                .builder
+                .header("Content-Type", "application/json")
+                .body(body.into()),
+        }
     }
 
     pub fn into_builder(self) -> reqwest::RequestBuilder {
@@ -578,10 +710,17 @@ impl Call {
 
     /// The reply and the response headers.
     pub async fn send_with_headers(self) -> (Reply, reqwest::header::HeaderMap) {
-        let response = self.builder.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let response = self
+            .builder
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {}", e.without_url()));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_else(|e| panic!("reading the response body: {e}"));
+        let text = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("reading the response body: {e}"));
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (Reply { status, body }, headers)
     }
@@ -601,7 +740,9 @@ impl Reply {
 
     /// The `objectId` of a create answer.
     pub fn id(&self) -> String {
-        let id = self.body["objectId"].as_str().unwrap_or_else(|| panic!("objectId in {self:?}"));
+        let id = self.body["objectId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("objectId in {self:?}"));
         id.to_owned()
     }
 
@@ -614,20 +755,40 @@ impl Reply {
 
     /// A client error (4xx) in LeanCloud's shape, whatever the code.
     pub fn assert_client_error(&self, what: &str) {
-        assert!((400..500).contains(&self.status), "{what}: expected a 4xx, got {self:?}");
+        assert!(
+            (400..500).contains(&self.status),
+            "{what}: expected a 4xx, got {self:?}"
+        );
         self.assert_error_shape(what);
     }
 
     pub fn assert_error_shape(&self, what: &str) {
-        let object = self.body.as_object().unwrap_or_else(|| panic!("{what}: error body is a JSON object: {self:?}"));
-        assert_eq!(keys_of(&self.body), set(&["code", "error"]), "{what}: {self:?}");
-        assert!(object["code"].is_i64(), "{what}: code is an integer: {self:?}");
-        assert!(object["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: error is a message: {self:?}");
+        let object = self
+            .body
+            .as_object()
+            .unwrap_or_else(|| panic!("{what}: error body is a JSON object: {self:?}"));
+        assert_eq!(
+            keys_of(&self.body),
+            set(&["code", "error"]),
+            "{what}: {self:?}"
+        );
+        assert!(
+            object["code"].is_i64(),
+            "{what}: code is an integer: {self:?}"
+        );
+        assert!(
+            object["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: error is a message: {self:?}"
+        );
     }
 
     pub fn assert_unauthorized(&self, what: &str) {
         assert_eq!(self.status, 401, "{what}: {self:?}");
-        assert_eq!(self.body, json!({"code": 401, "error": "Unauthorized."}), "{what}");
+        assert_eq!(
+            self.body,
+            json!({"code": 401, "error": "Unauthorized."}),
+            "{what}"
+        );
     }
 }
 
@@ -640,19 +801,32 @@ pub struct Sent {
 
 impl Sent {
     pub fn from_reply(reply: &Reply) -> Sent {
-        let msg_id = reply.body["msg-id"].as_str().unwrap_or_else(|| panic!("msg-id in {reply:?}"));
-        let timestamp = reply.body["timestamp"].as_i64().unwrap_or_else(|| panic!("timestamp in {reply:?}"));
-        Sent { msg_id: msg_id.to_owned(), timestamp }
+        let msg_id = reply.body["msg-id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("msg-id in {reply:?}"));
+        let timestamp = reply.body["timestamp"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("timestamp in {reply:?}"));
+        Sent {
+            msg_id: msg_id.to_owned(),
+            timestamp,
+        }
     }
 
     /// The query pairs that start a history scan at this message.
     pub fn start(&self) -> [(&'static str, String); 2] {
-        [("msgid", self.msg_id.clone()), ("timestamp", self.timestamp.to_string())]
+        [
+            ("msgid", self.msg_id.clone()),
+            ("timestamp", self.timestamp.to_string()),
+        ]
     }
 
     /// The query pairs that end a history scan at this message.
     pub fn stop(&self) -> [(&'static str, String); 2] {
-        [("till_msgid", self.msg_id.clone()), ("till_timestamp", self.timestamp.to_string())]
+        [
+            ("till_msgid", self.msg_id.clone()),
+            ("till_timestamp", self.timestamp.to_string()),
+        ]
     }
 }
 
@@ -663,7 +837,10 @@ pub fn pairs<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a 
 
 /// The keys of a JSON object.
 pub fn keys_of(value: &Value) -> HashSet<String> {
-    value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 pub fn set(items: &[&str]) -> HashSet<String> {
@@ -672,26 +849,40 @@ pub fn set(items: &[&str]) -> HashSet<String> {
 
 /// The `msg-id`s of history items, in order.
 pub fn msg_ids(items: &[Value]) -> Vec<String> {
-    items.iter().map(|i| i["msg-id"].as_str().unwrap_or_default().to_owned()).collect()
+    items
+        .iter()
+        .map(|i| i["msg-id"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// The `objectId`s of listed conversations, sorted.
 pub fn object_ids(results: &[Value]) -> Vec<String> {
-    let mut ids: Vec<String> = results.iter().map(|r| r["objectId"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut ids: Vec<String> = results
+        .iter()
+        .map(|r| r["objectId"].as_str().unwrap_or_default().to_owned())
+        .collect();
     ids.sort();
     ids
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`
 pub fn assert_iso_date(value: &Value, what: &str) {
-    let pattern = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").expect("a valid pattern");
-    let text = value.as_str().unwrap_or_else(|| panic!("{what} is a string: {value}"));
-    assert!(pattern.is_match(text), "{what} is ISO-8601 UTC with milliseconds: {text}");
+    let pattern = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+        .expect("a valid pattern");
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} is a string: {value}"));
+    assert!(
+        pattern.is_match(text),
+        "{what} is ISO-8601 UTC with milliseconds: {text}"
+    );
 }
 
 /// The milliseconds of an ISO date string.
 pub fn parse_iso(value: &Value) -> i64 {
-    let text = value.as_str().unwrap_or_else(|| panic!("a date string: {value}"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("a date string: {value}"));
     tidings::domain::time::parse_iso(text).unwrap_or_else(|| panic!("an ISO date: {text}"))
 }
 
@@ -701,14 +892,27 @@ pub fn date(ms: i64) -> Value {
 }
 
 pub fn assert_object_id(value: &Value) {
-    let id = value.as_str().unwrap_or_else(|| panic!("objectId is a string: {value}"));
-    assert!(id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "24-hex objectId: {id}");
+    let id = value
+        .as_str()
+        .unwrap_or_else(|| panic!("objectId is a string: {value}"));
+    assert!(
+        id.len() == 24
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "24-hex objectId: {id}"
+    );
 }
 
 pub fn assert_msg_id(value: &Value) {
-    let id = value.as_str().unwrap_or_else(|| panic!("msg-id is a string: {value}"));
+    let id = value
+        .as_str()
+        .unwrap_or_else(|| panic!("msg-id is a string: {value}"));
     assert!(
-        id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        id.len() == 22
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "22-character URL-safe msg-id: {id}"
     );
 }

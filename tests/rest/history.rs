@@ -14,14 +14,20 @@ async fn three_messages(server: &TestServer, target: &str) -> Vec<Sent> {
         }
         sent.push(server.send(target, "a", &format!("id{i}")).await);
     }
-    assert!(sent[0].timestamp < sent[1].timestamp && sent[1].timestamp < sent[2].timestamp, "{sent:?}");
+    assert!(
+        sent[0].timestamp < sent[1].timestamp && sent[1].timestamp < sent[2].timestamp,
+        "{sent:?}"
+    );
     sent
 }
 
 async fn the_seeds_history_table_holds_row_by_row(server: &TestServer) {
     let conv = server.create_conversation(json!({"m": ["a"]})).await;
     let room = server.create_chat_room("room").await;
-    for target in [format!("/conversations/{conv}"), format!("/chatrooms/{room}")] {
+    for target in [
+        format!("/conversations/{conv}"),
+        format!("/chatrooms/{room}"),
+    ] {
         let ids = three_messages(server, &target).await;
         let [id1, id2, id3] = [&ids[0], &ids[1], &ids[2]];
         // (start, stop, include_start, include_stop, reversed) -> result, as in the seed's table.
@@ -33,8 +39,11 @@ async fn the_seeds_history_table_holds_row_by_row(server: &TestServer) {
             (id1, id3, true, false, true, vec![id1, id2]),
             (id1, id3, false, true, true, vec![id2, id3]),
         ];
-        for (row, (start, stop, include_start, include_stop, reversed, expected)) in rows.into_iter().enumerate() {
-            let mut query: Vec<(&'static str, String)> = start.start().into_iter().chain(stop.stop()).collect();
+        for (row, (start, stop, include_start, include_stop, reversed, expected)) in
+            rows.into_iter().enumerate()
+        {
+            let mut query: Vec<(&'static str, String)> =
+                start.start().into_iter().chain(stop.stop()).collect();
             if include_start {
                 query.push(("include_start", "true".into()));
             }
@@ -44,16 +53,28 @@ async fn the_seeds_history_table_holds_row_by_row(server: &TestServer) {
             if reversed {
                 query.push(("reversed", "true".into()));
             }
-            let got = server.history(&format!("{target}/messages"), &pairs(&query)).await;
+            let got = server
+                .history(&format!("{target}/messages"), &pairs(&query))
+                .await;
             let expected: Vec<String> = expected.iter().map(|s| s.msg_id.clone()).collect();
-            assert_eq!(msg_ids(&got), expected, "{target}, row {} of the seed's table: {query:?}", row + 1);
+            assert_eq!(
+                msg_ids(&got),
+                expected,
+                "{target}, row {} of the seed's table: {query:?}",
+                row + 1
+            );
         }
         // Blank cells are defaults: everything, newest first, or oldest first when reversed.
         let all: Vec<String> = ids.iter().rev().map(|s| s.msg_id.clone()).collect();
-        assert_eq!(msg_ids(&server.history(&format!("{target}/messages"), &[]).await), all);
+        assert_eq!(
+            msg_ids(&server.history(&format!("{target}/messages"), &[]).await),
+            all
+        );
         let mut oldest_first = all.clone();
         oldest_first.reverse();
-        let reversed = server.history(&format!("{target}/messages"), &[("reversed", "true")]).await;
+        let reversed = server
+            .history(&format!("{target}/messages"), &[("reversed", "true")])
+            .await;
         assert_eq!(msg_ids(&reversed), oldest_first);
     }
 }
@@ -62,14 +83,28 @@ both_backends!(the_seeds_history_table_holds_row_by_row);
 async fn history_items_carry_the_documented_fields(server: &TestServer) {
     let conv = server.create_conversation(json!({"m": ["u1", "u2"]})).await;
     let room = server.create_chat_room("room").await;
-    for (target, id) in [(format!("/conversations/{conv}"), &conv), (format!("/chatrooms/{room}"), &room)] {
+    for (target, id) in [
+        (format!("/conversations/{conv}"), &conv),
+        (format!("/chatrooms/{room}"), &room),
+    ] {
         let sent = server.send(&target, "u1", "今天天气不错!").await;
         let history = server.history(&format!("{target}/messages"), &[]).await;
         assert_eq!(history.len(), 1);
         let item = &history[0];
         assert_eq!(
             keys_of(item),
-            set(&["timestamp", "conv-id", "data", "from", "msg-id", "is-conv", "is-room", "to", "bin", "from-ip"]),
+            set(&[
+                "timestamp",
+                "conv-id",
+                "data",
+                "from",
+                "msg-id",
+                "is-conv",
+                "is-room",
+                "to",
+                "bin",
+                "from-ip"
+            ]),
             "{item}"
         );
         assert_eq!(item["timestamp"], sent.timestamp);
@@ -81,10 +116,17 @@ async fn history_items_carry_the_documented_fields(server: &TestServer) {
         assert_eq!(item["is-room"], false);
         assert_eq!(item["to"], id.as_str());
         assert_eq!(item["bin"], false);
-        assert_eq!(item["from-ip"], Value::Null, "REST-sent messages have no sender IP");
+        assert_eq!(
+            item["from-ip"],
+            Value::Null,
+            "REST-sent messages have no sender IP"
+        );
         for path in ["/messages".to_owned(), "/clients/u1/messages".to_owned()] {
             let listed = server.history(&path, &[]).await;
-            let same = listed.iter().find(|i| i["msg-id"] == sent.msg_id).expect("listed app- and client-wide");
+            let same = listed
+                .iter()
+                .find(|i| i["msg-id"] == sent.msg_id)
+                .expect("listed app- and client-wide");
             assert_eq!(same, item, "{path} shows the same item");
         }
     }
@@ -94,7 +136,10 @@ both_backends!(history_items_carry_the_documented_fields);
 /// The items' positions must be strictly monotonic in the scan direction.
 fn assert_strictly_ordered(items: &[Value], newest_first: bool, what: &str) {
     for pair in items.windows(2) {
-        let (a, b) = (pair[0]["timestamp"].as_i64().unwrap_or_default(), pair[1]["timestamp"].as_i64().unwrap_or_default());
+        let (a, b) = (
+            pair[0]["timestamp"].as_i64().unwrap_or_default(),
+            pair[1]["timestamp"].as_i64().unwrap_or_default(),
+        );
         let ordered = if newest_first { a >= b } else { a <= b };
         assert!(ordered, "{what}: {a} then {b}");
     }
@@ -102,7 +147,9 @@ fn assert_strictly_ordered(items: &[Value], newest_first: bool, what: &str) {
     assert_eq!(unique.len(), items.len(), "{what}: no message twice");
 }
 
-async fn a_thousand_messages_in_one_millisecond_page_without_loss_or_repetition(server: &TestServer) {
+async fn a_thousand_messages_in_one_millisecond_page_without_loss_or_repetition(
+    server: &TestServer,
+) {
     const COUNT: usize = 1005;
     let conv = server.create_conversation(json!({"m": ["burst"]})).await;
     let target = format!("/conversations/{conv}");
@@ -114,38 +161,75 @@ async fn a_thousand_messages_in_one_millisecond_page_without_loss_or_repetition(
         *per_ms.entry(ack.timestamp).or_default() += 1;
     }
     let largest = per_ms.values().copied().max().unwrap_or_default();
-    assert!(largest >= 2, "group commit put several messages in one millisecond (largest group {largest})");
+    assert!(
+        largest >= 2,
+        "group commit put several messages in one millisecond (largest group {largest})"
+    );
 
     let path = format!("{target}/messages");
     let newest_first = server.page_history(&path, false, 7, &[]).await;
     assert_strictly_ordered(&newest_first, true, "newest first");
-    assert_eq!(msg_ids(&newest_first).into_iter().collect::<HashSet<_>>(), acked);
+    assert_eq!(
+        msg_ids(&newest_first).into_iter().collect::<HashSet<_>>(),
+        acked
+    );
     let oldest_first = server.page_history(&path, true, 7, &[]).await;
     assert_strictly_ordered(&oldest_first, false, "oldest first");
     let mut reversed_back = msg_ids(&oldest_first);
     reversed_back.reverse();
-    assert_eq!(reversed_back, msg_ids(&newest_first), "both directions walk the same total order");
-    for (item, ack) in newest_first.iter().zip(newest_first.iter().map(|i| i["msg-id"].clone())) {
-        let sent = acks.iter().find(|s| ack == s.msg_id.as_str()).expect("acked");
-        assert_eq!(item["timestamp"], sent.timestamp, "history shows the acked timestamp");
+    assert_eq!(
+        reversed_back,
+        msg_ids(&newest_first),
+        "both directions walk the same total order"
+    );
+    for (item, ack) in newest_first
+        .iter()
+        .zip(newest_first.iter().map(|i| i["msg-id"].clone()))
+    {
+        let sent = acks
+            .iter()
+            .find(|s| ack == s.msg_id.as_str())
+            .expect("acked");
+        assert_eq!(
+            item["timestamp"], sent.timestamp,
+            "history shows the acked timestamp"
+        );
     }
 
     // One request: 100 by default, 1000 at most, in the same order as the pages.
     let default = server.history(&path, &[]).await;
     assert_eq!(msg_ids(&default), msg_ids(&newest_first[..100]));
     let capped = server.history(&path, &[("limit", "1001")]).await;
-    assert_eq!(msg_ids(&capped), msg_ids(&newest_first[..1000]), "limit=1001 returns at most 1000");
-    let exact = server.history(&path, &[("limit", "1000"), ("reversed", "true")]).await;
+    assert_eq!(
+        msg_ids(&capped),
+        msg_ids(&newest_first[..1000]),
+        "limit=1001 returns at most 1000"
+    );
+    let exact = server
+        .history(&path, &[("limit", "1000"), ("reversed", "true")])
+        .await;
     assert_eq!(msg_ids(&exact), msg_ids(&oldest_first[..1000]));
 
     // What one client sent (E45) and the whole app (E52) page the same way.
     for path in ["/clients/burst/messages", "/messages"] {
-        assert_eq!(server.history(path, &[]).await.len(), 100, "{path} default limit");
-        assert_eq!(server.history(path, &[("limit", "1001")]).await.len(), 1000, "{path} limit cap");
+        assert_eq!(
+            server.history(path, &[]).await.len(),
+            100,
+            "{path} default limit"
+        );
+        assert_eq!(
+            server.history(path, &[("limit", "1001")]).await.len(),
+            1000,
+            "{path} limit cap"
+        );
         for reversed in [false, true] {
             let paged = server.page_history(path, reversed, 50, &[]).await;
             assert_strictly_ordered(&paged, !reversed, path);
-            assert_eq!(msg_ids(&paged).into_iter().collect::<HashSet<_>>(), acked, "{path} reversed={reversed}");
+            assert_eq!(
+                msg_ids(&paged).into_iter().collect::<HashSet<_>>(),
+                acked,
+                "{path} reversed={reversed}"
+            );
         }
     }
 }
@@ -159,10 +243,19 @@ async fn a_bound_without_a_message_id_covers_its_whole_millisecond(server: &Test
     for ack in &acks {
         *per_ms.entry(ack.timestamp).or_default() += 1;
     }
-    let (&t, &group) = per_ms.iter().max_by_key(|(t, n)| (**n, **t)).expect("some messages");
-    assert!(group >= 2, "several messages share a millisecond: {per_ms:?}");
+    let (&t, &group) = per_ms
+        .iter()
+        .max_by_key(|(t, n)| (**n, **t))
+        .expect("some messages");
+    assert!(
+        group >= 2,
+        "several messages share a millisecond: {per_ms:?}"
+    );
     let count = |items: &[Value], pred: &dyn Fn(i64) -> bool| {
-        items.iter().filter(|i| pred(i["timestamp"].as_i64().unwrap_or_default())).count()
+        items
+            .iter()
+            .filter(|i| pred(i["timestamp"].as_i64().unwrap_or_default()))
+            .count()
     };
     let total = |pred: &dyn Fn(i64) -> bool| acks.iter().filter(|s| pred(s.timestamp)).count();
     let path = format!("{target}/messages");
@@ -173,26 +266,72 @@ async fn a_bound_without_a_message_id_covers_its_whole_millisecond(server: &Test
         query
     };
     let below = server.history(&path, &pairs(&q(&[]))).await;
-    assert_eq!(below.len(), total(&|x| x < t), "newest first from t excludes all of t");
+    assert_eq!(
+        below.len(),
+        total(&|x| x < t),
+        "newest first from t excludes all of t"
+    );
     assert_eq!(count(&below, &|x| x >= t), 0);
-    let from_t = server.history(&path, &pairs(&q(&[("include_start", "true")]))).await;
-    assert_eq!(count(&from_t, &|x| x == t), group, "include_start includes all of t");
-    let above = server.history(&path, &pairs(&q(&[("reversed", "true")]))).await;
-    assert_eq!(above.len(), total(&|x| x > t), "oldest first from t excludes all of t");
-    let till = server.history(&path, &[("till_timestamp", ts.as_str()), ("limit", "1000")]).await;
-    assert_eq!(till.len(), total(&|x| x > t), "newest first down to t excludes all of t");
-    let till_incl = server.history(&path, &[("till_timestamp", ts.as_str()), ("include_stop", "true"), ("limit", "1000")]).await;
-    assert_eq!(till_incl.len(), total(&|x| x >= t), "include_stop includes all of t");
+    let from_t = server
+        .history(&path, &pairs(&q(&[("include_start", "true")])))
+        .await;
+    assert_eq!(
+        count(&from_t, &|x| x == t),
+        group,
+        "include_start includes all of t"
+    );
+    let above = server
+        .history(&path, &pairs(&q(&[("reversed", "true")])))
+        .await;
+    assert_eq!(
+        above.len(),
+        total(&|x| x > t),
+        "oldest first from t excludes all of t"
+    );
+    let till = server
+        .history(&path, &[("till_timestamp", ts.as_str()), ("limit", "1000")])
+        .await;
+    assert_eq!(
+        till.len(),
+        total(&|x| x > t),
+        "newest first down to t excludes all of t"
+    );
+    let till_incl = server
+        .history(
+            &path,
+            &[
+                ("till_timestamp", ts.as_str()),
+                ("include_stop", "true"),
+                ("limit", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        till_incl.len(),
+        total(&|x| x >= t),
+        "include_stop includes all of t"
+    );
 }
 both_backends!(a_bound_without_a_message_id_covers_its_whole_millisecond);
 
-async fn client_history_lists_what_one_client_sent_in_conversations_and_chat_rooms(server: &TestServer) {
-    let first = server.create_conversation(json!({"m": ["zed", "yan"]})).await;
+async fn client_history_lists_what_one_client_sent_in_conversations_and_chat_rooms(
+    server: &TestServer,
+) {
+    let first = server
+        .create_conversation(json!({"m": ["zed", "yan"]}))
+        .await;
     let second = server.create_conversation(json!({"m": ["zed"]})).await;
     let room = server.create_chat_room("room").await;
     let mut mine = Vec::new();
-    for (i, target) in [&first, &second, &first, &room, &second, &room].iter().enumerate() {
-        let family = if **target == room { "chatrooms" } else { "conversations" };
+    for (i, target) in [&first, &second, &first, &room, &second, &room]
+        .iter()
+        .enumerate()
+    {
+        let family = if **target == room {
+            "chatrooms"
+        } else {
+            "conversations"
+        };
         let target = format!("/{family}/{target}");
         // Distinct milliseconds: across conversations, order within one millisecond is the
         // server's choice (ties break on msg-id), so this test does not depend on it.
@@ -207,17 +346,35 @@ async fn client_history_lists_what_one_client_sent_in_conversations_and_chat_roo
     assert_eq!(msg_ids(&listed), newest_first);
     assert!(listed.iter().all(|i| i["from"] == "zed"));
     let targets: HashSet<&str> = listed.iter().filter_map(|i| i["to"].as_str()).collect();
-    assert_eq!(targets, [first.as_str(), second.as_str(), room.as_str()].into_iter().collect());
-    let paged = server.page_history("/clients/zed/messages", false, 2, &[]).await;
+    assert_eq!(
+        targets,
+        [first.as_str(), second.as_str(), room.as_str()]
+            .into_iter()
+            .collect()
+    );
+    let paged = server
+        .page_history("/clients/zed/messages", false, 2, &[])
+        .await;
     assert_eq!(msg_ids(&paged), newest_first);
-    let paged_back = server.page_history("/clients/zed/messages", true, 4, &[]).await;
+    let paged_back = server
+        .page_history("/clients/zed/messages", true, 4, &[])
+        .await;
     let oldest_first: Vec<String> = mine.iter().map(|s| s.msg_id.clone()).collect();
     assert_eq!(msg_ids(&paged_back), oldest_first);
     // The seed's cursor parameters work here too.
-    let query: Vec<(&'static str, String)> = mine[4].start().into_iter().chain(mine[1].stop()).collect();
-    let window = server.history("/clients/zed/messages", &pairs(&query)).await;
-    assert_eq!(msg_ids(&window), [mine[3].msg_id.clone(), mine[2].msg_id.clone()]);
-    assert!(server.history("/clients/nobody/messages", &[]).await.is_empty());
+    let query: Vec<(&'static str, String)> =
+        mine[4].start().into_iter().chain(mine[1].stop()).collect();
+    let window = server
+        .history("/clients/zed/messages", &pairs(&query))
+        .await;
+    assert_eq!(
+        msg_ids(&window),
+        [mine[3].msg_id.clone(), mine[2].msg_id.clone()]
+    );
+    assert!(server
+        .history("/clients/nobody/messages", &[])
+        .await
+        .is_empty());
 }
 both_backends!(client_history_lists_what_one_client_sent_in_conversations_and_chat_rooms);
 
@@ -232,7 +389,10 @@ async fn app_history_lists_every_message_of_the_app(server: &TestServer) {
         .await
         .id();
     let other_send = server
-        .anonymous(reqwest::Method::POST, &format!("/conversations/{other_conv}/messages"))
+        .anonymous(
+            reqwest::Method::POST,
+            &format!("/conversations/{other_conv}/messages"),
+        )
         .as_master_of(&server.other_app)
         .json(&json!({"from_client": "a", "message": "another app"}))
         .send()
@@ -240,16 +400,39 @@ async fn app_history_lists_every_message_of_the_app(server: &TestServer) {
     assert_eq!(other_send.status, 200, "{other_send:?}");
     let mut sent = Vec::new();
     for i in 0..5 {
-        let target = if i % 2 == 0 { format!("/conversations/{conv}") } else { format!("/chatrooms/{room}") };
-        let ack = server.send(&target, if i < 3 { "a" } else { "b" }, &format!("m{i}")).await;
+        let target = if i % 2 == 0 {
+            format!("/conversations/{conv}")
+        } else {
+            format!("/chatrooms/{room}")
+        };
+        let ack = server
+            .send(&target, if i < 3 { "a" } else { "b" }, &format!("m{i}"))
+            .await;
         pass_millisecond(ack.timestamp).await;
         sent.push(ack.msg_id);
     }
     let mut newest_first = sent.clone();
     newest_first.reverse();
-    assert_eq!(msg_ids(&server.history("/messages", &[]).await), newest_first, "only this app's messages");
-    assert_eq!(msg_ids(&server.page_history("/messages", false, 2, &[]).await), newest_first);
-    assert_eq!(msg_ids(&server.page_history("/messages", true, 3, &[]).await), sent);
-    assert_eq!(msg_ids(&server.history("/messages", &[("limit", "2"), ("reversed", "true")]).await), sent[..2]);
+    assert_eq!(
+        msg_ids(&server.history("/messages", &[]).await),
+        newest_first,
+        "only this app's messages"
+    );
+    assert_eq!(
+        msg_ids(&server.page_history("/messages", false, 2, &[]).await),
+        newest_first
+    );
+    assert_eq!(
+        msg_ids(&server.page_history("/messages", true, 3, &[]).await),
+        sent
+    );
+    assert_eq!(
+        msg_ids(
+            &server
+                .history("/messages", &[("limit", "2"), ("reversed", "true")])
+                .await
+        ),
+        sent[..2]
+    );
 }
 both_backends!(app_history_lists_every_message_of_the_app);

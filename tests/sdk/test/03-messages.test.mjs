@@ -116,6 +116,42 @@ forEachVersion(holder, (version, it) => {
     assert.deepEqual(images.map((m) => m.id), [sentImage.id], 'history filtered by _lctype -2');
   });
 
+  it('concurrent sends by three members: every send acked, delivered once, history complete and ordered', async (ctx) => {
+    const ids = ['alice', 'bob', 'carol'].map((n) => uniqueId(n, version));
+    const devices = ids.map((id) => ctx.device({ label: id.split('-')[0] }));
+    const clients = [];
+    for (const [i, id] of ids.entries()) clients.push(await devices[i].login(id));
+    const conv = await withTimeout(clients[0].createConversation({ members: ids.slice(1), name: 'busy group', unique: false }), 'alice creates a group');
+    const convs = [conv];
+    for (const c of clients.slice(1)) convs.push(await withTimeout(c.getConversation(conv.id), `${c.id} getConversation`));
+
+    const PER_CLIENT = 8;
+    const sends = [];
+    for (let n = 0; n < PER_CLIENT; n += 1) {
+      for (const [i, c] of convs.entries()) {
+        sends.push(withTimeout(c.send(new devices[i].IM.TextMessage(`${ids[i]} #${n}`)), `${ids[i]} sends #${n} (concurrently with the others)`));
+      }
+    }
+    const results = await Promise.allSettled(sends);
+    const failed = results.filter((r) => r.status === 'rejected').map((r) => `${r.reason?.code ?? ''} ${r.reason?.message}`);
+    assert.deepEqual(failed, [], `every concurrent send is acked (${failed.length} of ${sends.length} failed)`);
+    const sent = results.map((r) => r.value);
+    assert.equal(new Set(sent.map((m) => m.id)).size, sent.length, 'message ids are unique');
+
+    for (const [i, c] of clients.entries()) {
+      const expected = sent.filter((m) => m.from === ids[i] ? false : true).map((m) => m.id);
+      for (const id of expected) await c.inbox.waitFor('message', (m) => m.id === id, `message ${id} at ${ids[i]}`);
+      const got = c.inbox.all('message').map(([m]) => m.id).filter((id) => expected.includes(id));
+      assert.equal(got.length, expected.length, `${ids[i]} received each message of the others exactly once`);
+    }
+
+    const history = await withTimeout(convs[1].queryMessages({ limit: 100 }), 'bob queries the whole history');
+    assert.deepEqual(new Set(history.map((m) => m.id)), new Set(sent.map((m) => m.id)), 'history holds every acked message');
+    assert.equal(history.length, sent.length, 'no duplicates in history');
+    const times = history.map((m) => m.timestamp.getTime());
+    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'history is in ascending time order');
+  });
+
   it('custom typed message class and a binary message', async (ctx) => {
     const { aliceDevice, bobDevice, bob, conv } = await pair(ctx, version);
     // An app-defined type, registered the documented way on both devices.
