@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use support::{Args, Backend, Cell, Database, Latencies, Server};
 
 const USAGE: &str = "options (or TIDINGS_BENCH_<OPTION>): --backends sqlite,postgres --conversations 100000 \
---clients 20000 --min-members 2 --max-members 10 --queries 1000 --warmup-queries 100 --seed 42 \
+--clients 20000 --min-members 2 --max-members 10 --queries 1000 --warmup-queries 100 --seed 42 --budget 120 (seconds of timed queries at most) \
 --pg-url postgres://postgres@127.0.0.1:5432/postgres --server-bin PATH --server-log warn";
 
 const BASE_TS: i64 = 1_700_000_000_000;
@@ -36,6 +36,7 @@ struct Settings {
     queries: usize,
     warmup: usize,
     seed: u64,
+    budget: Duration,
 }
 
 struct Outcome {
@@ -60,6 +61,7 @@ fn main() -> Result<()> {
         queries: args.number("queries", 1000)?,
         warmup: args.number("warmup-queries", 100)?,
         seed: args.number("seed", 42)?,
+        budget: args.seconds("budget", 120.0)?,
     };
     if settings.min_members < 1 || settings.min_members > settings.max_members || settings.max_members > settings.clients {
         bail!("need 1 <= --min-members <= --max-members <= --clients");
@@ -155,7 +157,7 @@ async fn run(args: Arc<Args>, settings: Settings, membership: Arc<Vec<Vec<usize>
     };
     let mut hits = 0usize;
     let load = support::load_average();
-    let latencies = support::timed_gets(&client, url, settings.warmup, settings.queries, |i, body| {
+    let latencies = support::timed_gets(&client, url, settings.warmup, settings.queries, settings.budget, |i, body| {
         let results = body.get("results").and_then(|r| r.as_array()).map(Vec::len);
         let expected = per_client[picks[i]].min(PAGE);
         if results != Some(expected) {
@@ -172,7 +174,7 @@ async fn run(args: Arc<Args>, settings: Settings, membership: Arc<Vec<Vec<usize>
         backend,
         seed,
         member_rows,
-        mean_hits: hits as f64 / settings.queries.max(1) as f64,
+        mean_hits: hits as f64 / latencies.len().max(1) as f64,
         latencies,
         load,
     })

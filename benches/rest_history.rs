@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use support::{Args, Backend, Database, Latencies, Server};
 
 const USAGE: &str = "options (or TIDINGS_BENCH_<OPTION>): --backends sqlite,postgres --messages 1000000 \
---requests 500 --warmup-requests 50 --limit 100 --chunk 100000 \
+--requests 500 --warmup-requests 50 --limit 100 --chunk 100000 --budget 60 (seconds per position at most) \
 --pg-url postgres://postgres@127.0.0.1:5432/postgres --server-bin PATH --server-log warn";
 
 /// Seeded message `n` was sent at `BASE_TS + (n - 1) / 2`.
@@ -38,6 +38,7 @@ struct Settings {
     warmup: usize,
     limit: i64,
     chunk: i64,
+    budget: Duration,
 }
 
 struct Position {
@@ -73,6 +74,7 @@ fn main() -> Result<()> {
         warmup: args.number("warmup-requests", 50)?,
         limit: args.number("limit", 100)?,
         chunk: args.number("chunk", 100_000)?,
+        budget: args.seconds("budget", 60.0)?,
     };
     if settings.messages < 2 * settings.limit + 2 || settings.limit < 1 || settings.chunk < 1 {
         bail!("--messages must be at least 2 * --limit + 2; --limit and --chunk positive");
@@ -180,7 +182,7 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
         let base = format!("{}/1.2/rtm/conversations/{conv}/messages?limit={limit}{}", server.base, position.query);
         let expected_first = msg_id_of(position.first_seq);
         let load = support::load_average();
-        let latencies = support::timed_gets(&client, |_| base.clone(), settings.warmup, settings.requests, |_, body| {
+        let latencies = support::timed_gets(&client, |_| base.clone(), settings.warmup, settings.requests, settings.budget, |_, body| {
             let items = body.as_array().map(Vec::as_slice).unwrap_or_default();
             let first = items.first().and_then(|m| m.get("msg-id")).and_then(|v| v.as_str());
             if items.len() != position.expected_len || first != Some(expected_first.as_str()) {

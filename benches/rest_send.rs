@@ -42,6 +42,7 @@ struct Outcome {
     first_error: Option<String>,
     stored: i64,
     seq_total: i64,
+    gapped: i64,
     server_cpu: Option<f64>,
     client_cpu: Option<f64>,
     load: String,
@@ -92,7 +93,7 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
     let mut rows = Vec::new();
     let mut failed = false;
     for mut o in outcomes {
-        let verified = o.stored as u64 == o.acked_total && o.seq_total == o.stored;
+        let verified = o.stored as u64 == o.acked_total && o.seq_total == o.stored && o.gapped == 0;
         failed |= !verified || o.errors > 0;
         let secs = o.window.as_secs_f64();
         rows.push(vec![
@@ -256,6 +257,14 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
             .bind(support::APP_ID)
             .fetch_one(&pool)
             .await?;
+    // Every conversation's messages are exactly seq 1..=last_seq.
+    let (gapped,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversations c WHERE c.app_id = $1 AND c.last_seq <> \
+         (SELECT COUNT(*) FROM messages m WHERE m.app_id = c.app_id AND m.conv_id = c.id AND m.seq BETWEEN 1 AND c.last_seq)",
+    )
+    .bind(support::APP_ID)
+    .fetch_one(&pool)
+    .await?;
     pool.close().await;
 
     Ok(Outcome {
@@ -268,6 +277,7 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
         first_error,
         stored,
         seq_total,
+        gapped,
         server_cpu: server_cpu0.zip(server_cpu1).map(|(a, b)| b - a),
         client_cpu: client_cpu0.zip(client_cpu1).map(|(a, b)| b - a),
         load,

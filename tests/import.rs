@@ -137,7 +137,7 @@ async fn leancloud_import_end_to_end_postgres_target() {
         big: 1,
         big_size: 900,
     };
-    end_to_end(plan, Database::postgres().await, 200).await;
+    end_to_end(plan, Database::postgres().await, 25).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,6 +301,17 @@ async fn source_requests_retry_back_off_respect_the_rate_and_give_up_clearly() {
         .to_string();
     assert!(err.contains("401") && err.contains("--master-key"), "{err}");
     assert_eq!(source.requests(), 1);
+
+    // Listing through LeanStorage's scan cursor when the source serves it.
+    let scan = import_support::flaky::scanning(records::exported()).await;
+    let source = Source::new(config(&scan.base, 0, 1), CancellationToken::new()).unwrap();
+    let mut pager =
+        tidings::import::listing::ConversationPager::new(&source, Default::default(), 1000);
+    let mut pages = Vec::new();
+    while let Some(page) = pager.next_page().await.unwrap() {
+        pages.push(page.len());
+    }
+    assert_eq!(pages, vec![2, 1]);
 
     // --rate 20: 30 requests need at least half a second after the first 20.
     let flaky = import_support::flaky::start(Vec::new()).await;

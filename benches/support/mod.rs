@@ -624,12 +624,15 @@ pub fn self_cpu_seconds() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// Sequential timed GETs of `url` after `warmup` untimed ones; `check` validates each answer.
+/// Sequential timed GETs: `warmup` untimed ones, then up to `count` timed ones, stopping
+/// early once `budget` has passed (the result says how many were timed). `urls(i)` gives the
+/// i-th URL; `check` validates each answer outside the timed span.
 pub async fn timed_gets<U, F>(
     client: &reqwest::Client,
     mut urls: U,
     warmup: usize,
     count: usize,
+    budget: Duration,
     mut check: F,
 ) -> Result<Latencies>
 where
@@ -637,7 +640,12 @@ where
     F: FnMut(usize, &serde_json::Value) -> Result<()>,
 {
     let mut latencies = Latencies::with_capacity(count);
+    let started = Instant::now();
     for i in 0..warmup + count {
+        if started.elapsed() > budget {
+            eprintln!("time budget of {budget:?} spent after {} timed requests", latencies.len());
+            break;
+        }
         let url = urls(i);
         let begun = Instant::now();
         let body = get_json(client, &url).await?;

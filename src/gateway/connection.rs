@@ -108,7 +108,8 @@ pub async fn serve(
     };
     let mut socket = socket;
     let end = run(&mut conn, &mut socket, inbox).await;
-    finish(&mut conn, &mut socket, end).await;
+    // Boxed: its state (a goaway command) would otherwise sit in every idle connection.
+    Box::pin(finish(&mut conn, &mut socket, end)).await;
 }
 
 async fn run(conn: &mut Conn, socket: &mut WebSocket, mut inbox: mpsc::Receiver<Outbound>) -> End {
@@ -126,12 +127,12 @@ async fn run(conn: &mut Conn, socket: &mut WebSocket, mut inbox: mpsc::Receiver<
                 if received == 0 {
                     return End::Gone;
                 }
-                if let Some(end) = on_outbound(conn, socket, &mut batch).await {
+                if let Some(end) = Box::pin(on_outbound(conn, socket, &mut batch)).await {
                     return end;
                 }
             }
             frame = socket.recv() => {
-                if let Some(end) = on_frame(conn, socket, frame).await {
+                if let Some(end) = Box::pin(on_frame(conn, socket, frame)).await {
                     return end;
                 }
                 timer.as_mut().reset(conn.deadline());

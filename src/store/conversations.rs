@@ -280,7 +280,7 @@ impl Store {
     /// Adds members (idempotent), refusing to grow past `limit`. Returns `updatedAt` and the
     /// ids that were not members before.
     pub async fn add_members(&self, app: &str, conv: &Conversation, clients: &[String], limit: usize, now: i64) -> Result<(i64, Vec<String>)> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.lock_membership(app, &conv.id).await?;
         let mut added = Vec::new();
         // `now` + position keeps the given order in listings (see `create_conversation`).
         for (position, client) in clients.iter().enumerate() {
@@ -313,7 +313,7 @@ impl Store {
 
     /// Removes members (idempotent). Returns `updatedAt` and the ids that were members.
     pub async fn remove_members(&self, app: &str, conv: &Conversation, clients: &[String], now: i64) -> Result<(i64, Vec<String>)> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.lock_membership(app, &conv.id).await?;
         let mut removed = Vec::new();
         for client in clients {
             let done = sqlx::query("DELETE FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
@@ -329,6 +329,22 @@ impl Store {
         self.sync_member_count(&mut tx, app, conv, now).await?;
         tx.commit().await?;
         Ok((now, removed))
+    }
+
+    /// A write transaction that holds the conversation's row, so membership changes of one
+    /// conversation run one at a time: racing additions cannot pass the member limit together,
+    /// and racing removals cannot leave a stale count or unique member key. (SQLite's
+    /// `BEGIN IMMEDIATE` already serialises writers.)
+    async fn lock_membership(&self, app: &str, conv: &str) -> Result<sqlx::Transaction<'static, Any>> {
+        let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
+        if self.dialect() == Dialect::Postgres {
+            sqlx::query("SELECT id FROM conversations WHERE app_id = $1 AND id = $2 FOR UPDATE")
+                .bind(app)
+                .bind(conv)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// Recomputes `member_count` (and the unique member key) after a membership change.

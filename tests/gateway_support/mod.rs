@@ -241,7 +241,7 @@ pub struct Client {
 /// What a read from the socket gave.
 #[derive(Debug)]
 pub enum Received {
-    Command(GenericCommand),
+    Command(Box<GenericCommand>),
     Closed(Option<u16>),
 }
 
@@ -282,8 +282,8 @@ impl Client {
         let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
         loop {
             match self.read_until(deadline).await {
-                Some(Received::Command(reply)) if reply.i == Some(i) => return reply,
-                Some(Received::Command(other)) => self.pending.push_back(other),
+                Some(Received::Command(reply)) if reply.i == Some(i) => return *reply,
+                Some(Received::Command(other)) => self.pending.push_back(*other),
                 other => panic!("no reply to i={i} ({command:?}): {other:?}"),
             }
         }
@@ -320,7 +320,7 @@ impl Client {
                 _ => continue,
             };
             return Some(Received::Command(
-                GenericCommand::decode(bytes.as_slice()).unwrap(),
+                Box::new(GenericCommand::decode(bytes.as_slice()).unwrap()),
             ));
         }
     }
@@ -334,7 +334,7 @@ impl Client {
             .read_until(tokio::time::Instant::now() + RECEIVE_TIMEOUT)
             .await
         {
-            Some(Received::Command(command)) => command,
+            Some(Received::Command(command)) => *command,
             other => panic!("expected a command, got {other:?}"),
         }
     }
@@ -350,8 +350,8 @@ impl Client {
         let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
         loop {
             match self.read_until(deadline).await {
-                Some(Received::Command(c)) if matches(&c) => return c,
-                Some(Received::Command(c)) => self.pending.push_back(c),
+                Some(Received::Command(c)) if matches(&c) => return *c,
+                Some(Received::Command(c)) => self.pending.push_back(*c),
                 other => panic!(
                     "expected {cmd:?}/{op:?}, got {other:?}; pending {:?}",
                     self.pending
@@ -382,7 +382,7 @@ impl Client {
         loop {
             match self.read_until(deadline).await {
                 Some(Received::Closed(code)) => return code,
-                Some(Received::Command(c)) => self.pending.push_back(c),
+                Some(Received::Command(c)) => self.pending.push_back(*c),
                 None => panic!("the server did not close the connection"),
             }
         }

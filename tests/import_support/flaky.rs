@@ -59,3 +59,41 @@ fn answer(status: u16) -> Response {
     }
     response
 }
+
+/// A source serving LeanStorage's scan: `/1.1/scan/classes/_Conversation` in pages of two
+/// with a `cursor`, the last page without one.
+pub async fn scanning(objects: Vec<serde_json::Value>) -> Flaky {
+    use axum::extract::Query;
+    use std::collections::HashMap;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    let objects = Arc::new(objects);
+    let handler = move |Query(query): Query<HashMap<String, String>>| {
+        let (counter, objects) = (Arc::clone(&counter), Arc::clone(&objects));
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let start: usize = query
+                .get("cursor")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let page: Vec<_> = objects.iter().skip(start).take(2).cloned().collect();
+            let mut body = serde_json::json!({ "results": page });
+            if start + 2 < objects.len() {
+                body["cursor"] = serde_json::json!((start + 2).to_string());
+            }
+            axum::Json(body)
+        }
+    };
+    let router = Router::new().route("/1.1/scan/classes/_Conversation", get(handler));
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("address: {e}"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Flaky {
+        base: format!("http://{address}"),
+        requests,
+    }
+}

@@ -57,12 +57,12 @@ impl World {
         let history = server
             .history(&format!("/conversations/{}/messages", self.conv), &[])
             .await;
-        assert_eq!(msg_ids(&history), [self.conv_message.msg_id.clone()]);
+        assert_eq!(msg_ids(&history), [self.conv_message.msg_id.as_str()]);
         assert_eq!(history[0]["data"], "hello");
         let history = server
             .history(&format!("/chatrooms/{}/messages", self.room), &[])
             .await;
-        assert_eq!(msg_ids(&history), [self.room_message.msg_id.clone()]);
+        assert_eq!(msg_ids(&history), [self.room_message.msg_id.as_str()]);
         assert_eq!(history[0]["data"], "hello room");
     }
 }

@@ -803,3 +803,36 @@ async fn unknown_routes_and_methods_are_refused_in_leanclouds_shape(server: &Tes
     server.assert_healthy().await;
 }
 both_backends!(unknown_routes_and_methods_are_refused_in_leanclouds_shape);
+
+async fn hostile_order_keys_and_paging_values_are_refused_or_harmless(server: &TestServer) {
+    ids(server).await;
+    let long = "a".repeat(10_000);
+    let cases: Vec<(&str, String)> = vec![
+        ("order", "-createdAt; DROP TABLE conversations".into()),
+        ("order", "name) --".into()),
+        ("order", "$where".into()),
+        ("order", long.clone()),
+        ("order", ",,,-".into()),
+        ("keys", "name; DROP TABLE conversations".into()),
+        ("keys", long),
+        ("skip", "99999999999999999999".into()),
+        ("skip", "-1".into()),
+        ("limit", "99999999999999999999".into()),
+    ];
+    for path in ["/conversations", "/all-conversations"] {
+        for (param, value) in &cases {
+            let reply = server.get(path, &[(param, value.as_str())]).await;
+            let what = format!("{path} {param}={}", value.get(..40).unwrap_or(value));
+            if reply.status != 200 {
+                reply.assert_client_error(&what);
+            }
+        }
+    }
+    server.assert_healthy().await;
+    assert_eq!(
+        server.list("/all-conversations", &[]).await.len(),
+        3,
+        "every conversation is still there"
+    );
+}
+both_backends!(hostile_order_keys_and_paging_values_are_refused_or_harmless);

@@ -3,6 +3,7 @@
 
 use super::harness::*;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 
 const SEED_CREATE: &str =
     r#"{"name":"My First Conversation", "m": ["BillGates", "SteveJobs"], "unique": true}"#;
@@ -388,6 +389,96 @@ async fn members_can_be_added_up_to_500_and_no_further(server: &TestServer) {
 }
 both_backends!(members_can_be_added_up_to_500_and_no_further);
 
+async fn concurrent_additions_cannot_push_a_conversation_past_500_members(server: &TestServer) {
+    let id = server
+        .create_conversation(json!({"m": clients("c", 499)}))
+        .await;
+    let path = format!("/conversations/{id}/members");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let call = server
+            .master(reqwest::Method::POST, &path)
+            .json(&json!({"client_ids": [format!("late{i}")]}));
+        tasks.spawn(call.send());
+    }
+    let mut accepted = 0;
+    while let Some(reply) = tasks.join_next().await {
+        let reply = reply.expect("a request task");
+        if reply.status == 200 {
+            accepted += 1;
+        } else {
+            reply.assert_client_error("an addition past 500");
+        }
+    }
+    let members = server.get(&path, &[]).await;
+    assert_eq!(members.body["result"].as_array().map(Vec::len), Some(500));
+    assert_eq!(accepted, 1, "exactly one of ten racing additions fits");
+    // Adding someone who is already a member of a full conversation changes nothing.
+    let again = server.post(&path, json!({"client_ids": ["c0000"]})).await;
+    assert_eq!(again.status, 200, "{again:?}");
+}
+both_backends!(concurrent_additions_cannot_push_a_conversation_past_500_members);
+
+async fn racing_removals_keep_the_unique_member_set_right(server: &TestServer) {
+    for round in 0..8 {
+        let (x, y) = (format!("x{round}"), format!("y{round}"));
+        let id = server
+            .create_conversation(json!({"m": ["ann", "bob", x, y], "unique": true}))
+            .await;
+        let path = format!("/conversations/{id}/members");
+        let mut tasks = tokio::task::JoinSet::new();
+        for gone in [&x, &y] {
+            let call = server
+                .master(reqwest::Method::DELETE, &path)
+                .json(&json!({"client_ids": [gone]}));
+            tasks.spawn(call.send());
+        }
+        while let Some(reply) = tasks.join_next().await {
+            assert_eq!(reply.expect("a request task").status, 200);
+        }
+        assert_eq!(
+            server.get(&path, &[]).await.body,
+            json!({"result": ["ann", "bob"]})
+        );
+        let pair = json!({"m": ["bob", "ann"], "unique": true});
+        let found = server.create_conversation(pair).await;
+        assert_eq!(
+            found, id,
+            "round {round}: a unique create finds the current member set"
+        );
+        server.delete(&format!("/conversations/{id}"), None).await;
+    }
+}
+both_backends!(racing_removals_keep_the_unique_member_set_right);
+
+async fn racing_unique_creates_make_one_conversation(server: &TestServer) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let members = if i % 2 == 0 {
+            ["ann", "bob"]
+        } else {
+            ["bob", "ann"]
+        };
+        let call = server
+            .master(reqwest::Method::POST, "/conversations")
+            .json(&json!({"m": members, "unique": true}));
+        tasks.spawn(call.send());
+    }
+    let mut ids = HashSet::new();
+    while let Some(reply) = tasks.join_next().await {
+        let reply = reply.expect("a request task");
+        reply.assert_success("a racing unique create");
+        ids.insert(reply.id());
+    }
+    assert_eq!(
+        ids.len(),
+        1,
+        "every racing create got the same conversation: {ids:?}"
+    );
+    assert_eq!(server.list("/conversations", &[]).await.len(), 1);
+}
+both_backends!(racing_unique_creates_make_one_conversation);
+
 async fn client_ids_are_1_to_64_characters(server: &TestServer) {
     let longest = "x".repeat(64);
     let too_long = "y".repeat(65);
@@ -548,18 +639,18 @@ async fn each_family_lists_its_own_kind_and_all_conversations_lists_every_kind(
     let room = server.create_chat_room("room").await;
     let service = server.create_service_conversation("service").await;
     let conversations = server.list("/conversations", &[]).await;
-    assert_eq!(object_ids(&conversations), [normal.clone()]);
+    assert_eq!(object_ids(&conversations), [normal.as_str()]);
     assert!(
         conversations[0].get("tr").is_none() && conversations[0].get("sys").is_none(),
         "{conversations:?}"
     );
     assert_eq!(
         object_ids(&server.list("/chatrooms", &[]).await),
-        [room.clone()]
+        [room.as_str()]
     );
     assert_eq!(
         object_ids(&server.list("/service-conversations", &[]).await),
-        [service.clone()]
+        [service.as_str()]
     );
     let all = server.list("/all-conversations", &[]).await;
     let mut expected = vec![normal, room.clone(), service.clone()];

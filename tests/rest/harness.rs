@@ -1,6 +1,7 @@
-//! The test harness: every test gets the real server (`tidings::run`) on a random port over a
-//! fresh database, SQLite (a file in a temporary folder) or Postgres (a new database on the
-//! local server), plus a reqwest client and helpers that speak LeanCloud's REST API.
+//! The test harness: every test gets the real server (`tidings::run_with_clock`) on a random
+//! port over a fresh database, SQLite (a file in a temporary folder) or Postgres (a new
+//! database on the local server), plus a reqwest client and helpers that speak LeanCloud's
+//! REST API. Tests advance `server.clock` instead of sleeping through quota windows.
 //!
 //! Postgres: `TIDINGS_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`) names the
 //! server; each test creates `tidings_test_<pid>_<random>` and drops it when done. When
@@ -33,34 +34,22 @@ macro_rules! both_backends {
         both_backends!($scenario, |_: &mut $crate::rest::harness::Setup| {});
     };
     ($scenario:ident, $configure:expr) => {
-        mod $scenario {
-            #[allow(unused_imports)]
-            use super::*;
-            use $crate::rest::harness::{Backend, TestServer};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let server = TestServer::start(Backend::Sqlite, $configure).await;
-                super::$scenario(&server).await;
-                server.stop().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let server = TestServer::start(Backend::Postgres, $configure).await;
-                super::$scenario(&server).await;
-                server.stop().await;
-            }
-        }
+        backend_tests!($scenario, $configure, &);
     };
 }
 
-/// [`both_backends!`] for scenarios that need `&mut TestServer` (e.g. to restart it).
+/// [`both_backends!`] for scenarios that take `&mut TestServer` (e.g. to restart it).
 macro_rules! both_backends_mut {
     ($scenario:ident) => {
         both_backends_mut!($scenario, |_: &mut $crate::rest::harness::Setup| {});
     };
     ($scenario:ident, $configure:expr) => {
+        backend_tests!($scenario, $configure, &mut);
+    };
+}
+
+macro_rules! backend_tests {
+    ($scenario:ident, $configure:expr, $($borrow:tt)+) => {
         mod $scenario {
             #[allow(unused_imports)]
             use super::*;
@@ -68,15 +57,17 @@ macro_rules! both_backends_mut {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
+                #[allow(unused_mut)]
                 let mut server = TestServer::start(Backend::Sqlite, $configure).await;
-                super::$scenario(&mut server).await;
+                super::$scenario($($borrow)+ server).await;
                 server.stop().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                #[allow(unused_mut)]
                 let mut server = TestServer::start(Backend::Postgres, $configure).await;
-                super::$scenario(&mut server).await;
+                super::$scenario($($borrow)+ server).await;
                 server.stop().await;
             }
         }
@@ -226,9 +217,16 @@ async fn drop_leftover_databases(admin: &mut sqlx::PgConnection) {
             .await
             .unwrap_or_default();
     for (name,) in names {
-        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if !alive {
+        // Only names this harness makes: tidings_test_<pid>_<16 hex>.
+        let parts: Vec<&str> = name.split('_').collect();
+        let ours = parts.len() == 4
+            && parts[3].len() == 16
+            && parts[3].bytes().all(|b| b.is_ascii_hexdigit());
+        let Some(pid) = parts.get(2).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if ours && !alive {
             let _ = admin
                 .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                 .await;
@@ -673,6 +671,7 @@ impl Call {
         }
     }
 
+    #[allow(clippy::wrong_self_convention)] // reads as English: `.as_master_of(&app)`
     pub fn as_master_of(self, keys: &Keys) -> Call {
         self.header("X-LC-Id", &keys.app_id)
             .header("X-LC-Key", &format!("{},master", keys.master_key))

@@ -21,6 +21,9 @@ async fn three_messages(server: &TestServer, target: &str) -> Vec<Sent> {
     sent
 }
 
+/// A row of the seed's table: start, stop, include_start, include_stop, reversed, result.
+type Row<'a> = (&'a Sent, &'a Sent, bool, bool, bool, Vec<&'a Sent>);
+
 async fn the_seeds_history_table_holds_row_by_row(server: &TestServer) {
     let conv = server.create_conversation(json!({"m": ["a"]})).await;
     let room = server.create_chat_room("room").await;
@@ -31,7 +34,7 @@ async fn the_seeds_history_table_holds_row_by_row(server: &TestServer) {
         let ids = three_messages(server, &target).await;
         let [id1, id2, id3] = [&ids[0], &ids[1], &ids[2]];
         // (start, stop, include_start, include_stop, reversed) -> result, as in the seed's table.
-        let rows: [(&Sent, &Sent, bool, bool, bool, Vec<&Sent>); 6] = [
+        let rows: [Row; 6] = [
             (id3, id1, false, false, false, vec![id2]),
             (id3, id1, true, false, false, vec![id3, id2]),
             (id3, id1, false, true, false, vec![id2, id1]),
@@ -436,3 +439,125 @@ async fn app_history_lists_every_message_of_the_app(server: &TestServer) {
     );
 }
 both_backends!(app_history_lists_every_message_of_the_app);
+
+fn with_history_signatures(setup: &mut Setup) {
+    setup.settings.history_signature_required = true;
+}
+
+/// `hex(HMAC-SHA1(master key, appid:client_id:convid:nonce:signature_ts))`, the documented
+/// history-query signature.
+fn history_signature(
+    server: &TestServer,
+    client: &str,
+    conv: &str,
+    nonce: &str,
+    ts: &str,
+) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(server.app.master_key.as_bytes())
+        .expect("any key length");
+    mac.update(format!("{}:{client}:{conv}:{nonce}:{ts}", server.app.app_id).as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn history_signatures_are_checked_when_the_app_requires_them(server: &TestServer) {
+    let conv = server.create_conversation(json!({"m": ["a"]})).await;
+    let sent = server
+        .send(&format!("/conversations/{conv}"), "a", "signed")
+        .await;
+    let path = format!("/conversations/{conv}/messages");
+    server
+        .get(&path, &[])
+        .await
+        .assert_client_error("an unsigned history query");
+    let now = now_ms();
+    let ts = now.to_string();
+    let good = history_signature(server, "a", &conv, "n0nce", &ts);
+    let signed = |signature: &str, ts: &str| {
+        vec![
+            ("client_id", "a".to_owned()),
+            ("nonce", "n0nce".to_owned()),
+            ("signature_ts", ts.to_owned()),
+            ("signature", signature.to_owned()),
+        ]
+    };
+    let items = server.history(&path, &pairs(&signed(&good, &ts))).await;
+    assert_eq!(msg_ids(&items), [sent.msg_id.as_str()]);
+    let other_conv = history_signature(server, "a", &unknown_id(), "n0nce", &ts);
+    let stale_ts = (now - 7 * 3600 * 1000).to_string();
+    let last = if good.ends_with('0') { "1" } else { "0" };
+    let tampered = format!("{}{last}", &good[..good.len() - 1]);
+    let stale = history_signature(server, "a", &conv, "n0nce", &stale_ts);
+    for (what, query) in [
+        (
+            "a signature for another conversation",
+            signed(&other_conv, &ts),
+        ),
+        (
+            "a signature older than six hours",
+            signed(&stale, &stale_ts),
+        ),
+        ("a tampered signature", signed(&tampered, &ts)),
+        (
+            "a signature with another timestamp",
+            signed(&good, &(now - 1000).to_string()),
+        ),
+    ] {
+        server
+            .get(&path, &pairs(&query))
+            .await
+            .assert_client_error(what);
+    }
+    // App-wide history is signed with an empty conversation id.
+    let app_wide = history_signature(server, "a", "", "n0nce", &ts);
+    let items = server
+        .history("/messages", &pairs(&signed(&app_wide, &ts)))
+        .await;
+    assert_eq!(msg_ids(&items), [sent.msg_id.as_str()]);
+}
+both_backends!(
+    history_signatures_are_checked_when_the_app_requires_them,
+    with_history_signatures
+);
+
+async fn signature_parameters_are_ignored_when_the_app_does_not_require_them(server: &TestServer) {
+    let conv = server.create_conversation(json!({"m": ["a"]})).await;
+    let sent = server
+        .send(&format!("/conversations/{conv}"), "a", "open")
+        .await;
+    let query = [
+        ("client_id", "a"),
+        ("nonce", "x"),
+        ("signature_ts", "1"),
+        ("signature", "bogus"),
+    ];
+    let items = server
+        .history(&format!("/conversations/{conv}/messages"), &query)
+        .await;
+    assert_eq!(msg_ids(&items), [sent.msg_id.as_str()]);
+}
+both_backends!(signature_parameters_are_ignored_when_the_app_does_not_require_them);
+
+async fn client_history_finds_client_ids_with_spaces_slashes_and_at_signs(server: &TestServer) {
+    let conv = server.create_conversation(json!({"m": ["a"]})).await;
+    let target = format!("/conversations/{conv}");
+    for client in ["John Smith", "a/b", "user@example.com", "名字", "100%"] {
+        let sent = server.send(&target, client, "hi").await;
+        let encoded: String = client
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let items = server
+            .history(&format!("/clients/{encoded}/messages"), &[])
+            .await;
+        assert_eq!(msg_ids(&items), [sent.msg_id.as_str()], "{client}");
+        assert_eq!(items[0]["from"], client);
+    }
+}
+both_backends!(client_history_finds_client_ids_with_spaces_slashes_and_at_signs);

@@ -315,7 +315,7 @@ async fn transient_messages_are_answered_but_not_stored(server: &TestServer) {
         let path = format!("{target}/messages");
         assert_eq!(
             msg_ids(&server.history(&path, &[]).await),
-            [stored.msg_id.clone()]
+            [stored.msg_id.as_str()]
         );
         assert!(!msg_ids(&server.history("/messages", &[]).await).contains(&transient.msg_id));
         assert!(
@@ -622,7 +622,7 @@ async fn deleting_a_message_removes_the_server_copy(server: &TestServer) {
             "{target} delete"
         );
         let history = server.history(&format!("{target}/messages"), &[]).await;
-        assert_eq!(msg_ids(&history), [kept.msg_id.clone()]);
+        assert_eq!(msg_ids(&history), [kept.msg_id.as_str()]);
         assert!(!msg_ids(&server.history("/messages", &[]).await).contains(&sent.msg_id));
         let again = server
             .master(reqwest::Method::DELETE, &path)
