@@ -63,7 +63,10 @@ fn main() -> Result<()> {
         seed: args.number("seed", 42)?,
         budget: args.seconds("budget", 120.0)?,
     };
-    if settings.min_members < 1 || settings.min_members > settings.max_members || settings.max_members > settings.clients {
+    if settings.min_members < 1
+        || settings.min_members > settings.max_members
+        || settings.max_members > settings.clients
+    {
         bail!("need 1 <= --min-members <= --max-members <= --clients");
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -112,7 +115,11 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
         &rows,
     );
     for o in &outcomes {
-        println!("{}: seeded in {:.1} s", o.backend.name(), o.seed.as_secs_f64());
+        println!(
+            "{}: seeded in {:.1} s",
+            o.backend.name(),
+            o.seed.as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -132,10 +139,19 @@ fn conv_id(i: usize) -> String {
     format!("{:024x}", 0x6500_0000_0000_0000_0000_0000u128 + i as u128)
 }
 
-async fn run(args: Arc<Args>, settings: Settings, membership: Arc<Vec<Vec<usize>>>, db: Arc<Database>) -> Result<Outcome> {
+async fn run(
+    args: Arc<Args>,
+    settings: Settings,
+    membership: Arc<Vec<Vec<usize>>>,
+    db: Arc<Database>,
+) -> Result<Outcome> {
     let backend = db.backend;
     support::create_app(&args, &db)?;
-    eprintln!("[{}] seeding {} conversations", backend.name(), support::thousands(settings.conversations as u64));
+    eprintln!(
+        "[{}] seeding {} conversations",
+        backend.name(),
+        support::thousands(settings.conversations as u64)
+    );
     let started = Instant::now();
     let member_rows = seed(&db, &membership).await?;
     let seed = started.elapsed();
@@ -150,24 +166,40 @@ async fn run(args: Arc<Args>, settings: Settings, membership: Arc<Vec<Vec<usize>
     let server = Server::start(&args, &db, "query").await?;
     let client = support::http_client(1)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed ^ 0x5eed);
-    let picks: Vec<usize> = (0..settings.warmup + settings.queries).map(|_| rng.gen_range(0..settings.clients)).collect();
+    let picks: Vec<usize> = (0..settings.warmup + settings.queries)
+        .map(|_| rng.gen_range(0..settings.clients))
+        .collect();
     let url = |i: usize| {
         let filter = format!("{{\"m\":\"client-{}\"}}", picks[i]);
-        format!("{}/1.2/rtm/conversations?where={}", server.base, support::encode(&filter))
+        format!(
+            "{}/1.2/rtm/conversations?where={}",
+            server.base,
+            support::encode(&filter)
+        )
     };
     let mut hits = 0usize;
     let load = support::load_average();
-    let latencies = support::timed_gets(&client, url, settings.warmup, settings.queries, settings.budget, |i, body| {
-        let results = body.get("results").and_then(|r| r.as_array()).map(Vec::len);
-        let expected = per_client[picks[i]].min(PAGE);
-        if results != Some(expected) {
-            bail!("client-{}: expected {expected} conversations, got {results:?}: {body:.200}", picks[i]);
-        }
-        if i >= settings.warmup {
-            hits += expected;
-        }
-        Ok(())
-    })
+    let latencies = support::timed_gets(
+        &client,
+        url,
+        settings.warmup,
+        settings.queries,
+        settings.budget,
+        |i, body| {
+            let results = body.get("results").and_then(|r| r.as_array()).map(Vec::len);
+            let expected = per_client[picks[i]].min(PAGE);
+            if results != Some(expected) {
+                bail!(
+                    "client-{}: expected {expected} conversations, got {results:?}: {body:.200}",
+                    picks[i]
+                );
+            }
+            if i >= settings.warmup {
+                hits += expected;
+            }
+            Ok(())
+        },
+    )
     .await?;
     server.stop().await?;
     Ok(Outcome {

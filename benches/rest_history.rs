@@ -122,7 +122,16 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
             settings.limit,
             support::thousands(settings.messages as u64)
         ),
-        &["backend", "position", "requests", "p50 ms", "p99 ms", "mean ms", "max ms", "load (1/5/15)"],
+        &[
+            "backend",
+            "position",
+            "requests",
+            "p50 ms",
+            "p99 ms",
+            "mean ms",
+            "max ms",
+            "load (1/5/15)",
+        ],
         &rows,
     );
     for o in &outcomes {
@@ -149,12 +158,20 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
         .await?
         .json::<serde_json::Value>()
         .await?;
-    let Some(conv) = created.get("objectId").and_then(|v| v.as_str()).map(str::to_owned) else {
+    let Some(conv) = created
+        .get("objectId")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+    else {
         bail!("creating the conversation: {created}");
     };
     server.stop().await?;
 
-    eprintln!("[{}] seeding {} messages", backend.name(), support::thousands(settings.messages as u64));
+    eprintln!(
+        "[{}] seeding {} messages",
+        backend.name(),
+        support::thousands(settings.messages as u64)
+    );
     let seed_started = Instant::now();
     seed(&db, &conv, &settings).await?;
     let seed = seed_started.elapsed();
@@ -167,9 +184,24 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
     let cursor = |seq: i64| format!("&timestamp={}&msgid={}", timestamp_of(seq), msg_id_of(seq));
     let page = limit as usize;
     let positions = vec![
-        Position { name: "newest (no cursor)".into(), query: String::new(), first_seq: n, expected_len: page },
-        Position { name: "newest end (cursor)".into(), query: cursor(n), first_seq: n - 1, expected_len: page },
-        Position { name: "middle (cursor)".into(), query: cursor(n / 2), first_seq: n / 2 - 1, expected_len: page },
+        Position {
+            name: "newest (no cursor)".into(),
+            query: String::new(),
+            first_seq: n,
+            expected_len: page,
+        },
+        Position {
+            name: "newest end (cursor)".into(),
+            query: cursor(n),
+            first_seq: n - 1,
+            expected_len: page,
+        },
+        Position {
+            name: "middle (cursor)".into(),
+            query: cursor(n / 2),
+            first_seq: n / 2 - 1,
+            expected_len: page,
+        },
         Position {
             name: "oldest end (cursor)".into(),
             query: cursor(limit + 1),
@@ -179,27 +211,49 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
     ];
     let mut rows = Vec::new();
     for position in positions {
-        let base = format!("{}/1.2/rtm/conversations/{conv}/messages?limit={limit}{}", server.base, position.query);
+        let base = format!(
+            "{}/1.2/rtm/conversations/{conv}/messages?limit={limit}{}",
+            server.base, position.query
+        );
         let expected_first = msg_id_of(position.first_seq);
         let load = support::load_average();
-        let latencies = support::timed_gets(&client, |_| base.clone(), settings.warmup, settings.requests, settings.budget, |_, body| {
-            let items = body.as_array().map(Vec::as_slice).unwrap_or_default();
-            let first = items.first().and_then(|m| m.get("msg-id")).and_then(|v| v.as_str());
-            if items.len() != position.expected_len || first != Some(expected_first.as_str()) {
-                bail!(
-                    "{}: expected {} items from {expected_first}, got {} from {first:?}",
-                    position.name,
-                    position.expected_len,
-                    items.len()
-                );
-            }
-            Ok(())
-        })
+        let latencies = support::timed_gets(
+            &client,
+            |_| base.clone(),
+            settings.warmup,
+            settings.requests,
+            settings.budget,
+            |_, body| {
+                let items = body.as_array().map(Vec::as_slice).unwrap_or_default();
+                let first = items
+                    .first()
+                    .and_then(|m| m.get("msg-id"))
+                    .and_then(|v| v.as_str());
+                if items.len() != position.expected_len || first != Some(expected_first.as_str()) {
+                    bail!(
+                        "{}: expected {} items from {expected_first}, got {} from {first:?}",
+                        position.name,
+                        position.expected_len,
+                        items.len()
+                    );
+                }
+                Ok(())
+            },
+        )
         .await?;
-        rows.push(Measured { position: position.name, latencies, load });
+        rows.push(Measured {
+            position: position.name,
+            latencies,
+            load,
+        });
     }
     server.stop().await?;
-    Ok(Outcome { backend, seed, size, rows })
+    Ok(Outcome {
+        backend,
+        seed,
+        size,
+        rows,
+    })
 }
 
 /// Inserts messages 1..=N of `conv` straight into the database (the server is stopped).
@@ -244,11 +298,12 @@ async fn seed(db: &Database, conv: &str, settings: &Settings) -> Result<()> {
     if done.rows_affected() != 1 {
         bail!("conversation {conv} not found while seeding");
     }
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE app_id = $1 AND conv_id = $2")
-        .bind(support::APP_ID)
-        .bind(conv)
-        .fetch_one(&pool)
-        .await?;
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages WHERE app_id = $1 AND conv_id = $2")
+            .bind(support::APP_ID)
+            .bind(conv)
+            .fetch_one(&pool)
+            .await?;
     if count != settings.messages {
         bail!("seeded {count} messages, expected {}", settings.messages);
     }

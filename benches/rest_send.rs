@@ -86,7 +86,8 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
     let mut outcomes = Vec::new();
     for backend in args.backends()? {
         let (args2, settings2) = (args.clone(), settings.clone());
-        let outcome = support::with_database(backend, &args, move |db| run(args2, settings2, db)).await?;
+        let outcome =
+            support::with_database(backend, &args, move |db| run(args2, settings2, db)).await?;
         outcomes.push(outcome);
     }
 
@@ -107,10 +108,16 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
             format!("{:.2}", o.latencies.percentile_ms(99.0)),
             format!("{:.2}", o.latencies.percentile_ms(100.0)),
             o.errors.to_string(),
-            format!("{}/{}", support::thousands(o.stored.max(0) as u64), support::thousands(o.acked_total)),
+            format!(
+                "{}/{}",
+                support::thousands(o.stored.max(0) as u64),
+                support::thousands(o.acked_total)
+            ),
             if verified { "yes".into() } else { "NO".into() },
-            o.server_cpu.map_or("?".into(), |c| format!("{:.2}", c / secs)),
-            o.client_cpu.map_or("?".into(), |c| format!("{:.2}", c / secs)),
+            o.server_cpu
+                .map_or("?".into(), |c| format!("{:.2}", c / secs)),
+            o.client_cpu
+                .map_or("?".into(), |c| format!("{:.2}", c / secs)),
             o.load.clone(),
         ]);
         if let Some(err) = &o.first_error {
@@ -147,7 +154,11 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
 
 async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<Outcome> {
     let backend = db.backend;
-    eprintln!("[{}] preparing the database and {} conversations", backend.name(), settings.conversations);
+    eprintln!(
+        "[{}] preparing the database and {} conversations",
+        backend.name(),
+        settings.conversations
+    );
     support::create_app(&args, &db)?;
     let server = Server::start(&args, &db, "send").await?;
     let conversations = create_conversations(&server.base, settings.conversations).await?;
@@ -191,7 +202,10 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
                 n += 1;
                 let begun = Instant::now();
                 let result = async {
-                    let resp = support::master(client.post(&url)).json(&body).send().await?;
+                    let resp = support::master(client.post(&url))
+                        .json(&body)
+                        .send()
+                        .await?;
                     let status = resp.status();
                     let text = resp.bytes().await?;
                     if !status.is_success() {
@@ -252,11 +266,12 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
         .bind(support::APP_ID)
         .fetch_one(&pool)
         .await?;
-    let (seq_total,): (i64,) =
-        sqlx::query_as("SELECT CAST(COALESCE(SUM(last_seq), 0) AS BIGINT) FROM conversations WHERE app_id = $1")
-            .bind(support::APP_ID)
-            .fetch_one(&pool)
-            .await?;
+    let (seq_total,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(last_seq), 0) AS BIGINT) FROM conversations WHERE app_id = $1",
+    )
+    .bind(support::APP_ID)
+    .fetch_one(&pool)
+    .await?;
     // Every conversation's messages are exactly seq 1..=last_seq.
     let (gapped,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM conversations c WHERE c.app_id = $1 AND c.last_seq <> \

@@ -101,6 +101,11 @@ pub async fn run_with_clock(
     };
     let router = gateway::router(state.clone(), http::router(state));
     let signal = shutdown.clone();
+    // No Nagle: pushes are small frames, and Nagle plus the peer's delayed ACK would hold a
+    // push for up to 40 ms behind an unacknowledged one.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move { signal.cancelled().await })
         .await?;

@@ -48,7 +48,9 @@ impl Args {
                 bench_mode = true;
                 continue;
             }
-            let Some(key) = arg.strip_prefix("--") else { continue };
+            let Some(key) = arg.strip_prefix("--") else {
+                continue;
+            };
             if let Some((k, v)) = key.split_once('=') {
                 values.insert(k.to_owned(), v.to_owned());
             } else if argv.peek().is_some_and(|next| !next.starts_with("--")) {
@@ -64,7 +66,10 @@ impl Args {
         if let Some(v) = self.values.get(key) {
             return v.clone();
         }
-        let env = format!("TIDINGS_BENCH_{}", key.to_ascii_uppercase().replace('-', "_"));
+        let env = format!(
+            "TIDINGS_BENCH_{}",
+            key.to_ascii_uppercase().replace('-', "_")
+        );
         std::env::var(env).unwrap_or_else(|_| default.to_owned())
     }
 
@@ -77,7 +82,9 @@ impl Args {
             return Ok(default);
         }
         let cleaned = text.replace(['_', ','], "");
-        cleaned.parse().map_err(|e| anyhow::anyhow!("--{key} {text}: {e}"))
+        cleaned
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--{key} {text}: {e}"))
     }
 
     pub fn seconds(&self, key: &str, default: f64) -> Result<Duration> {
@@ -138,11 +145,18 @@ pub struct Database {
 impl Database {
     pub async fn fresh(backend: Backend, args: &Args) -> Result<Database> {
         sqlx::any::install_default_drivers();
-        let dir = tempfile::Builder::new().prefix("tidings-bench-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("tidings-bench-")
+            .tempdir()?;
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                Ok(Database { backend, url, pg: None, dir })
+                Ok(Database {
+                    backend,
+                    url,
+                    pg: None,
+                    dir,
+                })
             }
             Backend::Postgres => {
                 let admin = args.text("pg-url", DEFAULT_PG_ADMIN_URL);
@@ -150,13 +164,19 @@ impl Database {
                 let mut conn = sqlx::AnyConnection::connect(&admin)
                     .await
                     .with_context(|| format!("connecting to {admin}"))?;
-                conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await?;
                 conn.close().await?;
                 let url = match admin.rsplit_once('/') {
                     Some((server, _)) => format!("{server}/{name}"),
                     None => bail!("--pg-url {admin} has no database part"),
                 };
-                Ok(Database { backend, url, pg: Some((admin, name)), dir })
+                Ok(Database {
+                    backend,
+                    url,
+                    pg: Some((admin, name)),
+                    dir,
+                })
             }
         }
     }
@@ -192,7 +212,8 @@ impl Database {
     pub async fn drop_now(self) -> Result<()> {
         if let Some((admin, name)) = &self.pg {
             let mut conn = sqlx::AnyConnection::connect(admin).await?;
-            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await?;
             conn.close().await?;
         }
         Ok(())
@@ -233,7 +254,8 @@ where
 {
     let db = std::sync::Arc::new(Database::fresh(backend, args).await?);
     let outcome = tokio::spawn(body(db.clone())).await;
-    let db = std::sync::Arc::try_unwrap(db).map_err(|_| anyhow::anyhow!("database still in use"))?;
+    let db =
+        std::sync::Arc::try_unwrap(db).map_err(|_| anyhow::anyhow!("database still in use"))?;
     if args.text("keep", "") == "true" {
         // `--keep`: leave the database and the server logs for a look afterwards.
         let url = db.url.clone();
@@ -279,8 +301,23 @@ fn tidings_command(args: &Args, db: &Database) -> Command {
 /// migrates the fresh database, and lifts its message quota.
 pub fn create_app(args: &Args, db: &Database) -> Result<()> {
     let steps: [&[&str]; 2] = [
-        &["app", "create", "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY],
-        &["app", "set", APP_ID, "message_rate_per_minute", &MESSAGE_RATE_PER_MINUTE.to_string()],
+        &[
+            "app",
+            "create",
+            "--app-id",
+            APP_ID,
+            "--app-key",
+            APP_KEY,
+            "--master-key",
+            MASTER_KEY,
+        ],
+        &[
+            "app",
+            "set",
+            APP_ID,
+            "message_rate_per_minute",
+            &MESSAGE_RATE_PER_MINUTE.to_string(),
+        ],
     ];
     for step in steps {
         let out = tidings_command(args, db).args(step).output()?;
@@ -322,12 +359,22 @@ impl Server {
             .stderr(file)
             .spawn()
             .with_context(|| format!("starting {}", server_binary(args).display()))?;
-        let mut server = Server { child, base: format!("http://127.0.0.1:{port}"), log };
-        let probe = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build()?;
+        let mut server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let probe = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = server.child.try_wait()? {
-                bail!("server exited at start ({status}); log: {}", server.log_tail());
+                bail!(
+                    "server exited at start ({status}); log: {}",
+                    server.log_tail()
+                );
             }
             if let Ok(resp) = probe.get(format!("{}/readyz", server.base)).send().await {
                 if resp.status().is_success() {
@@ -447,11 +494,14 @@ pub struct Latencies {
 
 impl Latencies {
     pub fn with_capacity(n: usize) -> Latencies {
-        Latencies { samples: Vec::with_capacity(n) }
+        Latencies {
+            samples: Vec::with_capacity(n),
+        }
     }
 
     pub fn record(&mut self, elapsed: Duration) {
-        self.samples.push(elapsed.as_micros().min(u32::MAX as u128) as u32);
+        self.samples
+            .push(elapsed.as_micros().min(u32::MAX as u128) as u32);
     }
 
     pub fn merge(&mut self, other: Latencies) {
@@ -497,14 +547,28 @@ pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "?".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|n| n.parse().ok()))
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
         .unwrap_or(0);
-    format!("{model}, {cores} cores, {:.0} GiB RAM", mem_kb as f64 / 1024.0 / 1024.0)
+    format!(
+        "{model}, {cores} cores, {:.0} GiB RAM",
+        mem_kb as f64 / 1024.0 / 1024.0
+    )
 }
 
 /// A plain-text table with right-aligned columns (Markdown-compatible).
@@ -520,11 +584,22 @@ pub fn print_table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
     println!();
     println!("{title}");
     let line = |cells: Vec<String>| {
-        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:>w$}", w = widths[i])).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:>w$}", w = widths[i]))
+            .collect();
         println!("| {} |", parts.join(" | "));
     };
     line(headers.iter().map(|h| h.to_string()).collect());
-    println!("|{}|", widths.iter().map(|w| format!("{}:", "-".repeat(w + 1))).collect::<Vec<_>>().join("|"));
+    println!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| format!("{}:", "-".repeat(w + 1)))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     for row in rows {
         line(row.clone());
     }
@@ -590,7 +665,10 @@ pub async fn insert_rows(
         let mut query = sqlx::query(&sql);
         for row in chunk {
             if row.len() != width {
-                bail!("a row of {table} has {} cells for {width} columns", row.len());
+                bail!(
+                    "a row of {table} has {} cells for {width} columns",
+                    row.len()
+                );
             }
             for cell in row {
                 query = match cell {
@@ -643,7 +721,10 @@ where
     let started = Instant::now();
     for i in 0..warmup + count {
         if started.elapsed() > budget {
-            eprintln!("time budget of {budget:?} spent after {} timed requests", latencies.len());
+            eprintln!(
+                "time budget of {budget:?} spent after {} timed requests",
+                latencies.len()
+            );
             break;
         }
         let url = urls(i);

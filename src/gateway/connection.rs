@@ -8,13 +8,12 @@
 use super::codec::{self, DecodeError, Protocol};
 use super::session::{Current, Sessions};
 use super::{dispatch, reply};
-use crate::hub::{Outbound, Outbox};
+use crate::hub::{Inbox, Outbound, Outbox, Wake};
 use crate::proto::{CommandType, GenericCommand, OpType, SessionCommand};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Close codes the server uses (LeanCloud's, plus the standard ones).
@@ -112,25 +111,22 @@ pub async fn serve(
     Box::pin(finish(&mut conn, &mut socket, end)).await;
 }
 
-async fn run(conn: &mut Conn, socket: &mut WebSocket, mut inbox: mpsc::Receiver<Outbound>) -> End {
+async fn run(conn: &mut Conn, socket: &mut WebSocket, inbox: Inbox) -> End {
     let shutdown = conn.state.shutdown.clone();
-    let overflow = conn.outbox.clone();
     let timer = tokio::time::sleep_until(conn.deadline());
     tokio::pin!(timer);
-    let mut batch = Vec::with_capacity(0);
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
-            () = overflow.overflowed() => return End::Close(close::SLOW_CLIENT, "slow client"),
-            received = inbox.recv_many(&mut batch, BATCH) => {
-                if received == 0 {
-                    return End::Gone;
+            wake = inbox.next(BATCH) => match wake {
+                Wake::Overflow => return End::Close(close::SLOW_CLIENT, "slow client"),
+                Wake::Items(mut batch) => {
+                    if let Some(end) = Box::pin(on_outbound(conn, socket, &mut batch)).await {
+                        return end;
+                    }
                 }
-                if let Some(end) = Box::pin(on_outbound(conn, socket, &mut batch)).await {
-                    return end;
-                }
-            }
+            },
             frame = socket.recv() => {
                 if let Some(end) = Box::pin(on_frame(conn, socket, frame)).await {
                     return end;
@@ -240,11 +236,9 @@ async fn on_frame(
         }
     }
     let format = conn.protocol.format;
-    let frames: Vec<Message> = conn
-        .replies
-        .drain(..)
-        .map(|c| codec::frame(format, &c))
-        .collect();
+    // `take`, not `drain`: a kept `Vec<GenericCommand>` would hold kilobytes per idle
+    // connection (a command is over 3 KB unencoded).
+    let frames: Vec<Message> = std::mem::take(&mut conn.replies).iter().map(|c| codec::frame(format, c)).collect();
     if write(socket, frames, &conn.outbox).await.is_err() {
         return Some(End::Gone);
     }

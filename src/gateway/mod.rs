@@ -44,7 +44,7 @@ use std::net::SocketAddr;
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Idle connections are the common case: small read buffer, write buffer grown on demand
 /// (tungstenite's defaults allocate 128 KiB per connection up front).
-const READ_BUFFER_BYTES: usize = 2 * 1024;
+const READ_BUFFER_BYTES: usize = 1024;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Paths that stay REST even when a client asks to upgrade.

@@ -12,10 +12,12 @@
 //!   `.await`.
 
 pub mod push;
+mod queue;
 mod receipts;
 mod registry;
 
-pub use registry::{Outbox, SessionGuard, SessionInfo};
+pub use queue::{Inbox, Outbox, Wake};
+pub use registry::{SessionGuard, SessionInfo};
 
 use crate::domain::message::Message;
 use crate::proto::GenericCommand;

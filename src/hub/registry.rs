@@ -1,49 +1,13 @@
 //! The in-memory registry: `(app, client) -> sessions`, chat-room presence, and each
-//! connection's bounded queue ([`Outbox`]).
+//! connection's bounded queue ([`Outbox`], in `queue.rs`).
 
 use super::push::Skip;
-use super::{Hub, Outbound, Recipients};
+use super::queue::Outbox;
+use super::{Hub, Recipients};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-
-/// The sending side of one connection's bounded queue, shared by the client sessions on it.
-#[derive(Clone, Debug)]
-pub struct Outbox {
-    tx: mpsc::Sender<Outbound>,
-    overflow: CancellationToken,
-}
-
-impl Outbox {
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (
-            Outbox {
-                tx,
-                overflow: CancellationToken::new(),
-            },
-            rx,
-        )
-    }
-
-    /// Queues without waiting. A full queue means a slow client: trip its overflow signal
-    /// so its connection closes itself; never drop silently and carry on.
-    pub fn deliver(&self, item: Outbound) {
-        match self.tx.try_send(item) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.overflow.cancel(),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
-    }
-
-    /// Resolves once a publisher found the queue full.
-    pub fn overflowed(&self) -> WaitForCancellationFuture<'_> {
-        self.overflow.cancelled()
-    }
-}
 
 /// What the registry knows about a session besides its queue.
 #[derive(Clone, Debug)]
