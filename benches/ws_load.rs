@@ -10,7 +10,6 @@
 //! `ulimit -n` must exceed the connection count in both processes (the server inherits it).
 //! Run: `cargo bench --bench ws_load -- --connections 10000 --members 2000`.
 
-#[allow(dead_code)]
 mod support;
 
 use anyhow::{bail, Context, Result};
@@ -27,7 +26,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const USAGE: &str = "options: --connections N (10000) --members N (2000) --samples N (200) \
     --seconds S (10) --payload BYTES (100) --in-flight N (16) --server-bin PATH";
@@ -61,7 +61,13 @@ async fn run(args: &Args, server: &Server, connections: usize, members: usize) -
     let per_conn = (after.saturating_sub(before)) as f64 * 1024.0 / connections as f64;
     support::print_table(
         "memory per idle logged-in connection",
-        &["connections", "RSS before", "RSS after", "bytes/conn", "login time"],
+        &[
+            "connections",
+            "RSS before",
+            "RSS after",
+            "bytes/conn",
+            "login time",
+        ],
         &[vec![
             support::thousands(connections as u64),
             format!("{} KB", support::thousands(before)),
@@ -94,24 +100,39 @@ async fn run(args: &Args, server: &Server, connections: usize, members: usize) -
 
 fn rss_kb(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS value")?
+        .parse()?)
 }
 
 /// Small client buffers: 10,000 clients with tungstenite's defaults would take gigabytes.
 fn client_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
 }
 
 async fn connect(url: &str, client: &str) -> Result<Socket> {
     let mut request = url.into_client_request()?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("lc.protobuf2.3"));
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(client_config()), true).await?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("lc.protobuf2.3"),
+    );
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(client_config()), true).await?;
     let mut open = command(CommandType::Session, Some(OpType::Open), 1);
     open.app_id = Some(support::APP_ID.into());
     open.peer_id = Some(client.into());
     open.session_message = Some(SessionCommand::default());
-    socket.send(Message::Binary(open.encode_to_vec().into())).await?;
+    socket
+        .send(Message::Binary(open.encode_to_vec().into()))
+        .await?;
     let reply = reply_to(&mut socket, 1).await?;
     if reply.op != Some(OpType::Opened as i32) {
         bail!("login of {client} failed: {reply:?}");
@@ -124,7 +145,9 @@ async fn connect_many(url: &str, count: usize) -> Result<Vec<Socket>> {
     let mut batch = Vec::new();
     for index in 0..count {
         let url = url.to_owned();
-        batch.push(tokio::spawn(async move { connect(&url, &format!("u{index}")).await }));
+        batch.push(tokio::spawn(async move {
+            connect(&url, &format!("u{index}")).await
+        }));
         if batch.len() == 200 || index + 1 == count {
             for task in batch.drain(..) {
                 sockets.push(task.await??);
@@ -135,14 +158,23 @@ async fn connect_many(url: &str, count: usize) -> Result<Vec<Socket>> {
 }
 
 fn command(cmd: CommandType, op: Option<OpType>, i: i32) -> GenericCommand {
-    GenericCommand { cmd: Some(cmd as i32), op: op.map(|o| o as i32), i: Some(i), ..Default::default() }
+    GenericCommand {
+        cmd: Some(cmd as i32),
+        op: op.map(|o| o as i32),
+        i: Some(i),
+        ..Default::default()
+    }
 }
 
 async fn reply_to(socket: &mut Socket, i: i32) -> Result<GenericCommand> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let frame = tokio::time::timeout_at(deadline, socket.next()).await.context("reply timed out")?;
-        let Some(Ok(Message::Binary(bytes))) = frame else { bail!("socket ended: {frame:?}") };
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .context("reply timed out")?;
+        let Some(Ok(Message::Binary(bytes))) = frame else {
+            bail!("socket ended: {frame:?}")
+        };
         let command = GenericCommand::decode(bytes)?;
         if command.i == Some(i) {
             return Ok(command);
@@ -152,16 +184,28 @@ async fn reply_to(socket: &mut Socket, i: i32) -> Result<GenericCommand> {
 
 async fn create_room(server: &Server) -> Result<String> {
     let client = support::http_client(4)?;
-    let response = support::master(client.post(format!("{}/1.2/rtm/chatrooms", server.base))).json(&json!({"name": "bench"})).send().await?;
+    let response = support::master(client.post(format!("{}/1.2/rtm/chatrooms", server.base)))
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?;
     let body: serde_json::Value = response.json().await?;
-    body["objectId"].as_str().map(str::to_owned).context("chat room id")
+    body["objectId"]
+        .as_str()
+        .map(str::to_owned)
+        .context("chat room id")
 }
 
 async fn join(socket: &mut Socket, room: &str, client: &str) -> Result<()> {
     let mut add = command(CommandType::Conv, Some(OpType::Add), 2);
     add.peer_id = Some(client.into());
-    add.conv_message = Some(ConvCommand { cid: Some(room.into()), m: vec![client.into()], ..Default::default() });
-    socket.send(Message::Binary(add.encode_to_vec().into())).await?;
+    add.conv_message = Some(ConvCommand {
+        cid: Some(room.into()),
+        m: vec![client.into()],
+        ..Default::default()
+    });
+    socket
+        .send(Message::Binary(add.encode_to_vec().into()))
+        .await?;
     reply_to(socket, 2).await.map(|_| ())
 }
 
@@ -170,6 +214,7 @@ async fn join(socket: &mut Socket, room: &str, client: &str) -> Result<()> {
 struct Counters {
     origin: Instant,
     seen: Vec<AtomicU64>,
+    first_ns: Vec<AtomicU64>,
     last_ns: Vec<AtomicU64>,
     total: AtomicU64,
     closed: AtomicU64,
@@ -180,6 +225,7 @@ impl Counters {
         Counters {
             origin: Instant::now(),
             seen: (0..samples).map(|_| AtomicU64::new(0)).collect(),
+            first_ns: (0..samples).map(|_| AtomicU64::new(u64::MAX)).collect(),
             last_ns: (0..samples).map(|_| AtomicU64::new(0)).collect(),
             total: AtomicU64::new(0),
             closed: AtomicU64::new(0),
@@ -202,6 +248,7 @@ async fn read_pushes(mut socket: Socket, counters: Arc<Counters>) {
                 if let Some(n) = text.strip_prefix('L').and_then(|n| n.parse::<usize>().ok()) {
                     if n < counters.seen.len() {
                         let now = counters.origin.elapsed().as_nanos() as u64;
+                        counters.first_ns[n].fetch_min(now, Ordering::Relaxed);
                         counters.last_ns[n].fetch_max(now, Ordering::Relaxed);
                         counters.seen[n].fetch_add(1, Ordering::Relaxed);
                     }
@@ -211,7 +258,13 @@ async fn read_pushes(mut socket: Socket, counters: Arc<Counters>) {
     }
 }
 
-async fn send(client: &reqwest::Client, server: &Server, room: &str, text: String, transient: bool) -> Result<()> {
+async fn send(
+    client: &reqwest::Client,
+    server: &Server,
+    room: &str,
+    text: String,
+    transient: bool,
+) -> Result<()> {
     let url = format!("{}/1.2/rtm/chatrooms/{room}/messages", server.base);
     let body = json!({"from_client": "bench", "message": text, "transient": transient});
     let response = support::master(client.post(url)).json(&body).send().await?;
@@ -221,39 +274,79 @@ async fn send(client: &reqwest::Client, server: &Server, room: &str, text: Strin
     Ok(())
 }
 
-async fn latency(args: &Args, server: &Server, room: &str, members: usize, counters: &Counters) -> Result<()> {
+async fn latency(
+    args: &Args,
+    server: &Server,
+    room: &str,
+    members: usize,
+    counters: &Counters,
+) -> Result<()> {
     let client = support::http_client(4)?;
     let mut rows = Vec::new();
     let samples = counters.seen.len();
-    for (label, transient, range) in [("stored", false, 0..samples / 2), ("transient", true, samples / 2..samples)] {
+    for (label, transient, range) in [
+        ("stored", false, 0..samples / 2),
+        ("transient", true, samples / 2..samples),
+    ] {
         let mut to_last = Latencies::with_capacity(range.len());
+        let mut to_first = Latencies::with_capacity(range.len());
+        let sends = range.len() as f64;
+        let cpu_before = server.cpu_seconds().unwrap_or_default();
         for n in range {
             let start_ns = counters.origin.elapsed().as_nanos() as u64;
             send(&client, server, room, format!("L{n}"), transient).await?;
             let deadline = Instant::now() + Duration::from_secs(10);
             while counters.seen[n].load(Ordering::Relaxed) < members as u64 {
                 if Instant::now() > deadline {
-                    bail!("sample {n}: {} of {members} deliveries", counters.seen[n].load(Ordering::Relaxed));
+                    bail!(
+                        "sample {n}: {} of {members} deliveries",
+                        counters.seen[n].load(Ordering::Relaxed)
+                    );
                 }
                 tokio::time::sleep(Duration::from_micros(200)).await;
             }
             let last = counters.last_ns[n].load(Ordering::Relaxed);
             to_last.record(Duration::from_nanos(last.saturating_sub(start_ns)));
+            let first = counters.first_ns[n].load(Ordering::Relaxed);
+            to_first.record(Duration::from_nanos(first.saturating_sub(start_ns)));
             tokio::time::sleep(Duration::from_millis(args.number("gap-ms", 20)?)).await;
         }
+        let cpu = server.cpu_seconds().unwrap_or_default() - cpu_before;
         rows.push(vec![
             label.to_owned(),
             support::thousands(members as u64),
+            format!("{:.1}", cpu * 1e6 / (sends * members as f64)),
             to_last.len().to_string(),
+            format!("{:.2}", to_first.percentile_ms(50.0)),
+            format!("{:.2}", to_first.percentile_ms(99.0)),
             format!("{:.2}", to_last.percentile_ms(50.0)),
             format!("{:.2}", to_last.percentile_ms(99.0)),
         ]);
     }
-    support::print_table("REST send -> last delivery in a chat room (ms)", &["message", "online members", "sends", "p50", "p99"], &rows);
+    support::print_table(
+        "REST send -> last delivery in a chat room (ms)",
+        &[
+            "message",
+            "online members",
+            "server CPU µs/delivery",
+            "sends",
+            "first p50",
+            "first p99",
+            "last p50",
+            "last p99",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
-async fn throughput(args: &Args, server: &Server, room: &str, members: usize, counters: &Counters) -> Result<()> {
+async fn throughput(
+    args: &Args,
+    server: &Server,
+    room: &str,
+    members: usize,
+    counters: &Counters,
+) -> Result<()> {
     let seconds = args.seconds("seconds", 10.0)?;
     let payload: usize = args.number("payload", 100)?;
     let in_flight: usize = args.number("in-flight", 16)?;
@@ -262,11 +355,18 @@ async fn throughput(args: &Args, server: &Server, room: &str, members: usize, co
     let mut rows = Vec::new();
     for transient in [false, true] {
         let before = counters.total.load(Ordering::Relaxed);
+        let cpu_before = server.cpu_seconds().unwrap_or_default();
         let started = Instant::now();
         let sent = Arc::new(AtomicU64::new(0));
         let mut senders = Vec::new();
         for _ in 0..in_flight {
-            let (client, base, room, text, sent) = (client.clone(), server.base.clone(), room.to_owned(), text.clone(), Arc::clone(&sent));
+            let (client, base, room, text, sent) = (
+                client.clone(),
+                server.base.clone(),
+                room.to_owned(),
+                text.clone(),
+                Arc::clone(&sent),
+            );
             senders.push(tokio::spawn(async move {
                 let url = format!("{base}/1.2/rtm/chatrooms/{room}/messages");
                 let body = json!({"from_client": "bench", "message": text, "transient": transient});
@@ -283,23 +383,35 @@ async fn throughput(args: &Args, server: &Server, room: &str, members: usize, co
         }
         let expected = sent.load(Ordering::Relaxed) * members as u64;
         let deadline = Instant::now() + Duration::from_secs(30);
-        while counters.total.load(Ordering::Relaxed) - before < expected && Instant::now() < deadline {
+        while counters.total.load(Ordering::Relaxed) - before < expected
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let elapsed = started.elapsed().as_secs_f64();
         let delivered = counters.total.load(Ordering::Relaxed) - before;
+        let cpu = server.cpu_seconds().unwrap_or_default() - cpu_before;
         rows.push(vec![
             if transient { "transient" } else { "stored" }.to_owned(),
             support::thousands(sent.load(Ordering::Relaxed)),
             support::thousands(delivered),
             format!("{:.0}", delivered as f64 / elapsed),
             format!("{:.1}", elapsed),
+            format!("{:.2}", cpu * 1e6 / delivered.max(1) as f64),
             counters.closed.load(Ordering::Relaxed).to_string(),
         ]);
     }
     support::print_table(
         &format!("fan-out throughput, {payload}-byte messages, {members} members"),
-        &["message", "sends", "deliveries", "deliveries/s", "seconds", "clients closed"],
+        &[
+            "message",
+            "sends",
+            "deliveries",
+            "deliveries/s",
+            "seconds",
+            "server CPU µs/delivery",
+            "clients closed",
+        ],
         &rows,
     );
     Ok(())

@@ -13,14 +13,18 @@ pub struct ServerClock {
 
 impl Default for ServerClock {
     fn default() -> Self {
-        ServerClock { base: Instant::now(), offset_ms: Arc::new(AtomicI64::new(0)) }
+        ServerClock {
+            base: Instant::now(),
+            offset_ms: Arc::new(AtomicI64::new(0)),
+        }
     }
 }
 
 impl ServerClock {
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 
     /// Wall-clock milliseconds since the epoch, with the offset.

@@ -47,7 +47,9 @@ impl std::fmt::Debug for Config {
 
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://[redacted]{}", &url[..scheme], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]{}", &url[..scheme], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -57,7 +59,11 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
         if let Some(path) = file {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
             figment = figment.merge(Toml::file(path));
         }
         let config: Config = figment.merge(Env::prefixed("TIDINGS_")).extract()?;
@@ -82,10 +88,19 @@ impl Config {
             set == 0 || set == 3,
             "TIDINGS_APP_ID, TIDINGS_APP_KEY and TIDINGS_MASTER_KEY must be set together"
         );
-        anyhow::ensure!(self.app_key != self.master_key || set == 0, "app key and master key must differ");
+        anyhow::ensure!(
+            self.app_key != self.master_key || set == 0,
+            "app key and master key must differ"
+        );
         anyhow::ensure!(self.write_batch_max > 0, "write_batch_max must be positive");
-        anyhow::ensure!(self.ws_queue_capacity > 0, "ws_queue_capacity must be positive");
-        anyhow::ensure!(matches!(self.log_format.as_str(), "text" | "json"), "log_format must be text or json");
+        anyhow::ensure!(
+            self.ws_queue_capacity > 0,
+            "ws_queue_capacity must be positive"
+        );
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "log_format must be text or json"
+        );
         Ok(())
     }
 }
@@ -102,6 +117,9 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://[redacted]@h/db");
+        assert_eq!(
+            redact_url("postgres://u:pw@h/db"),
+            "postgres://[redacted]@h/db"
+        );
     }
 }

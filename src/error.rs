@@ -66,14 +66,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn bad_request(code: i64, message: impl Into<String>) -> Self {
-        Error::BadRequest { code, message: message.into() }
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
     /// A parameter problem with LeanCloud's generic code 1.
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::bad_request(code::INTERNAL, message)
     }
     pub fn not_found(code: i64, message: impl Into<String>) -> Self {
-        Error::NotFound { code, message: message.into() }
+        Error::NotFound {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conversation_not_found() -> Self {
         Error::not_found(code::CONVERSATION_NOT_FOUND, "Conversation not found.")
@@ -82,10 +88,16 @@ impl Error {
         Error::not_found(code::MESSAGE_NOT_FOUND, "Message not found.")
     }
     pub fn forbidden(code: i64, message: impl Into<String>) -> Self {
-        Error::Forbidden { code, message: message.into() }
+        Error::Forbidden {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: i64, message: impl Into<String>) -> Self {
-        Error::Conflict { code, message: message.into() }
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Error::Internal(anyhow::anyhow!("{message}"))

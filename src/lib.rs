@@ -16,9 +16,9 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod hub;
 pub mod import;
 pub mod proto;
-pub mod hub;
 pub mod ratelimit;
 pub mod state;
 pub mod store;
@@ -43,7 +43,12 @@ pub struct CreatedApp {
 /// Connects to the store, migrates, and makes sure the configured app exists. When no app
 /// exists and none is configured, creates one with random credentials and returns them.
 pub async fn open_store(config: &Config) -> anyhow::Result<(Store, Option<CreatedApp>)> {
-    let store = Store::connect(&config.database_url, config.database_max_connections, config.write_batch_max).await?;
+    let store = Store::connect(
+        &config.database_url,
+        config.database_max_connections,
+        config.write_batch_max,
+    )
+    .await?;
     store.migrate().await?;
     let created = ensure_app(&store, config).await?;
     Ok((store, created))
@@ -51,7 +56,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Store, Option<Create
 
 async fn ensure_app(store: &Store, config: &Config) -> anyhow::Result<Option<CreatedApp>> {
     if !config.app_id.is_empty() {
-        store.upsert_app(&config.app_id, &config.app_key, &config.master_key).await?;
+        store
+            .upsert_app(&config.app_id, &config.app_key, &config.master_key)
+            .await?;
         if !config.agora_customer_id.is_empty() {
             if let Some(mut app) = store.find_app(&config.app_id).await? {
                 app.settings.agora_customer_id = Some(config.agora_customer_id.clone());
@@ -69,13 +76,27 @@ async fn ensure_app(store: &Store, config: &Config) -> anyhow::Result<Option<Cre
         app_key: domain::ids::random_alphanumeric(24),
         master_key: domain::ids::random_alphanumeric(24),
     };
-    store.upsert_app(&app.app_id, &app.app_key, &app.master_key).await?;
+    store
+        .upsert_app(&app.app_id, &app.app_key, &app.master_key)
+        .await?;
     Ok(Some(app))
 }
 
 /// Serves HTTP and WebSocket on `listener` until `shutdown` is cancelled.
-pub async fn run(config: Config, store: Store, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    run_with_clock(config, store, listener, shutdown, clock::ServerClock::default()).await
+pub async fn run(
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_with_clock(
+        config,
+        store,
+        listener,
+        shutdown,
+        clock::ServerClock::default(),
+    )
+    .await
 }
 
 /// [`run`] with a clock the caller controls (tests advance it to expire quotas).
@@ -106,14 +127,20 @@ pub async fn run_with_clock(
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move { signal.cancelled().await })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { signal.cancelled().await })
+    .await?;
     // axum does not wait for upgraded sockets: give them the grace period, then stop.
     tasks.close();
     let grace = std::time::Duration::from_secs(grace_secs);
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!(connections = tasks.len(), "connections still open after the shutdown grace period");
+        tracing::warn!(
+            connections = tasks.len(),
+            "connections still open after the shutdown grace period"
+        );
     }
     store.close().await;
     Ok(())

@@ -6,7 +6,11 @@ use tidings::config::Config;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "tidings", version, about = "Self-hosted realtime messaging, LeanCloud-compatible")]
+#[command(
+    name = "tidings",
+    version,
+    about = "Self-hosted realtime messaging, LeanCloud-compatible"
+)]
 struct Cli {
     /// A TOML file overriding the defaults (environment variables TIDINGS_* override both).
     #[arg(long, global = true)]
@@ -47,9 +51,17 @@ enum AppCommand {
     /// List apps and their settings.
     List,
     /// Change an app setting, e.g. `tidings app set APP_ID message_rate_per_minute 3000`.
-    Set { app_id: String, key: String, value: String },
+    Set {
+        app_id: String,
+        key: String,
+        value: String,
+    },
     /// Set the Agora-style HTTP Basic credentials (customer id and secret) of an app.
-    Agora { app_id: String, customer_id: String, customer_secret: String },
+    Agora {
+        app_id: String,
+        customer_id: String,
+        customer_secret: String,
+    },
     /// Mint an `x-agora-token` for a user id (send it with `x-agora-uid: UID`).
     Token {
         app_id: String,
@@ -68,7 +80,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            tidings::store::Store::connect(&config.database_url, 1, 1).await?.migrate().await?;
+            tidings::store::Store::connect(&config.database_url, 1, 1)
+                .await?
+                .migrate()
+                .await?;
             println!("migrations applied");
             Ok(())
         }
@@ -78,7 +93,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if config.log_format == "json" {
         builder.json().init();
@@ -113,13 +129,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -133,7 +150,11 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
     let store = tidings::store::Store::connect(&config.database_url, 2, 1).await?;
     store.migrate().await?;
     match command {
-        AppCommand::Create { app_id, app_key, master_key } => {
+        AppCommand::Create {
+            app_id,
+            app_key,
+            master_key,
+        } => {
             let random = || tidings::domain::ids::random_alphanumeric(24);
             let app_id = app_id.unwrap_or_else(random);
             let app_key = app_key.unwrap_or_else(random);
@@ -148,27 +169,50 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
             }
         }
         AppCommand::Set { app_id, key, value } => {
-            let mut app = store.find_app(&app_id).await?.ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+            let mut app = store
+                .find_app(&app_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
             let mut settings = serde_json::to_value(&app.settings)?;
-            let parsed: serde_json::Value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
-            let object = settings.as_object_mut().ok_or_else(|| anyhow::anyhow!("settings are not an object"))?;
-            anyhow::ensure!(object.contains_key(&key), "unknown setting {key}; known: {:?}", object.keys().collect::<Vec<_>>());
+            let parsed: serde_json::Value =
+                serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            let object = settings
+                .as_object_mut()
+                .ok_or_else(|| anyhow::anyhow!("settings are not an object"))?;
+            anyhow::ensure!(
+                object.contains_key(&key),
+                "unknown setting {key}; known: {:?}",
+                object.keys().collect::<Vec<_>>()
+            );
             object.insert(key, parsed);
             app.settings = serde_json::from_value(settings)?;
             store.save_app_settings(&app_id, &app.settings).await?;
             println!("{}", serde_json::to_string(&app.settings)?);
         }
-        AppCommand::Agora { app_id, customer_id, customer_secret } => {
-            let mut app = store.find_app(&app_id).await?.ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+        AppCommand::Agora {
+            app_id,
+            customer_id,
+            customer_secret,
+        } => {
+            let mut app = store
+                .find_app(&app_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
             app.settings.agora_customer_id = Some(customer_id);
             app.settings.agora_customer_secret = Some(customer_secret);
             store.save_app_settings(&app_id, &app.settings).await?;
             println!("Agora credentials set for {app_id}");
         }
         AppCommand::Token { app_id, uid, ttl } => {
-            let app = store.find_app(&app_id).await?.ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+            let app = store
+                .find_app(&app_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
             let expires = tidings::domain::time::now_ms() / 1000 + ttl.max(1);
-            println!("{}", tidings::app::agora::mint_token(&app.app_id, &app.master_key, &uid, expires));
+            println!(
+                "{}",
+                tidings::app::agora::mint_token(&app.app_id, &app.master_key, &uid, expires)
+            );
         }
     }
     Ok(())

@@ -44,8 +44,16 @@ impl Family {
         let s = &app.settings;
         match self {
             Family::Messages => (s.message_rate_per_minute, MINUTE, None),
-            Family::Subscription => (s.subscription_rate_per_minute, MINUTE, Some(s.subscription_rate_per_day)),
-            Family::Broadcast => (s.broadcast_rate_per_minute, MINUTE, Some(s.broadcast_rate_per_day)),
+            Family::Subscription => (
+                s.subscription_rate_per_minute,
+                MINUTE,
+                Some(s.subscription_rate_per_day),
+            ),
+            Family::Broadcast => (
+                s.broadcast_rate_per_minute,
+                MINUTE,
+                Some(s.broadcast_rate_per_day),
+            ),
             Family::Agora => (s.agora_rate_per_second, Duration::from_secs(1), None),
         }
     }
@@ -69,7 +77,10 @@ pub struct RateLimits {
 
 impl RateLimits {
     pub fn new(clock: ServerClock) -> RateLimits {
-        RateLimits { clock, buckets: Mutex::new(HashMap::new()) }
+        RateLimits {
+            clock,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one call of `family` for `app`, or refuses it with 429 and `Retry-After`.
@@ -77,7 +88,9 @@ impl RateLimits {
         let now = self.clock.now_ms();
         let (per_period, period, daily) = family.quota(app);
         if let Some(daily) = daily {
-            let used = store.rate_count(&app.app_id, family.name(), utc_day(now)).await?;
+            let used = store
+                .rate_count(&app.app_id, family.name(), utc_day(now))
+                .await?;
             if used >= i64::from(daily) {
                 let end_of_day = (utc_day(now) + 1) * 86_400_000;
                 return Err(too_many(end_of_day - now));
@@ -85,13 +98,25 @@ impl RateLimits {
         }
         self.check_period(app, family, per_period, period, now)?;
         if daily.is_some() {
-            store.rate_increment(&app.app_id, family.name(), utc_day(now)).await?;
+            store
+                .rate_increment(&app.app_id, family.name(), utc_day(now))
+                .await?;
         }
         Ok(())
     }
 
-    fn check_period(&self, app: &App, family: Family, per_period: u32, period: Duration, now: i64) -> Result<()> {
-        let mut buckets = self.buckets.lock().map_err(|_| Error::internal("rate limit lock poisoned"))?;
+    fn check_period(
+        &self,
+        app: &App,
+        family: Family,
+        per_period: u32,
+        period: Duration,
+        now: i64,
+    ) -> Result<()> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .map_err(|_| Error::internal("rate limit lock poisoned"))?;
         let key = (app.app_id.clone(), family);
         let rebuild = buckets.get(&key).is_none_or(|b| b.per_period != per_period);
         if rebuild {
@@ -100,9 +125,18 @@ impl RateLimits {
                 .unwrap_or_else(|| Quota::per_second(burst))
                 .allow_burst(burst);
             let limiter = RateLimiter::direct_with_clock(quota, self.clock.clone());
-            buckets.insert(key.clone(), Bucket { per_period, limiter, locked_until_ms: 0 });
+            buckets.insert(
+                key.clone(),
+                Bucket {
+                    per_period,
+                    limiter,
+                    locked_until_ms: 0,
+                },
+            );
         }
-        let Some(bucket) = buckets.get_mut(&key) else { return Err(Error::internal("rate bucket missing")) };
+        let Some(bucket) = buckets.get_mut(&key) else {
+            return Err(Error::internal("rate bucket missing"));
+        };
         if now < bucket.locked_until_ms {
             return Err(too_many(bucket.locked_until_ms - now));
         }
@@ -117,7 +151,9 @@ impl RateLimits {
 }
 
 fn too_many(wait_ms: i64) -> Error {
-    Error::TooManyRequests { retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000) }
+    Error::TooManyRequests {
+        retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
+    }
 }
 
 impl Default for RateLimits {

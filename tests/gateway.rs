@@ -1101,20 +1101,49 @@ async fn the_notifications_endpoint_answers_empty_for_sdk_reconnects() {
 #[tokio::test]
 async fn an_offline_subscriber_gets_service_broadcasts_as_unread_at_login() {
     let server = Server::start(Backend::Sqlite).await;
-    let (_, svc) = server.rest(Method::POST, "/1.2/rtm/service-conversations", Some(json!({"name": "news"}))).await;
+    let (_, svc) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/service-conversations",
+            Some(json!({"name": "news"})),
+        )
+        .await;
     let svc = svc["objectId"].as_str().unwrap().to_owned();
-    let (status, body) = server.rest(Method::POST, &format!("/1.2/rtm/service-conversations/{svc}/subscribers"), Some(json!({"client_id": "erin"}))).await;
+    let (status, body) = server
+        .rest(
+            Method::POST,
+            &format!("/1.2/rtm/service-conversations/{svc}/subscribers"),
+            Some(json!({"client_id": "erin"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let message = json!({"_lctype": -1, "_lctext": "while you slept"}).to_string();
     let (status, body) = server
-        .rest(Method::POST, &format!("/1.2/rtm/service-conversations/{svc}/broadcasts"), Some(json!({"from_client": "newsroom", "message": message})))
+        .rest(
+            Method::POST,
+            &format!("/1.2/rtm/service-conversations/{svc}/broadcasts"),
+            Some(json!({"from_client": "newsroom", "message": message})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let mut erin = server.login("erin").await;
-    let unread = erin.expect(CommandType::Unread, None).await.unread_message.unwrap();
-    assert_eq!((unread.convs[0].cid.as_str(), unread.convs[0].unread), (svc.as_str(), 1));
+    let unread = erin
+        .expect(CommandType::Unread, None)
+        .await
+        .unread_message
+        .unwrap();
+    assert_eq!(
+        (unread.convs[0].cid.as_str(), unread.convs[0].unread),
+        (svc.as_str(), 1)
+    );
     let mut read = command(CommandType::Read, None);
-    read.read_message = Some(ReadCommand { convs: vec![ReadTuple { cid: svc.clone(), ..Default::default() }], ..Default::default() });
+    read.read_message = Some(ReadCommand {
+        convs: vec![ReadTuple {
+            cid: svc.clone(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
     erin.send(&read).await;
     erin.silence().await;
     let mut again = server.login("erin").await;

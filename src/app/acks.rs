@@ -31,7 +31,9 @@ impl AckWaiters {
     /// A client acknowledged `msg_id`. Cheap when nobody waits.
     pub fn acknowledged(&self, app: &str, msg_id: &str, client: &str) {
         let sender = match self.waiting.lock() {
-            Ok(mut waiting) if !waiting.is_empty() => waiting.remove(&(app.to_owned(), msg_id.to_owned())),
+            Ok(mut waiting) if !waiting.is_empty() => {
+                waiting.remove(&(app.to_owned(), msg_id.to_owned()))
+            }
             _ => None,
         };
         if let Some(sender) = sender {

@@ -24,7 +24,9 @@ pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&count)
         && !name.starts_with(' ')
         && !name.ends_with(' ')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || PUNCTUATION.contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || PUNCTUATION.contains(c))
 }
 
 /// What happened to a peer message, as Agora's `code`.
@@ -46,7 +48,11 @@ pub struct PeerMessage {
     pub wait_for_ack: bool,
 }
 
-pub async fn send_peer_message(state: &AppState, app: &str, message: PeerMessage) -> Result<PeerOutcome> {
+pub async fn send_peer_message(
+    state: &AppState,
+    app: &str,
+    message: PeerMessage,
+) -> Result<PeerOutcome> {
     let request = CreateConversation {
         members: vec![message.from.clone(), message.to.clone()],
         unique: true,
@@ -54,13 +60,18 @@ pub async fn send_peer_message(state: &AppState, app: &str, message: PeerMessage
     };
     let (conv, _) = conversations::create(state, app, Kind::Normal, request).await?;
     let online = state.hub.is_online(app, &message.to);
-    let mut send_request = SendRequest::new(&conv.id, &[Kind::Normal], &message.from, message.payload);
+    let mut send_request =
+        SendRequest::new(&conv.id, &[Kind::Normal], &message.from, message.payload);
     send_request.max_bytes = MAX_PAYLOAD_BYTES;
     // Stored for history, or kept for a receiver who is offline; otherwise only delivered.
     send_request.persist = message.historical || (message.offline_messaging && !online);
     if !message.wait_for_ack || !online {
         send::send(state, app, send_request).await?;
-        return Ok(if message.wait_for_ack { PeerOutcome::Offline } else { PeerOutcome::Sent });
+        return Ok(if message.wait_for_ack {
+            PeerOutcome::Offline
+        } else {
+            PeerOutcome::Sent
+        });
     }
     // Register before sending so a fast acknowledgement is not missed.
     let msg_id = crate::domain::ids::new_message_id();
@@ -86,7 +97,14 @@ pub fn channel_room_id(channel: &str) -> String {
     hex::encode(digest)[..24].to_owned()
 }
 
-pub async fn send_channel_message(state: &AppState, app: &str, from: &str, channel: &str, payload: String, historical: bool) -> Result<()> {
+pub async fn send_channel_message(
+    state: &AppState,
+    app: &str,
+    from: &str,
+    channel: &str,
+    payload: String,
+    historical: bool,
+) -> Result<()> {
     let room = channel_room_id(channel);
     if state.store.find_conversation(app, &room).await?.is_none() {
         let new = crate::store::conversations::NewConversation {
@@ -116,16 +134,27 @@ pub async fn send_channel_message(state: &AppState, app: &str, from: &str, chann
 /// holds the master key.
 pub fn mint_token(app_id: &str, master_key: &str, uid: &str, expires_at_secs: i64) -> String {
     let message = format!("agora-rtm:{app_id}:{uid}:{expires_at_secs}");
-    format!("tdg1.{expires_at_secs}.{}", signature::realtime_sign(master_key, &[&message]))
+    format!(
+        "tdg1.{expires_at_secs}.{}",
+        signature::realtime_sign(master_key, &[&message])
+    )
 }
 
-pub fn verify_token(app_id: &str, master_key: &str, uid: &str, token: &str, now_secs: i64) -> Result<()> {
+pub fn verify_token(
+    app_id: &str,
+    master_key: &str,
+    uid: &str,
+    token: &str,
+    now_secs: i64,
+) -> Result<()> {
     let mut parts = token.trim().splitn(3, '.');
     let (Some("tdg1"), Some(expiry), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::Unauthorized);
     };
     let expiry: i64 = expiry.parse().map_err(|_| Error::Unauthorized)?;
-    if expiry < now_secs || !signature::same(token.trim(), &mint_token(app_id, master_key, uid, expiry)) {
+    if expiry < now_secs
+        || !signature::same(token.trim(), &mint_token(app_id, master_key, uid, expiry))
+    {
         return Err(Error::Unauthorized);
     }
     Ok(())

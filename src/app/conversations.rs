@@ -26,7 +26,12 @@ pub const TEMPORARY_TTL_MAX_SECS: i64 = 30 * 86_400;
 
 /// Creates a conversation of `kind`. Returns it and whether it was newly created (a unique
 /// create may return an existing conversation).
-pub async fn create(state: &AppState, app: &str, kind: Kind, mut request: CreateConversation) -> Result<(Conversation, bool)> {
+pub async fn create(
+    state: &AppState,
+    app: &str,
+    kind: Kind,
+    mut request: CreateConversation,
+) -> Result<(Conversation, bool)> {
     for member in &request.members {
         client_id::validate("m", member)?;
     }
@@ -39,8 +44,16 @@ pub async fn create(state: &AppState, app: &str, kind: Kind, mut request: Create
     let now = time::now_ms();
     let (id, expires_at, limit) = match request.temporary_ttl_secs {
         Some(ttl) => {
-            let ttl = if ttl <= 0 { TEMPORARY_TTL_DEFAULT_SECS } else { ttl.min(TEMPORARY_TTL_MAX_SECS) };
-            (format!("_tmp:{}", ids::random_token(16)), Some(now + ttl * 1000), MAX_TEMPORARY_MEMBERS)
+            let ttl = if ttl <= 0 {
+                TEMPORARY_TTL_DEFAULT_SECS
+            } else {
+                ttl.min(TEMPORARY_TTL_MAX_SECS)
+            };
+            (
+                format!("_tmp:{}", ids::random_token(16)),
+                Some(now + ttl * 1000),
+                MAX_TEMPORARY_MEMBERS,
+            )
         }
         None => (ids::new_object_id(), None, MAX_MEMBERS),
     };
@@ -50,9 +63,17 @@ pub async fn create(state: &AppState, app: &str, kind: Kind, mut request: Create
             format!("A conversation holds at most {limit} members."),
         ));
     }
-    let kind = if expires_at.is_some() { Kind::Temporary } else { kind };
+    let kind = if expires_at.is_some() {
+        Kind::Temporary
+    } else {
+        kind
+    };
     // Chat rooms and service conversations keep no member list.
-    let members = if matches!(kind, Kind::Normal | Kind::Temporary) { request.members } else { Vec::new() };
+    let members = if matches!(kind, Kind::Normal | Kind::Temporary) {
+        request.members
+    } else {
+        Vec::new()
+    };
     let new = NewConversation {
         id,
         kind,
@@ -70,12 +91,20 @@ pub async fn create(state: &AppState, app: &str, kind: Kind, mut request: Create
 /// One conversation of one of `kinds`, with its member and mute lists.
 pub async fn get(state: &AppState, app: &str, id: &str, kinds: &[Kind]) -> Result<Conversation> {
     let mut conv = state.store.conversation_of_kind(app, id, kinds).await?;
-    state.store.fill_member_lists(app, std::slice::from_mut(&mut conv)).await?;
+    state
+        .store
+        .fill_member_lists(app, std::slice::from_mut(&mut conv))
+        .await?;
     Ok(conv)
 }
 
 /// A LeanStorage-style listing; see [`ListParams::parse`] for LeanCloud's coercions.
-pub async fn list(state: &AppState, app: &str, kinds: &[Kind], params: &ListParams) -> Result<(Vec<Conversation>, Option<i64>)> {
+pub async fn list(
+    state: &AppState,
+    app: &str,
+    kinds: &[Kind],
+    params: &ListParams,
+) -> Result<(Vec<Conversation>, Option<i64>)> {
     let listing = ConversationListing {
         kinds: kinds.to_vec(),
         filter: params.filter.clone(),
@@ -115,11 +144,18 @@ impl ListParams {
     ) -> Result<ListParams> {
         let filter = match where_.map(str::trim) {
             None | Some("") => Value::Object(Map::new()),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| Error::bad_request(code::MALFORMED_JSON, format!("where is not valid JSON: {e}")))?,
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                Error::bad_request(
+                    code::MALFORMED_JSON,
+                    format!("where is not valid JSON: {e}"),
+                )
+            })?,
         };
         if !filter.is_object() && !filter.is_array() {
-            return Err(Error::bad_request(code::INVALID_TYPE, "where must be a JSON object."));
+            return Err(Error::bad_request(
+                code::INVALID_TYPE,
+                "where must be a JSON object.",
+            ));
         }
         let count = matches!(count.map(str::trim), Some("1" | "true"));
         let limit = match limit.map(str::trim) {
@@ -128,7 +164,12 @@ impl ListParams {
                 Ok(0) => 0,
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 Ok(_) => DEFAULT_LIMIT,
-                Err(_) => return Err(Error::bad_request(code::INVALID_TYPE, "limit must be an integer.")),
+                Err(_) => {
+                    return Err(Error::bad_request(
+                        code::INVALID_TYPE,
+                        "limit must be an integer.",
+                    ))
+                }
             },
         };
         let skip = match skip.map(str::trim) {
@@ -151,7 +192,13 @@ impl ListParams {
 
 /// Updates name and custom fields from a PUT body. `m` and other server-managed fields are
 /// refused. Returns the new `updatedAt` and the updated conversation.
-pub async fn update(state: &AppState, app: &str, id: &str, kinds: &[Kind], body: Map<String, Value>) -> Result<(i64, Conversation)> {
+pub async fn update(
+    state: &AppState,
+    app: &str,
+    id: &str,
+    kinds: &[Kind],
+    body: Map<String, Value>,
+) -> Result<(i64, Conversation)> {
     if body.contains_key("m") {
         return Err(Error::bad_request(
             code::READ_ONLY_KEY,
@@ -163,8 +210,16 @@ pub async fn update(state: &AppState, app: &str, id: &str, kinds: &[Kind], body:
     let mut attrs = conv.attrs.clone();
     fields::apply_updates(&mut attrs, &custom)?;
     let now = time::now_ms().max(conv.updated_at + 1);
-    let updated_at = state.store.update_conversation(app, &conv, name.clone(), attrs.clone(), now).await?;
-    let updated = Conversation { name: name.unwrap_or(conv.name.clone()), attrs, updated_at, ..conv };
+    let updated_at = state
+        .store
+        .update_conversation(app, &conv, name.clone(), attrs.clone(), now)
+        .await?;
+    let updated = Conversation {
+        name: name.unwrap_or(conv.name.clone()),
+        attrs,
+        updated_at,
+        ..conv
+    };
     Ok((updated_at, updated))
 }
 

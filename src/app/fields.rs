@@ -16,7 +16,10 @@ pub fn check_key(key: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(Error::bad_request(code::INVALID_KEY_NAME, format!("Invalid key name: {key:?}.")))
+        Err(Error::bad_request(
+            code::INVALID_KEY_NAME,
+            format!("Invalid key name: {key:?}."),
+        ))
     }
 }
 
@@ -29,7 +32,10 @@ pub fn check_value(value: &Value, depth: usize) -> Result<()> {
         Value::Object(map) => {
             for (key, inner) in map {
                 if key.contains('.') || (key.starts_with('$')) {
-                    return Err(Error::bad_request(121, format!("Invalid key in object: {key:?}.")));
+                    return Err(Error::bad_request(
+                        121,
+                        format!("Invalid key in object: {key:?}."),
+                    ));
                 }
                 check_value(inner, depth + 1)?;
             }
@@ -57,14 +63,20 @@ pub fn apply_updates(attrs: &mut Map<String, Value>, updates: &Map<String, Value
 }
 
 fn apply_at(map: &mut Map<String, Value>, path: &[&str], value: &Value) -> Result<()> {
-    let Some((last, parents)) = path.split_last() else { return Ok(()) };
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
     let mut target = map;
     for part in parents {
-        let entry = target.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        let entry = target
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
         if !entry.is_object() {
             *entry = Value::Object(Map::new());
         }
-        let Value::Object(inner) = entry else { return Err(Error::internal("path is not an object")) };
+        let Value::Object(inner) = entry else {
+            return Err(Error::internal("path is not an object"));
+        };
         target = inner;
     }
     match operation(value) {
@@ -78,10 +90,18 @@ fn apply_at(map: &mut Map<String, Value>, path: &[&str], value: &Value) -> Resul
 }
 
 fn operation(value: &Value) -> Option<&str> {
-    value.as_object().and_then(|o| o.get("__op")).and_then(Value::as_str)
+    value
+        .as_object()
+        .and_then(|o| o.get("__op"))
+        .and_then(Value::as_str)
 }
 
-fn apply_operation(target: &mut Map<String, Value>, key: &str, op: &str, body: &Value) -> Result<()> {
+fn apply_operation(
+    target: &mut Map<String, Value>,
+    key: &str,
+    op: &str,
+    body: &Value,
+) -> Result<()> {
     match op {
         "Delete" => {
             target.remove(key);
@@ -94,7 +114,9 @@ fn apply_operation(target: &mut Map<String, Value>, key: &str, op: &str, body: &
             let number = if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
                 Value::from(sum as i64)
             } else {
-                serde_json::Number::from_f64(sum).map(Value::Number).unwrap_or(Value::Null)
+                serde_json::Number::from_f64(sum)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
             };
             target.insert(key.to_owned(), number);
         }
@@ -102,9 +124,15 @@ fn apply_operation(target: &mut Map<String, Value>, key: &str, op: &str, body: &
             let objects = body
                 .get("objects")
                 .and_then(Value::as_array)
-                .ok_or_else(|| Error::bad_request(code::INVALID_TYPE, format!("{op} needs an objects array.")))?;
+                .ok_or_else(|| {
+                    Error::bad_request(code::INVALID_TYPE, format!("{op} needs an objects array."))
+                })?;
             check_value(&Value::Array(objects.clone()), 0)?;
-            let mut list = target.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut list = target
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             match op {
                 "Add" => list.extend(objects.iter().cloned()),
                 "AddUnique" => {
@@ -118,7 +146,11 @@ fn apply_operation(target: &mut Map<String, Value>, key: &str, op: &str, body: &
             }
             target.insert(key.to_owned(), Value::Array(list));
         }
-        other => return Err(Error::invalid(format!("Unsupported update operation {other:?}."))),
+        other => {
+            return Err(Error::invalid(format!(
+                "Unsupported update operation {other:?}."
+            )))
+        }
     }
     Ok(())
 }
@@ -136,14 +168,23 @@ pub fn split_body(body: Map<String, Value>, ignored: &[&str]) -> Result<SplitBod
             name = Some(match value {
                 Value::String(s) => Some(s),
                 Value::Null => None,
-                _ => return Err(Error::bad_request(code::INVALID_TYPE, "name must be a string.")),
+                _ => {
+                    return Err(Error::bad_request(
+                        code::INVALID_TYPE,
+                        "name must be a string.",
+                    ))
+                }
             });
         } else if ignored.contains(&key.as_str()) || key.starts_with('_') {
             continue;
-        } else if RESERVED_FIELDS.contains(&key.as_str()) || RESERVED_FIELDS.contains(&key.split('.').next().unwrap_or_default()) {
+        } else if RESERVED_FIELDS.contains(&key.as_str())
+            || RESERVED_FIELDS.contains(&key.split('.').next().unwrap_or_default())
+        {
             return Err(Error::bad_request(
                 code::READ_ONLY_KEY,
-                format!("{key} cannot be set here: it is managed by the server or its own endpoint."),
+                format!(
+                    "{key} cannot be set here: it is managed by the server or its own endpoint."
+                ),
             ));
         } else {
             custom.insert(key, value);
@@ -171,7 +212,10 @@ mod tests {
             "gone": {"__op": "Delete"}
         }));
         assert!(apply_updates(&mut attrs, &updates).is_ok());
-        assert_eq!(Value::Object(attrs), json!({"attr": {"a": 1, "b": "two"}, "n": 3, "tags": ["x", "y"]}));
+        assert_eq!(
+            Value::Object(attrs),
+            json!({"attr": {"a": 1, "b": "two"}, "n": 3, "tags": ["x", "y"]})
+        );
     }
 
     #[test]

@@ -31,13 +31,26 @@ impl HistoryParams {
     /// LeanCloud's rules: bounds exclusive unless `include_*`; newest first unless
     /// `reversed`; `limit` default 100, at most 1000 (larger values are cut to 1000).
     pub fn to_query(&self) -> Result<HistoryQuery> {
-        let start = position("timestamp", self.timestamp.as_deref(), self.msgid.as_deref())?;
-        let end = position("till_timestamp", self.till_timestamp.as_deref(), self.till_msgid.as_deref())?;
+        let start = position(
+            "timestamp",
+            self.timestamp.as_deref(),
+            self.msgid.as_deref(),
+        )?;
+        let end = position(
+            "till_timestamp",
+            self.till_timestamp.as_deref(),
+            self.till_msgid.as_deref(),
+        )?;
         let limit = match self.limit.as_deref().map(str::trim) {
             None | Some("") => DEFAULT_LIMIT,
             Some(text) => match text.parse::<i64>() {
                 Ok(n) if n >= 0 => n.min(MAX_LIMIT),
-                _ => return Err(Error::bad_request(code::INVALID_TYPE, "limit must be a non-negative integer.")),
+                _ => {
+                    return Err(Error::bad_request(
+                        code::INVALID_TYPE,
+                        "limit must be a non-negative integer.",
+                    ))
+                }
             },
         };
         Ok(HistoryQuery {
@@ -51,15 +64,27 @@ impl HistoryParams {
     }
 }
 
-fn position(field: &str, timestamp: Option<&str>, msg_id: Option<&str>) -> Result<Option<Position>> {
-    let msg_id = msg_id.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+fn position(
+    field: &str,
+    timestamp: Option<&str>,
+    msg_id: Option<&str>,
+) -> Result<Option<Position>> {
+    let msg_id = msg_id
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
     match timestamp.map(str::trim).filter(|t| !t.is_empty()) {
-        None if msg_id.is_some() => Err(Error::invalid(format!("A message id needs {field} as well."))),
+        None if msg_id.is_some() => Err(Error::invalid(format!(
+            "A message id needs {field} as well."
+        ))),
         None => Ok(None),
         Some(text) => {
-            let timestamp = text
-                .parse::<i64>()
-                .map_err(|_| Error::bad_request(code::INVALID_TYPE, format!("{field} must be a number of milliseconds.")))?;
+            let timestamp = text.parse::<i64>().map_err(|_| {
+                Error::bad_request(
+                    code::INVALID_TYPE,
+                    format!("{field} must be a number of milliseconds."),
+                )
+            })?;
             Ok(Some(Position { timestamp, msg_id }))
         }
     }
@@ -69,12 +94,20 @@ fn flag(field: &str, value: Option<&str>) -> Result<bool> {
     match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        _ => Err(Error::bad_request(code::INVALID_TYPE, format!("{field} must be true or false."))),
+        _ => Err(Error::bad_request(
+            code::INVALID_TYPE,
+            format!("{field} must be true or false."),
+        )),
     }
 }
 
 /// Runs a history scan, checking the history signature first when the app requires it.
-pub async fn history(state: &AppState, app: &App, scope: HistoryScope<'_>, params: &HistoryParams) -> Result<Vec<Message>> {
+pub async fn history(
+    state: &AppState,
+    app: &App,
+    scope: HistoryScope<'_>,
+    params: &HistoryParams,
+) -> Result<Vec<Message>> {
     let query = params.to_query()?;
     if app.settings.history_signature_required {
         let conv = match scope {
@@ -90,17 +123,23 @@ pub async fn history(state: &AppState, app: &App, scope: HistoryScope<'_>, param
 /// LeanEngine demo's `...:signature_ts:nonce`; valid for six hours.
 fn verify_history_signature(app: &App, conv: &str, params: &HistoryParams) -> Result<()> {
     let refused = || Error::forbidden(4302, "History signature verification failed.");
-    let (Some(client), Some(nonce), Some(ts), Some(given)) =
-        (&params.client_id, &params.nonce, &params.signature_ts, &params.signature)
-    else {
+    let (Some(client), Some(nonce), Some(ts), Some(given)) = (
+        &params.client_id,
+        &params.nonce,
+        &params.signature_ts,
+        &params.signature,
+    ) else {
         return Err(refused());
     };
     let ts_value: i64 = ts.trim().parse().map_err(|_| refused())?;
-    if (time::now_ms() - signature::timestamp_ms(ts_value)).abs() > signature::REALTIME_SIGNATURE_TTL_MS {
+    if (time::now_ms() - signature::timestamp_ms(ts_value)).abs()
+        > signature::REALTIME_SIGNATURE_TTL_MS
+    {
         return Err(refused());
     }
     let given = given.to_ascii_lowercase();
-    let documented = signature::realtime_sign(&app.master_key, &[&app.app_id, client, conv, nonce, ts]);
+    let documented =
+        signature::realtime_sign(&app.master_key, &[&app.app_id, client, conv, nonce, ts]);
     let demo = signature::realtime_sign(&app.master_key, &[&app.app_id, client, conv, ts, nonce]);
     if signature::same(&given, &documented) || signature::same(&given, &demo) {
         Ok(())

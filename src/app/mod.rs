@@ -11,5 +11,5 @@ pub mod membership;
 pub mod patch;
 pub mod render;
 pub mod send;
-pub mod session_token;
 pub mod service;
+pub mod session_token;

@@ -19,25 +19,46 @@ pub struct MessageRef {
 }
 
 /// Finds the message and checks that sender and timestamp match.
-pub(crate) async fn locate(state: &AppState, app: &str, kinds: &[Kind], target: &MessageRef) -> Result<(crate::domain::conversation::Conversation, Message)> {
-    let conv = state.store.conversation_of_kind(app, &target.conv_id, kinds).await?;
+pub(crate) async fn locate(
+    state: &AppState,
+    app: &str,
+    kinds: &[Kind],
+    target: &MessageRef,
+) -> Result<(crate::domain::conversation::Conversation, Message)> {
+    let conv = state
+        .store
+        .conversation_of_kind(app, &target.conv_id, kinds)
+        .await?;
     let found = state
         .store
         .find_message(app, &conv.id, &target.msg_id)
         .await?
         .ok_or_else(Error::message_not_found)?;
     if found.from_client != target.from_client {
-        return Err(Error::forbidden(code::MESSAGE_OWNERSHIP_REQUIRED, "from_client is not the sender of this message."));
+        return Err(Error::forbidden(
+            code::MESSAGE_OWNERSHIP_REQUIRED,
+            "from_client is not the sender of this message.",
+        ));
     }
     if found.timestamp != target.timestamp {
-        return Err(Error::bad_request(code::MESSAGE_NOT_FOUND, "timestamp does not match the message's timestamp."));
+        return Err(Error::bad_request(
+            code::MESSAGE_NOT_FOUND,
+            "timestamp does not match the message's timestamp.",
+        ));
     }
     Ok((conv, found))
 }
 
 /// Replaces a message's content (`new_data`) or recalls it (`new_data = None`), then pushes
 /// the patch to online recipients.
-pub async fn patch(state: &AppState, app: &str, kinds: &[Kind], target: &MessageRef, new_data: Option<String>, bin: bool) -> Result<Arc<Message>> {
+pub async fn patch(
+    state: &AppState,
+    app: &str,
+    kinds: &[Kind],
+    target: &MessageRef,
+    new_data: Option<String>,
+    bin: bool,
+) -> Result<Arc<Message>> {
     if let Some(data) = &new_data {
         message::check_size(data, 0)?;
         if !bin {
@@ -45,23 +66,49 @@ pub async fn patch(state: &AppState, app: &str, kinds: &[Kind], target: &Message
         }
     }
     let (conv, found) = locate(state, app, kinds, target).await?;
-    let patched = Arc::new(state.store.patch_message(app, &found, new_data.as_deref(), bin, time::now_ms()).await?);
+    let patched = Arc::new(
+        state
+            .store
+            .patch_message(app, &found, new_data.as_deref(), bin, time::now_ms())
+            .await?,
+    );
     if patched.kind == MessageKind::GlobalBroadcast {
-        state.store.update_broadcast_content(app, &patched.msg_id, &patched.data).await?;
+        state
+            .store
+            .update_broadcast_content(app, &patched.msg_id, &patched.data)
+            .await?;
     }
     // A broadcast's edit reaches only those who have not received it yet: no live push.
-    let broadcast = matches!(patched.kind, MessageKind::SubscriberBroadcast | MessageKind::GlobalBroadcast);
+    let broadcast = matches!(
+        patched.kind,
+        MessageKind::SubscriberBroadcast | MessageKind::GlobalBroadcast
+    );
     if !broadcast && state.hub.online_count(app) > 0 {
         let recipients = super::send::recipients(state, app, &conv, &patched).await?;
-        state.hub.publish(app, recipients, Event::Patch { message: Arc::clone(&patched) });
+        state.hub.publish(
+            app,
+            recipients,
+            Event::Patch {
+                message: Arc::clone(&patched),
+            },
+        );
     }
     Ok(patched)
 }
 
 /// Deletes the server copy only; clients keep what they cached.
-pub async fn delete(state: &AppState, app: &str, kinds: &[Kind], target: &MessageRef) -> Result<()> {
+pub async fn delete(
+    state: &AppState,
+    app: &str,
+    kinds: &[Kind],
+    target: &MessageRef,
+) -> Result<()> {
     let (conv, found) = locate(state, app, kinds, target).await?;
-    if !state.store.delete_message(app, &conv.id, &found.msg_id).await? {
+    if !state
+        .store
+        .delete_message(app, &conv.id, &found.msg_id)
+        .await?
+    {
         return Err(Error::message_not_found());
     }
     Ok(())

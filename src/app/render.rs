@@ -55,17 +55,27 @@ pub fn date(ms: i64) -> Value {
 /// Applies a LeanStorage `keys` projection: listed keys (dot paths keep sub-fields) plus
 /// `objectId`, `createdAt`, `updatedAt`; `-key` removes a key instead.
 pub fn project(object: Value, keys: &str) -> Value {
-    let Value::Object(map) = object else { return object };
-    let keys: Vec<&str> = keys.split(',').map(str::trim).filter(|k| !k.is_empty()).collect();
+    let Value::Object(map) = object else {
+        return object;
+    };
+    let keys: Vec<&str> = keys
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
     if keys.is_empty() {
         return Value::Object(map);
     }
-    let (excluded, included): (Vec<&str>, Vec<&str>) = keys.iter().partition(|k| k.starts_with('-'));
+    let (excluded, included): (Vec<&str>, Vec<&str>) =
+        keys.iter().partition(|k| k.starts_with('-'));
     let mut out = if included.is_empty() {
         map.clone()
     } else {
         let mut picked = Map::new();
-        for key in included.iter().chain(["objectId", "createdAt", "updatedAt"].iter()) {
+        for key in included
+            .iter()
+            .chain(["objectId", "createdAt", "updatedAt"].iter())
+        {
             let top = key.split('.').next().unwrap_or_default();
             if let Some(value) = map.get(top) {
                 picked.insert(top.to_owned(), value.clone());

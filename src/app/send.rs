@@ -17,7 +17,10 @@ pub enum Origin {
     /// REST and other admin doors: no membership check.
     Admin,
     /// An SDK session: must be a member; does not get its own message back.
-    Session { session_id: u64, dedup_key: Option<String> },
+    Session {
+        session_id: u64,
+        dedup_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +52,12 @@ pub struct SendRequest {
 
 impl SendRequest {
     /// A plain message from `from_client` to `conv_id`, with every option at its default.
-    pub fn new(conv_id: &str, kinds: &'static [Kind], from_client: &str, data: String) -> SendRequest {
+    pub fn new(
+        conv_id: &str,
+        kinds: &'static [Kind],
+        from_client: &str,
+        data: String,
+    ) -> SendRequest {
         SendRequest {
             conv_id: conv_id.to_owned(),
             kinds,
@@ -81,19 +89,35 @@ pub struct Sent {
 
 pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<Sent> {
     validate(&request)?;
-    let conv = state.store.conversation_of_kind(app, &request.conv_id, request.kinds).await?;
+    let conv = state
+        .store
+        .conversation_of_kind(app, &request.conv_id, request.kinds)
+        .await?;
     authorize(state, app, &conv, &request).await?;
     let now = time::now_ms();
     if let Some(expires_at) = conv.expires_at {
         if expires_at <= now {
-            return Err(Error::bad_request(4323, "The temporary conversation has expired."));
+            return Err(Error::bad_request(
+                4323,
+                "The temporary conversation has expired.",
+            ));
         }
     }
     let sent = if request.transient || !request.persist {
-        Sent { message: Arc::new(transient_message(&conv, &request, now)), duplicate: false }
+        Sent {
+            message: Arc::new(transient_message(&conv, &request, now)),
+            duplicate: false,
+        }
     } else {
-        let written = state.store.writer().write(new_message(app, &request, now)).await?;
-        Sent { message: Arc::new(written.message), duplicate: written.duplicate }
+        let written = state
+            .store
+            .writer()
+            .write(new_message(app, &request, now))
+            .await?;
+        Sent {
+            message: Arc::new(written.message),
+            duplicate: written.duplicate,
+        }
     };
     if !sent.duplicate {
         fan_out(state, app, &conv, &request, &sent.message).await?;
@@ -114,22 +138,43 @@ fn validate(request: &SendRequest) -> Result<()> {
 }
 
 /// REST sends are admin operations; SDK senders must belong to the conversation.
-async fn authorize(state: &AppState, app: &str, conv: &Conversation, request: &SendRequest) -> Result<()> {
-    let Origin::Session { .. } = request.origin else { return Ok(()) };
+async fn authorize(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    request: &SendRequest,
+) -> Result<()> {
+    let Origin::Session { .. } = request.origin else {
+        return Ok(());
+    };
     let allowed = match conv.kind {
-        Kind::Normal | Kind::Temporary => state.store.is_member(app, &conv.id, &request.from_client).await?,
-        Kind::ChatRoom => state.hub.chat_room_members(app, &conv.id).contains(&request.from_client),
+        Kind::Normal | Kind::Temporary => {
+            state
+                .store
+                .is_member(app, &conv.id, &request.from_client)
+                .await?
+        }
+        Kind::ChatRoom => state
+            .hub
+            .chat_room_members(app, &conv.id)
+            .contains(&request.from_client),
         Kind::Service => true,
     };
     if allowed {
         Ok(())
     } else {
-        Err(Error::forbidden(code::INVALID_MESSAGING_TARGET, "The sender is not a member of this conversation."))
+        Err(Error::forbidden(
+            code::INVALID_MESSAGING_TARGET,
+            "The sender is not a member of this conversation.",
+        ))
     }
 }
 
 fn message_id(request: &SendRequest) -> String {
-    request.preassigned_id.clone().unwrap_or_else(ids::new_message_id)
+    request
+        .preassigned_id
+        .clone()
+        .unwrap_or_else(ids::new_message_id)
 }
 
 fn new_message(app: &str, request: &SendRequest, now: i64) -> NewMessage {
@@ -183,7 +228,13 @@ fn transient_message(conv: &Conversation, request: &SendRequest, now: i64) -> Me
 }
 
 /// Hands the message to the hub for everyone who should see it live.
-async fn fan_out(state: &AppState, app: &str, conv: &Conversation, request: &SendRequest, message: &Arc<Message>) -> Result<()> {
+async fn fan_out(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    request: &SendRequest,
+    message: &Arc<Message>,
+) -> Result<()> {
     if state.hub.online_count(app) == 0 {
         return Ok(());
     }
@@ -192,17 +243,33 @@ async fn fan_out(state: &AppState, app: &str, conv: &Conversation, request: &Sen
         Origin::Session { session_id, .. } => Some(session_id),
         Origin::Admin => None,
     };
-    state.hub.publish(app, recipients, Event::Message { message: Arc::clone(message), origin_session });
+    state.hub.publish(
+        app,
+        recipients,
+        Event::Message {
+            message: Arc::clone(message),
+            origin_session,
+        },
+    );
     Ok(())
 }
 
 /// Who a stored message is for, by conversation and message kind.
-pub async fn recipients(state: &AppState, app: &str, conv: &Conversation, message: &Message) -> Result<Recipients> {
+pub async fn recipients(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    message: &Message,
+) -> Result<Recipients> {
     Ok(match (conv.kind, message.kind) {
         (_, MessageKind::GlobalBroadcast) => Recipients::Everyone,
         (_, MessageKind::PerUser) => Recipients::Clients(message.to_clients.clone()),
-        (Kind::Service, _) => Recipients::Clients(state.store.subscribers_all(app, &conv.id).await?),
+        (Kind::Service, _) => {
+            Recipients::Clients(state.store.subscribers_all(app, &conv.id).await?)
+        }
         (Kind::ChatRoom, _) => Recipients::ChatRoom(conv.id.clone()),
-        (Kind::Normal | Kind::Temporary, _) => Recipients::Clients(state.store.members(app, &conv.id).await?),
+        (Kind::Normal | Kind::Temporary, _) => {
+            Recipients::Clients(state.store.members(app, &conv.id).await?)
+        }
     })
 }

@@ -15,16 +15,27 @@ pub const SERVICE: &[Kind] = &[Kind::Service];
 pub const MAX_VALIDITY_MS: i64 = 30 * 86_400_000;
 
 /// E35: to every subscriber of the service conversation.
-pub async fn broadcast_to_subscribers(state: &AppState, app: &str, mut request: SendRequest) -> Result<Sent> {
+pub async fn broadcast_to_subscribers(
+    state: &AppState,
+    app: &str,
+    mut request: SendRequest,
+) -> Result<Sent> {
     request.kind = MessageKind::SubscriberBroadcast;
     request.kinds = SERVICE;
     send::send(state, app, request).await
 }
 
 /// E38: to up to 20 chosen subscribers.
-pub async fn send_to_subscribers(state: &AppState, app: &str, mut request: SendRequest) -> Result<Sent> {
+pub async fn send_to_subscribers(
+    state: &AppState,
+    app: &str,
+    mut request: SendRequest,
+) -> Result<Sent> {
     if request.to_clients.is_empty() {
-        return Err(Error::bad_request(code::MISSING_REQUIRED, "Missing required field: to_clients."));
+        return Err(Error::bad_request(
+            code::MISSING_REQUIRED,
+            "Missing required field: to_clients.",
+        ));
     }
     request.kind = MessageKind::PerUser;
     request.kinds = SERVICE;
@@ -33,13 +44,21 @@ pub async fn send_to_subscribers(state: &AppState, app: &str, mut request: SendR
 
 /// E49: to every client of the app, live now and at login while `valid_till` has not passed.
 /// `valid_till` (ms) defaults to, and may not exceed, one month from now.
-pub async fn global_broadcast(state: &AppState, app: &str, mut request: SendRequest, valid_till: Option<i64>, push: Option<String>) -> Result<Sent> {
+pub async fn global_broadcast(
+    state: &AppState,
+    app: &str,
+    mut request: SendRequest,
+    valid_till: Option<i64>,
+    push: Option<String>,
+) -> Result<Sent> {
     let now = state.clock.now_ms();
     let valid_till = match valid_till {
         None => now + MAX_VALIDITY_MS,
         Some(t) if t <= now => return Err(Error::invalid("valid_till must be in the future.")),
         Some(t) if t > now + MAX_VALIDITY_MS => {
-            return Err(Error::invalid("valid_till may be at most one month from now."))
+            return Err(Error::invalid(
+                "valid_till may be at most one month from now.",
+            ))
         }
         Some(t) => t,
     };
@@ -65,15 +84,25 @@ pub async fn global_broadcast(state: &AppState, app: &str, mut request: SendRequ
 
 /// E39: removes a subscription or per-user message from one subscriber's view. Global
 /// broadcasts cannot be deleted this way (E50 does that).
-pub async fn delete_for_subscriber(state: &AppState, app: &str, target: &MessageRef, subscriber: &str) -> Result<()> {
+pub async fn delete_for_subscriber(
+    state: &AppState,
+    app: &str,
+    target: &MessageRef,
+    subscriber: &str,
+) -> Result<()> {
     let (conv, found) = patch::locate(state, app, SERVICE, target).await?;
     match found.kind {
         MessageKind::SubscriberBroadcast => {}
         MessageKind::PerUser if found.to_clients.iter().any(|c| c == subscriber) => {}
         MessageKind::GlobalBroadcast => {
-            return Err(Error::invalid("A global broadcast cannot be deleted per subscriber; use DELETE /broadcasts/{id}."))
+            return Err(Error::invalid(
+                "A global broadcast cannot be deleted per subscriber; use DELETE /broadcasts/{id}.",
+            ))
         }
         _ => return Err(Error::message_not_found()),
     }
-    state.store.hide_message_for(app, &conv.id, found.seq, subscriber).await
+    state
+        .store
+        .hide_message_for(app, &conv.id, found.seq, subscriber)
+        .await
 }

@@ -20,7 +20,12 @@ pub struct Claims {
 type Wire = (String, i64, Option<String>, Option<String>);
 
 pub fn issue(app: &str, master_key: &str, claims: &Claims) -> String {
-    let wire: Wire = (claims.client.clone(), claims.expires_at_ms, claims.tag.clone(), claims.device.clone());
+    let wire: Wire = (
+        claims.client.clone(),
+        claims.expires_at_ms,
+        claims.tag.clone(),
+        claims.device.clone(),
+    );
     let json = serde_json::to_string(&wire).unwrap_or_default();
     let mac = signature::realtime_sign(master_key, &[app, &json]);
     format!("{}.{mac}", URL_SAFE_NO_PAD.encode(json))
@@ -34,7 +39,12 @@ pub fn verify(app: &str, master_key: &str, token: &str, now_ms: i64) -> Option<C
         return None;
     }
     let (client, expires_at_ms, tag, device): Wire = serde_json::from_str(&json).ok()?;
-    (expires_at_ms > now_ms).then_some(Claims { client, expires_at_ms, tag, device })
+    (expires_at_ms > now_ms).then_some(Claims {
+        client,
+        expires_at_ms,
+        tag,
+        device,
+    })
 }
 
 #[cfg(test)]
@@ -43,7 +53,12 @@ mod tests {
 
     #[test]
     fn tokens_verify_until_they_expire_and_only_with_the_right_key() {
-        let claims = Claims { client: "a:b.c".into(), expires_at_ms: 2_000, tag: Some("Mobile".into()), device: None };
+        let claims = Claims {
+            client: "a:b.c".into(),
+            expires_at_ms: 2_000,
+            tag: Some("Mobile".into()),
+            device: None,
+        };
         let token = issue("app", "master", &claims);
         assert_eq!(verify("app", "master", &token, 1_000), Some(claims));
         assert_eq!(verify("app", "master", &token, 2_000), None);

@@ -19,7 +19,9 @@ pub fn validate(field: &str, id: &str) -> Result<()> {
     } else {
         Err(Error::bad_request(
             code::INVALID_LOGIN,
-            format!("Invalid client id in {field}: must be 1-64 characters without control characters."),
+            format!(
+                "Invalid client id in {field}: must be 1-64 characters without control characters."
+            ),
         ))
     }
 }

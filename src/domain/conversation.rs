@@ -89,5 +89,16 @@ pub struct Conversation {
 
 /// Field names managed by the server: a client cannot write them as custom fields.
 pub const RESERVED_FIELDS: &[&str] = &[
-    "objectId", "createdAt", "updatedAt", "m", "mu", "c", "tr", "sys", "unique", "uniqueId", "lm", "ACL",
+    "objectId",
+    "createdAt",
+    "updatedAt",
+    "m",
+    "mu",
+    "c",
+    "tr",
+    "sys",
+    "unique",
+    "uniqueId",
+    "lm",
+    "ACL",
 ];

@@ -113,7 +113,11 @@ fn check_location(object: &serde_json::Map<String, Value>) -> Result<()> {
     let latitude = location.get("latitude").and_then(Value::as_f64);
     let longitude = location.get("longitude").and_then(Value::as_f64);
     match (latitude, longitude) {
-        (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => Ok(()),
+        (Some(lat), Some(lon))
+            if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
+        {
+            Ok(())
+        }
         _ => Err(typed_error(
             "_lcloc.latitude (-90..90) and _lcloc.longitude (-180..180) must be numbers.",
         )),
@@ -127,7 +131,9 @@ fn typed_error(detail: &str) -> Error {
 /// Checks a list of mentioned or targeted client ids: at most 20, each a valid client id.
 pub fn check_client_list(field: &str, ids: &[String]) -> Result<()> {
     if ids.len() > MAX_MENTIONS {
-        return Err(Error::invalid(format!("{field} holds at most {MAX_MENTIONS} client ids.")));
+        return Err(Error::invalid(format!(
+            "{field} holds at most {MAX_MENTIONS} client ids."
+        )));
     }
     for id in ids {
         super::client_id::validate(field, id)?;
@@ -151,7 +157,9 @@ mod tests {
         assert!(check_typed_format(r#"{"_lctype":-1,"_lctext":"hi"}"#).is_ok());
         assert!(check_typed_format(r#"{"_lctype":-2,"_lcfile":{"url":"http://x/a.png"}}"#).is_ok());
         assert!(check_typed_format(r#"{"_lctype":-2}"#).is_err());
-        assert!(check_typed_format(r#"{"_lctype":-5,"_lcloc":{"latitude":1.5,"longitude":2}}"#).is_ok());
+        assert!(
+            check_typed_format(r#"{"_lctype":-5,"_lcloc":{"latitude":1.5,"longitude":2}}"#).is_ok()
+        );
         assert!(check_typed_format(r#"{"_lctype":-5,"_lcloc":{"latitude":"x"}}"#).is_err());
         assert!(check_typed_format(r#"{"_lctype":3}"#).is_ok());
         assert!(check_typed_format("plain text").is_ok());

@@ -50,8 +50,14 @@ mod tests {
 
     #[test]
     fn rest_sign_matches_the_documented_example() {
-        assert_eq!(rest_sign("1453014943466", "UtOCzqb67d3sN12Kts4URwy8"), "d5bcbb897e19b2f6633c716dfdfaf9be");
-        assert_eq!(rest_sign("1453014943466", "DyJegPlemooo4X1tg94gQkw1"), "e074720658078c898aa0d4b1b82bdf4b");
+        assert_eq!(
+            rest_sign("1453014943466", "UtOCzqb67d3sN12Kts4URwy8"),
+            "d5bcbb897e19b2f6633c716dfdfaf9be"
+        );
+        assert_eq!(
+            rest_sign("1453014943466", "DyJegPlemooo4X1tg94gQkw1"),
+            "e074720658078c898aa0d4b1b82bdf4b"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub fn iso(ms: i64) -> String {
 
 /// Parses an ISO-8601 date (as found in `{"__type":"Date","iso":...}`) into ms.
 pub fn parse_iso(text: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(text).ok().map(|d| d.timestamp_millis())
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }
 
 /// The start of the UTC day containing `ms`, and the day number (days since the epoch).

@@ -1,16 +1,16 @@
-//! `conv start | update | mute | unmute | count | members | is_member | max_read`, and
-//! routing of `add`/`remove` to [`super::cmd_members`]. (`conv query` lives in
+//! `conv start | mute | unmute | count | members | is_member | max_read`, and
+//! routing of `add`/`remove` to [`super::cmd_members`] and `update` to [`super::cmd_update`].
+//! (`conv query` lives in
 //! [`super::cmd_query`].)
 
 use super::connection::Conn;
 use super::session::Current;
-use super::{cmd_members, reply};
+use super::{cmd_members, cmd_update, reply};
 use crate::app::conversations::{self, CreateConversation};
 use crate::app::{fields, membership};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::time::iso;
 use crate::error::{code, Error, Result};
-use crate::hub::push::PERMANENT;
 use crate::hub::{Event, MembershipChange, Recipients};
 use crate::proto::{
     CommandType, ConvCommand, GenericCommand, JsonObjectMessage, MaxReadTuple, OpType,
@@ -47,7 +47,7 @@ pub async fn handle(
         Some(OpType::Start) => start(conn, current, &command).await,
         Some(OpType::Add) => cmd_members::change(conn, current, &command, true).await,
         Some(OpType::Remove) => cmd_members::change(conn, current, &command, false).await,
-        Some(OpType::Update) => update(conn, current, &command).await,
+        Some(OpType::Update) => cmd_update::update(conn, current, &command).await,
         Some(OpType::Mute) => mute(conn, current, &command, true).await,
         Some(OpType::Unmute) => mute(conn, current, &command, false).await,
         Some(OpType::Count) => count(conn, current, &command).await,
@@ -193,99 +193,6 @@ pub async fn participates(conn: &Conn, current: &Current, conv: &Conversation) -
             .any(|m| **m == *current.client),
         Kind::Service => false,
     })
-}
-
-async fn update(
-    conn: &mut Conn,
-    current: &Current,
-    command: &GenericCommand,
-) -> Result<GenericCommand> {
-    let body = conv_of(command);
-    let attr = json_object(&body.attr)?;
-    let conv = conn
-        .state
-        .store
-        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
-        .await?;
-    if !participates(conn, current, &conv).await? {
-        return Err(Error::forbidden(
-            4309,
-            "Only members may update a conversation.",
-        ));
-    }
-    let (updated_at, updated) = conversations::update(
-        &conn.state,
-        current.app_id(),
-        &conv.id,
-        ALL_KINDS,
-        attr.clone(),
-    )
-    .await?;
-    let modified = attr_modified(&attr, &updated);
-    let udate = iso(updated_at);
-    let mut push = crate::hub::push::envelope(CommandType::Conv, Some(OpType::Updated));
-    push.notification_type = Some(PERMANENT);
-    push.conv_message = Some(ConvCommand {
-        cid: Some(conv.id.clone()),
-        init_by: Some(current.client.to_string()),
-        attr: json(&Value::Object(attr)),
-        attr_modified: json(&modified),
-        udate: Some(udate.clone()),
-        ..Default::default()
-    });
-    let recipients = match conv.kind {
-        Kind::ChatRoom => Recipients::ChatRoom(conv.id.clone()),
-        _ => Recipients::Clients(conn.state.store.members(current.app_id(), &conv.id).await?),
-    };
-    let event = Event::Push {
-        command: Box::new(push),
-        exclude_session: Some(current.session),
-    };
-    conn.state.hub.publish(current.app_id(), recipients, event);
-    Ok(conv_reply(
-        command,
-        OpType::Updated,
-        ConvCommand {
-            udate: Some(udate),
-            attr_modified: json(&modified),
-            ..Default::default()
-        },
-    ))
-}
-
-/// For every key path of the request, the resulting value at that path, nested
-/// (`{"attr.lee": "yeh"}` -> `{"attr": {"lee": "yeh"}}`), as Swift merges it.
-fn attr_modified(request: &Map<String, Value>, updated: &Conversation) -> Value {
-    let rendered = crate::app::render::conversation(updated);
-    let mut out = Map::new();
-    for (path, requested) in request {
-        let parts: Vec<&str> = path.split('.').collect();
-        let mut value = Some(&rendered);
-        for part in &parts {
-            value = value.and_then(|v| v.get(part));
-        }
-        let value = value.cloned().unwrap_or_else(|| requested.clone());
-        insert_path(&mut out, &parts, value);
-    }
-    Value::Object(out)
-}
-
-fn insert_path(map: &mut Map<String, Value>, parts: &[&str], value: Value) {
-    let Some((last, parents)) = parts.split_last() else {
-        return;
-    };
-    let mut target = map;
-    for part in parents {
-        let entry = target
-            .entry((*part).to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        let Value::Object(inner) = entry else { return };
-        target = inner;
-    }
-    target.insert((*last).to_owned(), value);
 }
 
 async fn mute(

@@ -47,10 +47,18 @@ async fn read_one(
     let app = current.app_id();
     let now = time::now_ms();
     let store = &conn.state.store;
-    let position = match store.mark_read(app, cid, &current.client, timestamp, mid, now).await? {
+    let position = match store
+        .mark_read(app, cid, &current.client, timestamp, mid, now)
+        .await?
+    {
         Some(position) => Some(position),
         // Not a member: perhaps a service-conversation subscriber (unread is then 0).
-        None if store.mark_subscription_read(app, cid, &current.client, now).await? => None,
+        None if store
+            .mark_subscription_read(app, cid, &current.client, now)
+            .await? =>
+        {
+            None
+        }
         None => return Ok(()),
     };
     let Some(conv) = store.find_conversation(app, cid).await? else {
@@ -60,7 +68,9 @@ async fn read_one(
     unread.unread_message = Some(UnreadCommand {
         convs: vec![UnreadTuple {
             cid: cid.to_owned(),
-            unread: position.as_ref().map_or(0, |p| p.unread.clamp(0, i64::from(i32::MAX)) as i32),
+            unread: position
+                .as_ref()
+                .map_or(0, |p| p.unread.clamp(0, i64::from(i32::MAX)) as i32),
             mentioned: Some(false),
             conv_type: Some(conv_type(conv.kind.as_i64())),
             ..Default::default()
@@ -76,7 +86,9 @@ async fn read_one(
             exclude_session: Some(current.session),
         },
     );
-    let Some(position) = position else { return Ok(()) };
+    let Some(position) = position else {
+        return Ok(());
+    };
     if conv.member_count <= RECEIPT_MAX_MEMBERS {
         let others: Vec<String> = store
             .members(app, cid)

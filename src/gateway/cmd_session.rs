@@ -64,31 +64,77 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
         Err((code, detail)) => return conn.reply(refuse(&command, code, detail)),
     };
     // JS re-opens with `st` alone: the token remembers the tag and the device.
-    let tag = request.tag.clone().or_else(|| claims.as_ref().and_then(|c| c.tag.clone()));
-    let tag = tag.filter(|t| !t.is_empty() && t != "default").map(Arc::<str>::from);
-    let device = request.device_id.clone().or_else(|| claims.as_ref().and_then(|c| c.device.clone()));
+    let tag = request
+        .tag
+        .clone()
+        .or_else(|| claims.as_ref().and_then(|c| c.tag.clone()));
+    let tag = tag
+        .filter(|t| !t.is_empty() && t != "default")
+        .map(Arc::<str>::from);
+    let device = request
+        .device_id
+        .clone()
+        .or_else(|| claims.as_ref().and_then(|c| c.device.clone()));
     // A tagged session without a device id gets one, so its own reconnect is recognised.
-    let device = device.filter(|d| !d.is_empty()).or_else(|| tag.as_ref().map(|_| ids::random_token(12))).map(Arc::<str>::from);
+    let device = device
+        .filter(|d| !d.is_empty())
+        .or_else(|| tag.as_ref().map(|_| ids::random_token(12)))
+        .map(Arc::<str>::from);
     let existing = conn.sessions.by_client(&client).map(Session::id);
     if let Some(tag) = &tag {
-        if let Err(detail) = settle_tag_conflict(conn, &app, &client, tag, device.as_deref(), request.r == Some(true), existing) {
+        if let Err(detail) = settle_tag_conflict(
+            conn,
+            &app,
+            &client,
+            tag,
+            device.as_deref(),
+            request.r == Some(true),
+            existing,
+        ) {
             return conn.reply(refuse(&command, SESSION_CONFLICT, detail));
         }
     }
     if existing.is_none() {
         if conn.sessions.len() >= MAX_SESSIONS_PER_CONNECTION {
-            return conn.reply(refuse(&command, 4103, "Too many sessions on one connection."));
+            return conn.reply(refuse(
+                &command,
+                4103,
+                "Too many sessions on one connection.",
+            ));
         }
-        let info = SessionInfo { client: Arc::from(client.as_str()), tag: tag.clone(), device: device.clone() };
-        let guard = conn.state.hub.register(&app.app_id, info.clone(), conn.outbox.clone());
-        conn.sessions.add(Session { guard, app: Arc::clone(&app), client: info.client, tag, device, will: None });
+        let info = SessionInfo {
+            client: Arc::from(client.as_str()),
+            tag: tag.clone(),
+            device: device.clone(),
+        };
+        let guard = conn
+            .state
+            .hub
+            .register(&app.app_id, info.clone(), conn.outbox.clone());
+        conn.sessions.add(Session {
+            guard,
+            app: Arc::clone(&app),
+            client: info.client,
+            tag,
+            device,
+            will: None,
+        });
         conn.sessions_changed();
     }
-    let session = conn.sessions.by_client(&client).map(|s| (s.tag.clone(), s.device.clone()));
+    let session = conn
+        .sessions
+        .by_client(&client)
+        .map(|s| (s.tag.clone(), s.device.clone()));
     let (tag, device) = session.unwrap_or_default();
     let mut opened = reply::to(&command, CommandType::Session, Some(OpType::Opened));
     opened.peer_id = Some(client.clone());
-    opened.session_message = Some(token_message(conn, &app, &client, tag.as_deref(), device.as_deref()));
+    opened.session_message = Some(token_message(
+        conn,
+        &app,
+        &client,
+        tag.as_deref(),
+        device.as_deref(),
+    ));
     conn.reply(opened);
     record_login(conn, &app.app_id, &client);
     login_sync::after_open(conn, &app, &client, &request).await;
@@ -182,8 +228,18 @@ fn settle_tag_conflict(
     Ok(())
 }
 
-fn token_message(conn: &Conn, app: &App, client: &str, tag: Option<&str>, device: Option<&str>) -> SessionCommand {
-    let ttl = conn.state.config.session_token_ttl_secs.min(i32::MAX as u64);
+fn token_message(
+    conn: &Conn,
+    app: &App,
+    client: &str,
+    tag: Option<&str>,
+    device: Option<&str>,
+) -> SessionCommand {
+    let ttl = conn
+        .state
+        .config
+        .session_token_ttl_secs
+        .min(i32::MAX as u64);
     let claims = Claims {
         client: client.to_owned(),
         expires_at_ms: time::now_ms() + (ttl as i64) * 1000,
@@ -260,12 +316,22 @@ fn query(conn: &mut Conn, command: GenericCommand) {
 
 fn refresh(conn: &mut Conn, command: GenericCommand) {
     let Some(session) = conn.sessions.resolve(command.peer_id.as_deref()) else {
-        return conn.reply(reply::error(&command, reply::SESSION_REQUIRED, "Open a session first."));
+        return conn.reply(reply::error(
+            &command,
+            reply::SESSION_REQUIRED,
+            "Open a session first.",
+        ));
     };
     let (app, client) = (Arc::clone(&session.app), Arc::clone(&session.client));
     let (tag, device) = (session.tag.clone(), session.device.clone());
     let mut answer = reply::to(&command, CommandType::Session, Some(OpType::Refreshed));
     answer.peer_id = Some(client.to_string());
-    answer.session_message = Some(token_message(conn, &app, &client, tag.as_deref(), device.as_deref()));
+    answer.session_message = Some(token_message(
+        conn,
+        &app,
+        &client,
+        tag.as_deref(),
+        device.as_deref(),
+    ));
     conn.reply(answer);
 }

@@ -113,12 +113,15 @@ pub async fn serve(
 
 async fn run(conn: &mut Conn, socket: &mut WebSocket, inbox: Inbox) -> End {
     let shutdown = conn.state.shutdown.clone();
+    // Registered once: every connection waits on the same token, and re-registering on
+    // each wake-up would contend on its lock during a fan-out.
+    let cancelled = shutdown.cancelled();
     let timer = tokio::time::sleep_until(conn.deadline());
-    tokio::pin!(timer);
+    tokio::pin!(cancelled, timer);
     loop {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => return End::Shutdown,
+            () = &mut cancelled => return End::Shutdown,
             wake = inbox.next(BATCH) => match wake {
                 Wake::Overflow => return End::Close(close::SLOW_CLIENT, "slow client"),
                 Wake::Items(mut batch) => {
@@ -238,7 +241,10 @@ async fn on_frame(
     let format = conn.protocol.format;
     // `take`, not `drain`: a kept `Vec<GenericCommand>` would hold kilobytes per idle
     // connection (a command is over 3 KB unencoded).
-    let frames: Vec<Message> = std::mem::take(&mut conn.replies).iter().map(|c| codec::frame(format, c)).collect();
+    let frames: Vec<Message> = std::mem::take(&mut conn.replies)
+        .iter()
+        .map(|c| codec::frame(format, c))
+        .collect();
     if write(socket, frames, &conn.outbox).await.is_err() {
         return Some(End::Gone);
     }

@@ -40,8 +40,14 @@ async fn collect(
     let mut pushes = Vec::new();
     if conn.protocol.version >= 3 {
         let since = request.last_unread_notif_time;
-        let mut unread = store.unread_conversations(&app.app_id, client, since).await?;
-        unread.extend(store.unread_subscriptions(&app.app_id, client, since).await?);
+        let mut unread = store
+            .unread_conversations(&app.app_id, client, since)
+            .await?;
+        unread.extend(
+            store
+                .unread_subscriptions(&app.app_id, client, since)
+                .await?,
+        );
         if !unread.is_empty() {
             pushes.push(unread_command(&unread));
         }

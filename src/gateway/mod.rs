@@ -17,6 +17,7 @@ mod cmd_patch;
 mod cmd_query;
 mod cmd_read;
 mod cmd_session;
+mod cmd_update;
 pub mod codec;
 mod connection;
 mod dispatch;

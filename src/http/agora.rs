@@ -22,8 +22,14 @@ use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/dev/v2/project/{appid}/rtm/users/{user_id}/peer_messages", post(peer_message))
-        .route("/dev/v2/project/{appid}/rtm/users/{user_id}/channel_messages", post(channel_message))
+        .route(
+            "/dev/v2/project/{appid}/rtm/users/{user_id}/peer_messages",
+            post(peer_message),
+        )
+        .route(
+            "/dev/v2/project/{appid}/rtm/users/{user_id}/channel_messages",
+            post(channel_message),
+        )
 }
 
 /// A failure in Agora's shape.
@@ -35,17 +41,25 @@ struct Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let body = json!({"result": "failed", "request_id": self.request_id, "reason": self.reason});
+        let body =
+            json!({"result": "failed", "request_id": self.request_id, "reason": self.reason});
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
         }
         response
     }
 }
 
 fn fail(request_id: &str, status: StatusCode, reason: impl Into<String>) -> Failure {
-    Failure { status, reason: reason.into(), request_id: request_id.to_owned() }
+    Failure {
+        status,
+        reason: reason.into(),
+        request_id: request_id.to_owned(),
+    }
 }
 
 /// Maps the shared error type onto Agora's statuses.
@@ -62,25 +76,55 @@ fn from_error(request_id: &str, err: Error) -> Failure {
     fail(request_id, status, err.public_message())
 }
 
-async fn authenticate(state: &AppState, app_id: &str, user_id: &str, headers: &HeaderMap) -> Result<Arc<App>, Error> {
-    let app = state.apps.get(&state.store, app_id).await?.ok_or(Error::Unauthorized)?;
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(basic) = header("authorization").and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))) {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).map_err(|_| Error::Unauthorized)?;
+async fn authenticate(
+    state: &AppState,
+    app_id: &str,
+    user_id: &str,
+    headers: &HeaderMap,
+) -> Result<Arc<App>, Error> {
+    let app = state
+        .apps
+        .get(&state.store, app_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(basic) = header("authorization").and_then(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+    }) {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .map_err(|_| Error::Unauthorized)?;
         let text = String::from_utf8(decoded).map_err(|_| Error::Unauthorized)?;
         let (id, secret) = text.split_once(':').ok_or(Error::Unauthorized)?;
         let settings = &app.settings;
-        let (Some(want_id), Some(want_secret)) = (&settings.agora_customer_id, &settings.agora_customer_secret) else {
+        let (Some(want_id), Some(want_secret)) =
+            (&settings.agora_customer_id, &settings.agora_customer_secret)
+        else {
             return Err(Error::Unauthorized);
         };
-        if want_id.is_empty() || !signature::same(id, want_id) || !signature::same(secret, want_secret) {
+        if want_id.is_empty()
+            || !signature::same(id, want_id)
+            || !signature::same(secret, want_secret)
+        {
             return Err(Error::Unauthorized);
         }
         return Ok(app);
     }
     match (header("x-agora-token"), header("x-agora-uid")) {
         (Some(token), Some(uid)) if uid == user_id => {
-            agora::verify_token(&app.app_id, &app.master_key, uid, token, state.clock.now_ms() / 1000)?;
+            agora::verify_token(
+                &app.app_id,
+                &app.master_key,
+                uid,
+                token,
+                state.clock.now_ms() / 1000,
+            )?;
             Ok(app)
         }
         _ => Err(Error::Unauthorized),
@@ -123,8 +167,13 @@ struct PeerBody {
 }
 
 fn wait_for_ack(query: Option<&str>) -> Result<bool, Error> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default()).map_err(|_| Error::invalid("Invalid query string."))?;
-    match pairs.iter().find(|(k, _)| k == "wait_for_ack").map(|(_, v)| v.to_ascii_lowercase()) {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
+        .map_err(|_| Error::invalid("Invalid query string."))?;
+    match pairs
+        .iter()
+        .find(|(k, _)| k == "wait_for_ack")
+        .map(|(_, v)| v.to_ascii_lowercase())
+    {
         None => Ok(false),
         Some(v) if v == "true" || v == "1" => Ok(true),
         Some(v) if v == "false" || v == "0" || v.is_empty() => Ok(false),
@@ -146,9 +195,13 @@ async fn peer_message(
         let wait = wait_for_ack(query.as_deref())?;
         check_name("user_id", &user_id)?;
         let body: PeerBody = parse_body(&body)?;
-        let destination = body.destination.ok_or_else(|| Error::invalid("destination is required."))?;
+        let destination = body
+            .destination
+            .ok_or_else(|| Error::invalid("destination is required."))?;
         check_name("destination", &destination)?;
-        let payload = body.payload.ok_or_else(|| Error::invalid("payload is required."))?;
+        let payload = body
+            .payload
+            .ok_or_else(|| Error::invalid("payload is required."))?;
         check_payload(&payload)?;
         state.limits.check(&state.store, &app, Quota::Agora).await?;
         let message = PeerMessage {
@@ -168,10 +221,16 @@ async fn peer_message(
         PeerOutcome::Delivered => "message_delivered",
         PeerOutcome::Offline => "message_offline",
         PeerOutcome::TimedOut => {
-            return Err(fail(&request_id, StatusCode::REQUEST_TIMEOUT, "The receiver did not acknowledge the message in time."))
+            return Err(fail(
+                &request_id,
+                StatusCode::REQUEST_TIMEOUT,
+                "The receiver did not acknowledge the message in time.",
+            ))
         }
     };
-    Ok(Json(json!({"result": "success", "request_id": request_id, "code": code})))
+    Ok(Json(
+        json!({"result": "success", "request_id": request_id, "code": code}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -194,14 +253,28 @@ async fn channel_message(
         let app = authenticate(&state, &app_id, &user_id, &headers).await?;
         check_name("user_id", &user_id)?;
         let body: ChannelBody = parse_body(&body)?;
-        let channel = body.channel_name.ok_or_else(|| Error::invalid("channel_name is required."))?;
+        let channel = body
+            .channel_name
+            .ok_or_else(|| Error::invalid("channel_name is required."))?;
         check_name("channel_name", &channel)?;
-        let payload = body.payload.ok_or_else(|| Error::invalid("payload is required."))?;
+        let payload = body
+            .payload
+            .ok_or_else(|| Error::invalid("payload is required."))?;
         check_payload(&payload)?;
         state.limits.check(&state.store, &app, Quota::Agora).await?;
-        agora::send_channel_message(&state, &app.app_id, &user_id, &channel, payload, body.enable_historical_messaging).await
+        agora::send_channel_message(
+            &state,
+            &app.app_id,
+            &user_id,
+            &channel,
+            payload,
+            body.enable_historical_messaging,
+        )
+        .await
     }
     .await
     .map_err(|e| from_error(&request_id, e))?;
-    Ok(Json(json!({"code": "message_sent", "request_id": request_id, "result": "success"})))
+    Ok(Json(
+        json!({"code": "message_sent", "request_id": request_id, "result": "success"}),
+    ))
 }

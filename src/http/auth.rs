@@ -25,7 +25,10 @@ pub struct AppKey(pub Arc<App>);
 impl FromRequestParts<AppState> for MasterKey {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match authenticate(&parts.headers, state).await? {
             (app, true) => Ok(MasterKey(app)),
             (_, false) => Err(Error::Unauthorized),
@@ -36,7 +39,10 @@ impl FromRequestParts<AppState> for MasterKey {
 impl FromRequestParts<AppState> for AppKey {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let (app, _) = authenticate(&parts.headers, state).await?;
         Ok(AppKey(app))
     }
@@ -53,13 +59,35 @@ fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
 
 /// Returns the app and whether the caller proved the master key.
 async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<(Arc<App>, bool), Error> {
-    let app_id = header(headers, &["x-lc-id", "x-avoscloud-application-id", "x-uluru-application-id"])
+    let app_id = header(
+        headers,
+        &[
+            "x-lc-id",
+            "x-avoscloud-application-id",
+            "x-uluru-application-id",
+        ],
+    )
+    .ok_or(Error::Unauthorized)?;
+    let app = state
+        .apps
+        .get(&state.store, app_id)
+        .await?
         .ok_or(Error::Unauthorized)?;
-    let app = state.apps.get(&state.store, app_id).await?.ok_or(Error::Unauthorized)?;
     if let Some(master) = header(headers, &["x-avoscloud-master-key", "x-uluru-master-key"]) {
-        return if signature::same(master, &app.master_key) { Ok((app, true)) } else { Err(Error::Unauthorized) };
+        return if signature::same(master, &app.master_key) {
+            Ok((app, true))
+        } else {
+            Err(Error::Unauthorized)
+        };
     }
-    if let Some(key) = header(headers, &["x-lc-key", "x-avoscloud-application-key", "x-uluru-application-key"]) {
+    if let Some(key) = header(
+        headers,
+        &[
+            "x-lc-key",
+            "x-avoscloud-application-key",
+            "x-uluru-application-key",
+        ],
+    ) {
         return match key.strip_suffix(",master") {
             Some(master) if signature::same(master, &app.master_key) => Ok((app, true)),
             None if signature::same(key, &app.app_key) => Ok((app, false)),
@@ -93,7 +121,11 @@ fn verify_sign(value: &str, app: &App, max_skew_ms: i64) -> Option<bool> {
     if max_skew_ms > 0 && (time::now_ms() - ts).abs() > max_skew_ms {
         return None;
     }
-    let key = if master { &app.master_key } else { &app.app_key };
+    let key = if master {
+        &app.master_key
+    } else {
+        &app.app_key
+    };
     signature::same(&sign, &signature::rest_sign(timestamp, key)).then_some(master)
 }
 
@@ -114,14 +146,45 @@ mod tests {
     #[test]
     fn the_documented_signatures_verify_without_a_freshness_window() {
         let app = docs_app();
-        assert_eq!(verify_sign("d5bcbb897e19b2f6633c716dfdfaf9be,1453014943466", &app, 0), Some(false));
-        assert_eq!(verify_sign("e074720658078c898aa0d4b1b82bdf4b,1453014943466,master", &app, 0), Some(true));
-        assert_eq!(verify_sign("E074720658078C898AA0D4B1B82BDF4B,1453014943466,master", &app, 0), Some(true));
-        assert_eq!(verify_sign("d5bcbb897e19b2f6633c716dfdfaf9be,1453014943466,master", &app, 0), None);
+        assert_eq!(
+            verify_sign("d5bcbb897e19b2f6633c716dfdfaf9be,1453014943466", &app, 0),
+            Some(false)
+        );
+        assert_eq!(
+            verify_sign(
+                "e074720658078c898aa0d4b1b82bdf4b,1453014943466,master",
+                &app,
+                0
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            verify_sign(
+                "E074720658078C898AA0D4B1B82BDF4B,1453014943466,master",
+                &app,
+                0
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            verify_sign(
+                "d5bcbb897e19b2f6633c716dfdfaf9be,1453014943466,master",
+                &app,
+                0
+            ),
+            None
+        );
     }
 
     #[test]
     fn stale_signatures_are_refused_when_a_window_is_set() {
-        assert_eq!(verify_sign("d5bcbb897e19b2f6633c716dfdfaf9be,1453014943466", &docs_app(), 900_000), None);
+        assert_eq!(
+            verify_sign(
+                "d5bcbb897e19b2f6633c716dfdfaf9be,1453014943466",
+                &docs_app(),
+                900_000
+            ),
+            None
+        );
     }
 }

@@ -33,23 +33,48 @@ struct BroadcastBody {
 }
 
 /// E49 POST /broadcasts (broadcast quota: per minute and per day).
-async fn send(State(state): State<AppState>, MasterKey(app): MasterKey, Body(body): Body<BroadcastBody>) -> Result<Json<Value>> {
+async fn send(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Body(body): Body<BroadcastBody>,
+) -> Result<Json<Value>> {
     let from = required("from_client", body.from_client)?;
     let conv = required("conv_id", body.conv_id)?;
     let mut request = SendRequest::new(&conv, SERVICE, &from, message_text(body.message)?);
     request.transient = body.transient.unwrap_or(false);
     let push = push_text(body.push)?;
-    state.store.conversation_of_kind(&app.app_id, &conv, SERVICE).await.map_err(|_| {
-        Error::bad_request(code::SYSTEM_CONVERSATION_REQUIRED, "conv_id must be a service conversation.")
-    })?;
-    state.limits.check(&state.store, &app, Quota::Broadcast).await?;
-    let sent = service::global_broadcast(&state, &app.app_id, request, body.valid_till, push).await?;
-    Ok(Json(json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp})))
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &conv, SERVICE)
+        .await
+        .map_err(|_| {
+            Error::bad_request(
+                code::SYSTEM_CONVERSATION_REQUIRED,
+                "conv_id must be a service conversation.",
+            )
+        })?;
+    state
+        .limits
+        .check(&state.store, &app, Quota::Broadcast)
+        .await?;
+    let sent =
+        service::global_broadcast(&state, &app.app_id, request, body.valid_till, push).await?;
+    Ok(Json(
+        json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp}),
+    ))
 }
 
 /// E50 DELETE /broadcasts/{message_id}: clients that have not received it never will.
-async fn remove(State(state): State<AppState>, MasterKey(app): MasterKey, Path(message_id): Path<String>) -> Result<Json<Value>> {
-    if !state.store.delete_broadcast(&app.app_id, &message_id, state.clock.now_ms()).await? {
+async fn remove(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(message_id): Path<String>,
+) -> Result<Json<Value>> {
+    if !state
+        .store
+        .delete_broadcast(&app.app_id, &message_id, state.clock.now_ms())
+        .await?
+    {
         return Err(Error::message_not_found());
     }
     Ok(Json(json!({})))
@@ -65,21 +90,29 @@ struct ListQuery {
 fn number(field: &str, value: Option<&str>, default: i64) -> Result<i64> {
     match value.map(str::trim) {
         None | Some("") => Ok(default),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| Error::bad_request(code::INVALID_TYPE, format!("{field} must be a non-negative integer."))),
+        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Error::bad_request(
+                code::INVALID_TYPE,
+                format!("{field} must be a non-negative integer."),
+            )
+        }),
     }
 }
 
 /// E51 GET /broadcasts?conv_id=&limit=&skip=: the broadcasts still valid, newest first.
-async fn list(State(state): State<AppState>, MasterKey(app): MasterKey, Query(query): Query<ListQuery>) -> Result<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>> {
     let conv = required("conv_id", query.conv_id)?;
     let limit = number("limit", query.limit.as_deref(), 100)?.min(1000);
     let skip = number("skip", query.skip.as_deref(), 0)?;
     let now = state.clock.now_ms();
-    let found = state.store.valid_broadcasts(&app.app_id, Some(&conv), 0, now, skip, limit).await?;
+    let found = state
+        .store
+        .valid_broadcasts(&app.app_id, Some(&conv), 0, now, skip, limit)
+        .await?;
     let items: Vec<Value> = found
         .iter()
         .map(|b| {

@@ -18,7 +18,10 @@ use serde_json::{json, Map, Value};
 pub fn router<F: Family>(base: &str) -> Router<AppState> {
     Router::new()
         .route(base, get(list::<F>).post(create::<F>))
-        .route(&format!("{base}/{{id}}"), put(update::<F>).delete(delete::<F>))
+        .route(
+            &format!("{base}/{{id}}"),
+            put(update::<F>).delete(delete::<F>),
+        )
 }
 
 /// `where`, `order`, `skip`, `limit`, `count`, `keys` as the query string carries them.
@@ -34,26 +37,53 @@ pub(super) struct ListQuery {
 }
 
 /// POST `{family}`: E01 answers with the whole object, E16/E27 with `objectId`+`createdAt`.
-async fn create<F: Family>(State(state): State<AppState>, MasterKey(app): MasterKey, Body(body): Body<Map<String, Value>>) -> Result<Json<Value>> {
+async fn create<F: Family>(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Body(body): Body<Map<String, Value>>,
+) -> Result<Json<Value>> {
     let mut body = body;
     let members = match body.remove("m") {
         None | Some(Value::Null) => Vec::new(),
-        Some(value) => serde_json::from_value::<Vec<String>>(value)
-            .map_err(|_| Error::bad_request(code::INVALID_TYPE, "m must be an array of client ids."))?,
+        Some(value) => serde_json::from_value::<Vec<String>>(value).map_err(|_| {
+            Error::bad_request(code::INVALID_TYPE, "m must be an array of client ids.")
+        })?,
     };
     let unique = match body.remove("unique") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,
-        Some(_) => return Err(Error::bad_request(code::INVALID_TYPE, "unique must be a boolean.")),
+        Some(_) => {
+            return Err(Error::bad_request(
+                code::INVALID_TYPE,
+                "unique must be a boolean.",
+            ))
+        }
     };
     let creator = match body.remove("c") {
         Some(Value::String(c)) => Some(c),
         _ => None,
     };
-    let (name, attrs) = fields::split_body(body, &["tr", "sys", "mu", "uniqueId", "objectId", "createdAt", "updatedAt", "lm", "ACL"])?;
+    let (name, attrs) = fields::split_body(
+        body,
+        &[
+            "tr",
+            "sys",
+            "mu",
+            "uniqueId",
+            "objectId",
+            "createdAt",
+            "updatedAt",
+            "lm",
+            "ACL",
+        ],
+    )?;
     let request = CreateConversation {
         name: name.flatten(),
-        members: if F::KIND == Kind::Normal { members } else { Vec::new() },
+        members: if F::KIND == Kind::Normal {
+            members
+        } else {
+            Vec::new()
+        },
         unique,
         creator,
         attrs,
@@ -68,11 +98,20 @@ async fn create<F: Family>(State(state): State<AppState>, MasterKey(app): Master
 }
 
 /// GET `{family}`: a LeanStorage query, `{"results": [...]}` (plus `count` when asked).
-async fn list<F: Family>(State(state): State<AppState>, MasterKey(app): MasterKey, Query(query): Query<ListQuery>) -> Result<Json<Value>> {
+async fn list<F: Family>(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>> {
     list_kinds(&state, &app.app_id, F::KINDS, &query).await
 }
 
-pub(super) async fn list_kinds(state: &AppState, app: &str, kinds: &[Kind], query: &ListQuery) -> Result<Json<Value>> {
+pub(super) async fn list_kinds(
+    state: &AppState,
+    app: &str,
+    kinds: &[Kind],
+    query: &ListQuery,
+) -> Result<Json<Value>> {
     let params = ListParams::parse(
         query.filter.as_deref(),
         query.order.as_deref(),
@@ -111,7 +150,11 @@ async fn update<F: Family>(
 }
 
 /// DELETE `{family}/{id}`.
-async fn delete<F: Family>(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn delete<F: Family>(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     conversations::delete(&state, &app.app_id, &id, F::KINDS).await?;
     Ok(Json(json!({})))
 }

@@ -24,14 +24,30 @@ pub fn router() -> Router<AppState> {
 }
 
 /// E48 GET /all-conversations: every kind (temporary conversations are not in the table).
-async fn all_conversations(State(state): State<AppState>, MasterKey(app): MasterKey, Query(query): Query<ListQuery>) -> Result<Json<Value>> {
-    list_kinds(&state, &app.app_id, &[Kind::Normal, Kind::ChatRoom, Kind::Service], &query).await
+async fn all_conversations(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>> {
+    list_kinds(
+        &state,
+        &app.app_id,
+        &[Kind::Normal, Kind::ChatRoom, Kind::Service],
+        &query,
+    )
+    .await
 }
 
 /// E52 GET /messages: every message of the app.
-async fn all_messages(State(state): State<AppState>, MasterKey(app): MasterKey, Query(params): Query<HistoryParams>) -> Result<Json<Value>> {
+async fn all_messages(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Query(params): Query<HistoryParams>,
+) -> Result<Json<Value>> {
     let messages = history::history(&state, &app, HistoryScope::App, &params).await?;
-    Ok(Json(Value::Array(messages.iter().map(render::history_item).collect())))
+    Ok(Json(Value::Array(
+        messages.iter().map(render::history_item).collect(),
+    )))
 }
 
 /// E45 GET /clients/{client_id}/messages: what the client sent in conversations and chat rooms.
@@ -43,5 +59,7 @@ async fn client_messages(
 ) -> Result<Json<Value>> {
     client_id::validate("client_id", &client)?;
     let messages = history::history(&state, &app, HistoryScope::Sender(&client), &params).await?;
-    Ok(Json(Value::Array(messages.iter().map(render::history_item).collect())))
+    Ok(Json(Value::Array(
+        messages.iter().map(render::history_item).collect(),
+    )))
 }

@@ -14,14 +14,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge
-            } else {
-                Error::invalid(rejection.body_text())
-            }
-        })?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge
+                } else {
+                    Error::invalid(rejection.body_text())
+                }
+            })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         parse(text).map(Body)
     }
 }
@@ -29,10 +35,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 /// Parses JSON into `T`, mapping serde's errors onto LeanCloud codes.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        Error::bad_request(code::MALFORMED_JSON, format!("Malformed json object. A json dictionary is expected: {e}"))
+        Error::bad_request(
+            code::MALFORMED_JSON,
+            format!("Malformed json object. A json dictionary is expected: {e}"),
+        )
     })?;
     if !value.is_object() {
-        return Err(Error::bad_request(code::MALFORMED_JSON, "Malformed json object. A json dictionary is expected."));
+        return Err(Error::bad_request(
+            code::MALFORMED_JSON,
+            "Malformed json object. A json dictionary is expected.",
+        ));
     }
     serde_json::from_value(value).map_err(data_error)
 }
@@ -40,7 +52,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 fn data_error(err: serde_json::Error) -> Error {
     let text = err.to_string();
     if text.starts_with("missing field") {
-        Error::bad_request(code::MISSING_REQUIRED, format!("Missing required field: {}", text.trim_start_matches("missing field ")))
+        Error::bad_request(
+            code::MISSING_REQUIRED,
+            format!(
+                "Missing required field: {}",
+                text.trim_start_matches("missing field ")
+            ),
+        )
     } else {
         Error::bad_request(code::INVALID_TYPE, format!("Invalid value: {text}"))
     }
@@ -54,9 +72,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query)
-            .map(Query)
-            .map_err(|e| Error::bad_request(code::INVALID_TYPE, format!("Invalid query parameters: {e}")))
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
+            Error::bad_request(code::INVALID_TYPE, format!("Invalid query parameters: {e}"))
+        })
     }
 }
 
@@ -64,6 +82,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 pub fn required(field: &str, value: Option<String>) -> Result<String, Error> {
     match value {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(Error::bad_request(code::MISSING_REQUIRED, format!("Missing required field: {field}."))),
+        _ => Err(Error::bad_request(
+            code::MISSING_REQUIRED,
+            format!("Missing required field: {field}."),
+        )),
     }
 }

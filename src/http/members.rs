@@ -18,9 +18,15 @@ pub fn router() -> Router<AppState> {
             "/conversations/{id}/members",
             get(list_members).post(add_members).delete(remove_members),
         )
-        .route("/conversations/{id}/mutes", get(list_mutes).post(add_mutes).delete(remove_mutes))
+        .route(
+            "/conversations/{id}/mutes",
+            get(list_mutes).post(add_mutes).delete(remove_mutes),
+        )
         .route("/chatrooms/{id}/members", get(chat_room_members))
-        .route("/chatrooms/{id}/members/online-count", get(chat_room_online_count))
+        .route(
+            "/chatrooms/{id}/members/online-count",
+            get(chat_room_online_count),
+        )
 }
 
 #[derive(Deserialize)]
@@ -41,46 +47,89 @@ fn updated(updated_at: i64, id: &str) -> Json<Value> {
 }
 
 /// E05 POST /conversations/{id}/members
-async fn add_members(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<ClientIds>) -> Result<Json<Value>> {
+async fn add_members(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<ClientIds>,
+) -> Result<Json<Value>> {
     let ids = body.ids()?;
-    let conv = state.store.conversation_of_kind(&app.app_id, &id, Conversations::KINDS).await?;
+    let conv = state
+        .store
+        .conversation_of_kind(&app.app_id, &id, Conversations::KINDS)
+        .await?;
     let at = membership::add_members(&state, &app.app_id, &conv, &ids, "").await?;
     Ok(updated(at, &id))
 }
 
 /// E06 DELETE /conversations/{id}/members
-async fn remove_members(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<ClientIds>) -> Result<Json<Value>> {
+async fn remove_members(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<ClientIds>,
+) -> Result<Json<Value>> {
     let ids = body.ids()?;
-    let conv = state.store.conversation_of_kind(&app.app_id, &id, Conversations::KINDS).await?;
+    let conv = state
+        .store
+        .conversation_of_kind(&app.app_id, &id, Conversations::KINDS)
+        .await?;
     let at = membership::remove_members(&state, &app.app_id, &conv, &ids, "").await?;
     Ok(updated(at, &id))
 }
 
 /// E07 GET /conversations/{id}/members
-async fn list_members(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn list_members(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     let conv = conversations::get(&state, &app.app_id, &id, Conversations::KINDS).await?;
     Ok(Json(json!({"result": conv.members})))
 }
 
 /// E08 POST /conversations/{id}/mutes
-async fn add_mutes(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<ClientIds>) -> Result<Json<Value>> {
+async fn add_mutes(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<ClientIds>,
+) -> Result<Json<Value>> {
     set_mutes(state, &app.app_id, &id, body, true).await
 }
 
 /// E09 DELETE /conversations/{id}/mutes
-async fn remove_mutes(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<ClientIds>) -> Result<Json<Value>> {
+async fn remove_mutes(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<ClientIds>,
+) -> Result<Json<Value>> {
     set_mutes(state, &app.app_id, &id, body, false).await
 }
 
-async fn set_mutes(state: AppState, app: &str, id: &str, body: ClientIds, mute: bool) -> Result<Json<Value>> {
+async fn set_mutes(
+    state: AppState,
+    app: &str,
+    id: &str,
+    body: ClientIds,
+    mute: bool,
+) -> Result<Json<Value>> {
     let ids = body.ids()?;
-    let conv = state.store.conversation_of_kind(app, id, Conversations::KINDS).await?;
+    let conv = state
+        .store
+        .conversation_of_kind(app, id, Conversations::KINDS)
+        .await?;
     let at = membership::set_mutes(&state, app, &conv, &ids, mute).await?;
     Ok(updated(at, id))
 }
 
 /// E10 GET /conversations/{id}/mutes
-async fn list_mutes(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn list_mutes(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     let conv = conversations::get(&state, &app.app_id, &id, Conversations::KINDS).await?;
     Ok(Json(json!({"result": conv.mutes})))
 }
@@ -89,16 +138,30 @@ async fn list_mutes(State(state): State<AppState>, MasterKey(app): MasterKey, Pa
 const CHAT_ROOM_SAMPLE: usize = 50;
 
 /// E20 GET /chatrooms/{id}/members: a sample of the online members.
-async fn chat_room_members(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>) -> Result<Json<Value>> {
-    state.store.conversation_of_kind(&app.app_id, &id, ChatRooms::KINDS).await?;
+async fn chat_room_members(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, ChatRooms::KINDS)
+        .await?;
     let mut online = state.hub.chat_room_members(&app.app_id, &id);
     online.truncate(CHAT_ROOM_SAMPLE);
     Ok(Json(json!({"result": online})))
 }
 
 /// E21 GET /chatrooms/{id}/members/online-count
-async fn chat_room_online_count(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>) -> Result<Json<Value>> {
-    state.store.conversation_of_kind(&app.app_id, &id, ChatRooms::KINDS).await?;
+async fn chat_room_online_count(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, ChatRooms::KINDS)
+        .await?;
     let count = state.hub.chat_room_members(&app.app_id, &id).len();
     Ok(Json(json!({"result": count})))
 }

@@ -18,9 +18,9 @@ pub use auth::{AppKey, MasterKey};
 use crate::domain::conversation::Kind;
 use crate::error::Error;
 use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -64,7 +64,9 @@ pub fn router(state: AppState) -> Router {
     let rtm = Router::new()
         .merge(conversations::router::<Conversations>("/conversations"))
         .merge(conversations::router::<ChatRooms>("/chatrooms"))
-        .merge(conversations::router::<ServiceConversations>("/service-conversations"))
+        .merge(conversations::router::<ServiceConversations>(
+            "/service-conversations",
+        ))
         .merge(members::router())
         .merge(messages::router::<Conversations>("/conversations"))
         .merge(messages::router::<ChatRooms>("/chatrooms"))
@@ -98,5 +100,8 @@ async fn method_not_allowed() -> Error {
 }
 
 async fn not_found() -> Error {
-    Error::not_found(crate::error::code::OBJECT_NOT_FOUND, "The requested path does not exist.")
+    Error::not_found(
+        crate::error::code::OBJECT_NOT_FOUND,
+        "The requested path does not exist.",
+    )
 }

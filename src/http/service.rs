@@ -25,16 +25,34 @@ const BASE: &str = "/service-conversations/{id}";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(&format!("{BASE}/subscribers"), get(list_subscribers).post(subscribe))
+        .route(
+            &format!("{BASE}/subscribers"),
+            get(list_subscribers).post(subscribe),
+        )
         .route(&format!("{BASE}/subscribers/count"), get(count_subscribers))
-        .route(&format!("{BASE}/subscribers/{{client_id}}"), delete(unsubscribe))
-        .route(&format!("{BASE}/subscribers/{{client_id}}/messages"), get(subscriber_messages))
-        .route(&format!("{BASE}/subscribers/{{client_id}}/messages/{{message_id}}"), delete(delete_for_subscriber))
+        .route(
+            &format!("{BASE}/subscribers/{{client_id}}"),
+            delete(unsubscribe),
+        )
+        .route(
+            &format!("{BASE}/subscribers/{{client_id}}/messages"),
+            get(subscriber_messages),
+        )
+        .route(
+            &format!("{BASE}/subscribers/{{client_id}}/messages/{{message_id}}"),
+            delete(delete_for_subscriber),
+        )
         .route(&format!("{BASE}/broadcasts"), post(broadcast))
         .route(&format!("{BASE}/messages"), post(send_to_subscribers))
         .route(&format!("{BASE}/messages/{{message_id}}"), put(edit))
-        .route(&format!("{BASE}/messages/{{message_id}}/recall"), put(recall))
-        .route("/clients/{client_id}/service-conversations", get(subscriptions_of_client))
+        .route(
+            &format!("{BASE}/messages/{{message_id}}/recall"),
+            put(recall),
+        )
+        .route(
+            "/clients/{client_id}/service-conversations",
+            get(subscriptions_of_client),
+        )
 }
 
 /// Subscriber listings: default and maximum 50.
@@ -50,17 +68,35 @@ struct SubscribeBody {
 }
 
 /// E31 POST .../subscribers: idempotent.
-async fn subscribe(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<SubscribeBody>) -> Result<Json<Value>> {
+async fn subscribe(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<SubscribeBody>,
+) -> Result<Json<Value>> {
     let client = required("client_id", body.client_id)?;
     client_id::validate("client_id", &client)?;
-    state.store.conversation_of_kind(&app.app_id, &id, SERVICE).await?;
-    state.store.subscribe(&app.app_id, &id, &client, state.clock.now_ms()).await?;
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, SERVICE)
+        .await?;
+    state
+        .store
+        .subscribe(&app.app_id, &id, &client, state.clock.now_ms())
+        .await?;
     Ok(Json(json!({})))
 }
 
 /// E32 DELETE .../subscribers/{client_id}: idempotent.
-async fn unsubscribe(State(state): State<AppState>, MasterKey(app): MasterKey, Path((id, client)): Path<(String, String)>) -> Result<Json<Value>> {
-    state.store.conversation_of_kind(&app.app_id, &id, SERVICE).await?;
+async fn unsubscribe(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path((id, client)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, SERVICE)
+        .await?;
     state.store.unsubscribe(&app.app_id, &id, &client).await?;
     Ok(Json(json!({})))
 }
@@ -77,22 +113,45 @@ fn page_limit(limit: Option<&str>, default: i64, max: i64) -> Result<i64> {
         None | Some("") => Ok(default),
         Some(text) => match text.parse::<i64>() {
             Ok(n) if n >= 1 => Ok(n.min(max)),
-            _ => Err(Error::bad_request(code::INVALID_TYPE, "limit must be a positive integer.")),
+            _ => Err(Error::bad_request(
+                code::INVALID_TYPE,
+                "limit must be a positive integer.",
+            )),
         },
     }
 }
 
 /// E33 GET .../subscribers?limit=&client_id=: ordered by client id, `client_id` an exclusive cursor.
-async fn list_subscribers(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Query(page): Query<SubscriberPage>) -> Result<Json<Value>> {
+async fn list_subscribers(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Query(page): Query<SubscriberPage>,
+) -> Result<Json<Value>> {
     let limit = page_limit(page.limit.as_deref(), SUBSCRIBER_PAGE, SUBSCRIBER_PAGE)?;
-    state.store.conversation_of_kind(&app.app_id, &id, SERVICE).await?;
-    let found = state.store.subscribers_page(&app.app_id, &id, page.client_id.as_deref(), limit).await?;
-    Ok(Json(Value::Array(found.iter().map(subscription_item).collect())))
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, SERVICE)
+        .await?;
+    let found = state
+        .store
+        .subscribers_page(&app.app_id, &id, page.client_id.as_deref(), limit)
+        .await?;
+    Ok(Json(Value::Array(
+        found.iter().map(subscription_item).collect(),
+    )))
 }
 
 /// E34 GET .../subscribers/count
-async fn count_subscribers(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>) -> Result<Json<Value>> {
-    state.store.conversation_of_kind(&app.app_id, &id, SERVICE).await?;
+async fn count_subscribers(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, SERVICE)
+        .await?;
     let count = state.store.subscriber_count(&app.app_id, &id).await?;
     Ok(Json(json!({"count": count})))
 }
@@ -110,18 +169,32 @@ pub(super) fn push_text(push: Option<Value>) -> Result<Option<String>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
         Some(value @ Value::Object(_)) => Ok(Some(value.to_string())),
-        Some(_) => Err(Error::bad_request(code::INVALID_TYPE, "push must be a string or an object.")),
+        Some(_) => Err(Error::bad_request(
+            code::INVALID_TYPE,
+            "push must be a string or an object.",
+        )),
     }
 }
 
 /// E35 POST .../broadcasts: to every subscriber (subscription quota: per minute and per day).
-async fn broadcast(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<BroadcastBody>) -> Result<Json<Value>> {
+async fn broadcast(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<BroadcastBody>,
+) -> Result<Json<Value>> {
     let from = required("from_client", body.from_client)?;
-    let mut request = crate::app::send::SendRequest::new(&id, SERVICE, &from, message_text(body.message)?);
+    let mut request =
+        crate::app::send::SendRequest::new(&id, SERVICE, &from, message_text(body.message)?);
     request.push_data = push_text(body.push)?;
-    state.limits.check(&state.store, &app, Quota::Subscription).await?;
+    state
+        .limits
+        .check(&state.store, &app, Quota::Subscription)
+        .await?;
     let sent = service::broadcast_to_subscribers(&state, &app.app_id, request).await?;
-    Ok(Json(json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp})))
+    Ok(Json(
+        json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -132,13 +205,23 @@ struct PerUserBody {
 }
 
 /// E38 POST .../messages: to up to 20 chosen subscribers (normal message quota).
-async fn send_to_subscribers(State(state): State<AppState>, MasterKey(app): MasterKey, Path(id): Path<String>, Body(body): Body<PerUserBody>) -> Result<Json<Value>> {
+async fn send_to_subscribers(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path(id): Path<String>,
+    Body(body): Body<PerUserBody>,
+) -> Result<Json<Value>> {
     let mut request = body.send.into_request(&id, SERVICE)?;
     request.to_clients = body.to_clients.unwrap_or_default();
     check_client_list("to_clients", &request.to_clients)?;
-    state.limits.check(&state.store, &app, Quota::Messages).await?;
+    state
+        .limits
+        .check(&state.store, &app, Quota::Messages)
+        .await?;
     let sent = service::send_to_subscribers(&state, &app.app_id, request).await?;
-    Ok(Json(json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp})))
+    Ok(Json(
+        json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -151,7 +234,11 @@ struct ServicePatchBody {
 
 /// The quota an edit or recall counts against: that of the message's own family.
 async fn patch_quota(state: &AppState, app: &App, conv: &str, msg_id: &str) -> Result<Quota> {
-    let found = state.store.find_message(&app.app_id, conv, msg_id).await?.ok_or_else(Error::message_not_found)?;
+    let found = state
+        .store
+        .find_message(&app.app_id, conv, msg_id)
+        .await?
+        .ok_or_else(Error::message_not_found)?;
     Ok(match found.kind {
         MessageKind::SubscriberBroadcast => Quota::Subscription,
         MessageKind::GlobalBroadcast => Quota::Broadcast,
@@ -161,7 +248,12 @@ async fn patch_quota(state: &AppState, app: &App, conv: &str, msg_id: &str) -> R
 
 /// E36 PUT .../messages/{message_id}: a broadcast (only for those who have not received it
 /// yet) or a per-user message.
-async fn edit(State(state): State<AppState>, MasterKey(app): MasterKey, Path((id, message_id)): Path<(String, String)>, Body(body): Body<ServicePatchBody>) -> Result<Json<Value>> {
+async fn edit(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path((id, message_id)): Path<(String, String)>,
+    Body(body): Body<ServicePatchBody>,
+) -> Result<Json<Value>> {
     check_client_list("to_clients", body.to_clients.as_deref().unwrap_or_default())?;
     let data = message_text(body.message)?;
     let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
@@ -172,7 +264,12 @@ async fn edit(State(state): State<AppState>, MasterKey(app): MasterKey, Path((id
 }
 
 /// E37 PUT .../messages/{message_id}/recall
-async fn recall(State(state): State<AppState>, MasterKey(app): MasterKey, Path((id, message_id)): Path<(String, String)>, Body(body): Body<ServicePatchBody>) -> Result<Json<Value>> {
+async fn recall(
+    State(state): State<AppState>,
+    MasterKey(app): MasterKey,
+    Path((id, message_id)): Path<(String, String)>,
+    Body(body): Body<ServicePatchBody>,
+) -> Result<Json<Value>> {
     check_client_list("to_clients", body.to_clients.as_deref().unwrap_or_default())?;
     let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
     let quota = patch_quota(&state, &app, &target.conv_id, &target.msg_id).await?;
@@ -201,10 +298,18 @@ async fn subscriber_messages(
     Path((id, client)): Path<(String, String)>,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Value>> {
-    state.store.conversation_of_kind(&app.app_id, &id, SERVICE).await?;
-    let scope = HistoryScope::Subscriber { conv: &id, client: &client };
+    state
+        .store
+        .conversation_of_kind(&app.app_id, &id, SERVICE)
+        .await?;
+    let scope = HistoryScope::Subscriber {
+        conv: &id,
+        client: &client,
+    };
     let messages = history::history(&state, &app, scope, &params).await?;
-    Ok(Json(Value::Array(messages.iter().map(render::history_item).collect())))
+    Ok(Json(Value::Array(
+        messages.iter().map(render::history_item).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -230,10 +335,22 @@ async fn subscriptions_of_client(
         Some(_) => return Err(Error::invalid("direction must be old or new.")),
     };
     let cursor = match (query.conv_id, query.timestamp) {
-        (Some(conv_id), Some(ts)) => Some(SubscriptionCursor { subscribed_at: timestamp_field(Some(Value::String(ts)))?, conv_id }),
+        (Some(conv_id), Some(ts)) => Some(SubscriptionCursor {
+            subscribed_at: timestamp_field(Some(Value::String(ts)))?,
+            conv_id,
+        }),
         (None, None) => None,
-        _ => return Err(Error::invalid("conv_id and timestamp make one cursor: give both or neither.")),
+        _ => {
+            return Err(Error::invalid(
+                "conv_id and timestamp make one cursor: give both or neither.",
+            ))
+        }
     };
-    let found = state.store.subscriptions_of_client(&app.app_id, &client, cursor.as_ref(), newest_first, limit).await?;
-    Ok(Json(Value::Array(found.iter().map(subscription_item).collect())))
+    let found = state
+        .store
+        .subscriptions_of_client(&app.app_id, &client, cursor.as_ref(), newest_first, limit)
+        .await?;
+    Ok(Json(Value::Array(
+        found.iter().map(subscription_item).collect(),
+    )))
 }

@@ -41,7 +41,9 @@ pub enum Wake {
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox").field("capacity", &self.0.capacity).finish_non_exhaustive()
+        f.debug_struct("Outbox")
+            .field("capacity", &self.0.capacity)
+            .finish_non_exhaustive()
     }
 }
 

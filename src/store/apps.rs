@@ -7,23 +7,27 @@ use sqlx::Row;
 
 impl Store {
     pub async fn find_app(&self, app_id: &str) -> Result<Option<App>> {
-        let row = sqlx::query("SELECT app_id, app_key, master_key, settings FROM apps WHERE app_id = $1")
-            .bind(app_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT app_id, app_key, master_key, settings FROM apps WHERE app_id = $1")
+                .bind(app_id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|row| app_from_row(&row)).transpose()
     }
 
     pub async fn list_apps(&self) -> Result<Vec<App>> {
-        let rows = sqlx::query("SELECT app_id, app_key, master_key, settings FROM apps ORDER BY created_at, app_id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT app_id, app_key, master_key, settings FROM apps ORDER BY created_at, app_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(app_from_row).collect()
     }
 
     /// Creates the app, or updates its keys if it exists (settings are kept).
     pub async fn upsert_app(&self, app_id: &str, app_key: &str, master_key: &str) -> Result<()> {
-        let settings = serde_json::to_string(&AppSettings::default()).map_err(anyhow::Error::from)?;
+        let settings =
+            serde_json::to_string(&AppSettings::default()).map_err(anyhow::Error::from)?;
         sqlx::query(
             "INSERT INTO apps (app_id, app_key, master_key, settings, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (app_id) DO UPDATE SET app_key = excluded.app_key, master_key = excluded.master_key",
@@ -49,7 +53,9 @@ impl Store {
     }
 
     pub async fn count_apps(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM apps").fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM apps")
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get::<i64, _>("n")?)
     }
 }

@@ -48,7 +48,12 @@ impl Store {
     }
 
     /// Keeps a broadcast's stored content in step with an edit or recall of its message.
-    pub async fn update_broadcast_content(&self, app: &str, msg_id: &str, data: &str) -> Result<()> {
+    pub async fn update_broadcast_content(
+        &self,
+        app: &str,
+        msg_id: &str,
+        data: &str,
+    ) -> Result<()> {
         sqlx::query("UPDATE broadcasts SET data = $1 WHERE app_id = $2 AND msg_id = $3")
             .bind(data)
             .bind(app)
@@ -60,8 +65,20 @@ impl Store {
 
     /// Valid (unexpired, undeleted) broadcasts, newest first; `conv` narrows to one service
     /// conversation, `since` to those sent after a time.
-    pub async fn valid_broadcasts(&self, app: &str, conv: Option<&str>, since: i64, now: i64, skip: i64, limit: i64) -> Result<Vec<Broadcast>> {
-        let conv_filter = if conv.is_some() { " AND conv_id = $4" } else { "" };
+    pub async fn valid_broadcasts(
+        &self,
+        app: &str,
+        conv: Option<&str>,
+        since: i64,
+        now: i64,
+        skip: i64,
+        limit: i64,
+    ) -> Result<Vec<Broadcast>> {
+        let conv_filter = if conv.is_some() {
+            " AND conv_id = $4"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {COLUMNS} FROM broadcasts WHERE app_id = $1 AND valid_till > $2 AND timestamp > $3
              AND deleted_at IS NULL{conv_filter} ORDER BY timestamp DESC, msg_id DESC LIMIT {} OFFSET {}",

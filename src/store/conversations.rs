@@ -7,7 +7,8 @@ use crate::error::{code, Error, Result};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row};
 
-pub(super) const COLUMNS: &str = "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
+pub(super) const COLUMNS: &str =
+    "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
      c.last_seq, c.last_message_at, c.expires_at, c.created_at, c.updated_at";
 
 /// What a create call stores.
@@ -38,9 +39,15 @@ pub struct ConversationListing {
 impl Store {
     /// Creates a conversation. With `unique`, an existing unique conversation whose current
     /// member set equals the requested one is returned instead (`created = false`).
-    pub async fn create_conversation(&self, app: &str, new: NewConversation) -> Result<(Conversation, bool)> {
+    pub async fn create_conversation(
+        &self,
+        app: &str,
+        new: NewConversation,
+    ) -> Result<(Conversation, bool)> {
         let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
-        let member_key = new.unique.then(|| conversation::member_set_key(&new.members));
+        let member_key = new
+            .unique
+            .then(|| conversation::member_set_key(&new.members));
         if let Some(key) = &member_key {
             if self.dialect() == Dialect::Postgres {
                 // Serialise concurrent unique creates of the same member set.
@@ -123,16 +130,23 @@ impl Store {
 
     /// One conversation, without its member list.
     pub async fn find_conversation(&self, app: &str, id: &str) -> Result<Option<Conversation>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM conversations c WHERE c.app_id = $1 AND c.id = $2"))
-            .bind(app)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM conversations c WHERE c.app_id = $1 AND c.id = $2"
+        ))
+        .bind(app)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(|row| conversation_from_row(&row)).transpose()
     }
 
     /// One conversation of one of `kinds`, or 404 with CONVERSATION_NOT_FOUND.
-    pub async fn conversation_of_kind(&self, app: &str, id: &str, kinds: &[Kind]) -> Result<Conversation> {
+    pub async fn conversation_of_kind(
+        &self,
+        app: &str,
+        id: &str,
+        kinds: &[Kind],
+    ) -> Result<Conversation> {
         match self.find_conversation(app, id).await? {
             Some(found) if kinds.contains(&found.kind) => Ok(found),
             _ => Err(Error::conversation_not_found()),
@@ -155,30 +169,45 @@ impl Store {
         .bind(conv)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("client_id")?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("client_id")?))
+            .collect()
     }
 
     /// Whether `client` is a member of `conv`.
     pub async fn is_member(&self, app: &str, conv: &str, client: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
-            .bind(app)
-            .bind(conv)
-            .bind(client)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
+        )
+        .bind(app)
+        .bind(conv)
+        .bind(client)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.is_some())
     }
 
     /// A LeanStorage query over conversations. Returns the page (members and mutes filled
     /// for normal conversations) and, when asked, the total count.
-    pub async fn list_conversations(&self, app: &str, listing: &ConversationListing) -> Result<(Vec<Conversation>, Option<i64>)> {
+    pub async fn list_conversations(
+        &self,
+        app: &str,
+        listing: &ConversationListing,
+    ) -> Result<(Vec<Conversation>, Option<i64>)> {
         let filter = query::conversation_filter(self.dialect(), &listing.filter, 2)?;
         let order = query::conversation_order(self.dialect(), &listing.order)?;
-        let kinds = listing.kinds.iter().map(|k| k.as_i64().to_string()).collect::<Vec<_>>().join(",");
+        let kinds = listing
+            .kinds
+            .iter()
+            .map(|k| k.as_i64().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let scope = format!("c.app_id = $1 AND c.kind IN ({kinds}) AND ({})", filter.sql);
         let count = if listing.with_count {
             let sql = format!("SELECT COUNT(*) AS n FROM conversations c WHERE {scope}");
-            let row = bind(sqlx::query(&sql).bind(app), &filter).fetch_one(self.pool()).await?;
+            let row = bind(sqlx::query(&sql).bind(app), &filter)
+                .fetch_one(self.pool())
+                .await?;
             Some(row.try_get::<i64, _>("n")?)
         } else {
             None
@@ -191,14 +220,23 @@ impl Store {
             listing.limit.max(0),
             listing.skip.max(0)
         );
-        let rows = bind(sqlx::query(&sql).bind(app), &filter).fetch_all(self.pool()).await?;
-        let mut found = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>>>()?;
+        let rows = bind(sqlx::query(&sql).bind(app), &filter)
+            .fetch_all(self.pool())
+            .await?;
+        let mut found = rows
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>>>()?;
         self.fill_member_lists(app, &mut found).await?;
         Ok((found, count))
     }
 
     /// Fills `members` and `mutes` of normal and temporary conversations with one query each.
-    pub async fn fill_member_lists(&self, app: &str, conversations: &mut [Conversation]) -> Result<()> {
+    pub async fn fill_member_lists(
+        &self,
+        app: &str,
+        conversations: &mut [Conversation],
+    ) -> Result<()> {
         let ids: Vec<String> = conversations
             .iter()
             .filter(|c| matches!(c.kind, Kind::Normal | Kind::Temporary))
@@ -208,8 +246,15 @@ impl Store {
             return Ok(());
         }
         for table in ["members", "mutes"] {
-            let placeholders = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
-            let order = if table == "members" { "joined_at, client_id" } else { "client_id" };
+            let placeholders = (0..ids.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(",");
+            let order = if table == "members" {
+                "joined_at, client_id"
+            } else {
+                "client_id"
+            };
             let sql = format!(
                 "SELECT conv_id, client_id FROM {table} WHERE app_id = $1 AND conv_id IN ({placeholders}) ORDER BY {order}"
             );
@@ -266,12 +311,20 @@ impl Store {
             .bind(conv)
             .execute(&mut *tx)
             .await?;
-        for table in ["members", "mutes", "subscriptions", "messages", "message_targets"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1 AND conv_id = $2"))
-                .bind(app)
-                .bind(conv)
-                .execute(&mut *tx)
-                .await?;
+        for table in [
+            "members",
+            "mutes",
+            "subscriptions",
+            "messages",
+            "message_targets",
+        ] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE app_id = $1 AND conv_id = $2"
+            ))
+            .bind(app)
+            .bind(conv)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -279,7 +332,14 @@ impl Store {
 
     /// Adds members (idempotent), refusing to grow past `limit`. Returns `updatedAt` and the
     /// ids that were not members before.
-    pub async fn add_members(&self, app: &str, conv: &Conversation, clients: &[String], limit: usize, now: i64) -> Result<(i64, Vec<String>)> {
+    pub async fn add_members(
+        &self,
+        app: &str,
+        conv: &Conversation,
+        clients: &[String],
+        limit: usize,
+        now: i64,
+    ) -> Result<(i64, Vec<String>)> {
         let mut tx = self.lock_membership(app, &conv.id).await?;
         let mut added = Vec::new();
         // `now` + position keeps the given order in listings (see `create_conversation`).
@@ -312,16 +372,24 @@ impl Store {
     }
 
     /// Removes members (idempotent). Returns `updatedAt` and the ids that were members.
-    pub async fn remove_members(&self, app: &str, conv: &Conversation, clients: &[String], now: i64) -> Result<(i64, Vec<String>)> {
+    pub async fn remove_members(
+        &self,
+        app: &str,
+        conv: &Conversation,
+        clients: &[String],
+        now: i64,
+    ) -> Result<(i64, Vec<String>)> {
         let mut tx = self.lock_membership(app, &conv.id).await?;
         let mut removed = Vec::new();
         for client in clients {
-            let done = sqlx::query("DELETE FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
-                .bind(app)
-                .bind(conv.id.as_str())
-                .bind(client.as_str())
-                .execute(&mut *tx)
-                .await?;
+            let done = sqlx::query(
+                "DELETE FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
+            )
+            .bind(app)
+            .bind(conv.id.as_str())
+            .bind(client.as_str())
+            .execute(&mut *tx)
+            .await?;
             if done.rows_affected() > 0 {
                 removed.push(client.clone());
             }
@@ -335,7 +403,11 @@ impl Store {
     /// conversation run one at a time: racing additions cannot pass the member limit together,
     /// and racing removals cannot leave a stale count or unique member key. (SQLite's
     /// `BEGIN IMMEDIATE` already serialises writers.)
-    async fn lock_membership(&self, app: &str, conv: &str) -> Result<sqlx::Transaction<'static, Any>> {
+    async fn lock_membership(
+        &self,
+        app: &str,
+        conv: &str,
+    ) -> Result<sqlx::Transaction<'static, Any>> {
         let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
         if self.dialect() == Dialect::Postgres {
             sqlx::query("SELECT id FROM conversations WHERE app_id = $1 AND id = $2 FOR UPDATE")
@@ -348,14 +420,25 @@ impl Store {
     }
 
     /// Recomputes `member_count` (and the unique member key) after a membership change.
-    async fn sync_member_count(&self, tx: &mut sqlx::Transaction<'_, Any>, app: &str, conv: &Conversation, now: i64) -> Result<i64> {
+    async fn sync_member_count(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        app: &str,
+        conv: &Conversation,
+        now: i64,
+    ) -> Result<i64> {
         let rows = sqlx::query("SELECT client_id FROM members WHERE app_id = $1 AND conv_id = $2")
             .bind(app)
             .bind(conv.id.as_str())
             .fetch_all(&mut **tx)
             .await?;
-        let members = rows.iter().map(|r| r.try_get::<String, _>("client_id")).collect::<Result<Vec<_>, _>>()?;
-        let member_key = conv.is_unique.then(|| conversation::member_set_key(&members));
+        let members = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("client_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let member_key = conv
+            .is_unique
+            .then(|| conversation::member_set_key(&members));
         sqlx::query("UPDATE conversations SET member_count = $1, member_key = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
             .bind(members.len() as i64)
             .bind(member_key)
@@ -368,7 +451,14 @@ impl Store {
     }
 
     /// Adds (`mute = true`) or removes mutes. Returns `updatedAt`.
-    pub async fn set_mutes(&self, app: &str, conv: &str, clients: &[String], mute: bool, now: i64) -> Result<i64> {
+    pub async fn set_mutes(
+        &self,
+        app: &str,
+        conv: &str,
+        clients: &[String],
+        mute: bool,
+        now: i64,
+    ) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
         for client in clients {
             let sql = if mute {
@@ -376,7 +466,12 @@ impl Store {
             } else {
                 "DELETE FROM mutes WHERE app_id = $1 AND conv_id = $2 AND client_id = $3"
             };
-            sqlx::query(sql).bind(app).bind(conv).bind(client.as_str()).execute(&mut *tx).await?;
+            sqlx::query(sql)
+                .bind(app)
+                .bind(conv)
+                .bind(client.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("UPDATE conversations SET updated_at = $1 WHERE app_id = $2 AND id = $3")
             .bind(now)
@@ -410,7 +505,8 @@ pub(super) fn conversation_from_row(row: &AnyRow) -> Result<Conversation> {
     let kind: i64 = row.try_get("kind")?;
     Ok(Conversation {
         id: row.try_get("id")?,
-        kind: Kind::from_i64(kind).ok_or_else(|| Error::internal(format!("unknown conversation kind {kind}")))?,
+        kind: Kind::from_i64(kind)
+            .ok_or_else(|| Error::internal(format!("unknown conversation kind {kind}")))?,
         name: row.try_get("name")?,
         creator: row.try_get("creator")?,
         is_unique: row.try_get::<i64, _>("is_unique")? != 0,

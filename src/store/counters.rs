@@ -6,12 +6,14 @@ use sqlx::Row;
 
 impl Store {
     pub async fn rate_count(&self, app: &str, family: &str, day: i64) -> Result<i64> {
-        let row = sqlx::query("SELECT count FROM rate_counters WHERE app_id = $1 AND family = $2 AND day = $3")
-            .bind(app)
-            .bind(family)
-            .bind(day)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT count FROM rate_counters WHERE app_id = $1 AND family = $2 AND day = $3",
+        )
+        .bind(app)
+        .bind(family)
+        .bind(day)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(match row {
             Some(row) => row.try_get("count")?,
             None => 0,

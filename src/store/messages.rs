@@ -50,7 +50,12 @@ enum Tie {
 }
 
 impl Store {
-    pub async fn history(&self, app: &str, scope: HistoryScope<'_>, query: &HistoryQuery) -> Result<Vec<Message>> {
+    pub async fn history(
+        &self,
+        app: &str,
+        scope: HistoryScope<'_>,
+        query: &HistoryQuery,
+    ) -> Result<Vec<Message>> {
         let tie_column = match scope {
             HistoryScope::Conversation(_) | HistoryScope::Subscriber { .. } => "m.seq",
             HistoryScope::Sender(_) | HistoryScope::App => "m.msg_id",
@@ -78,17 +83,33 @@ impl Store {
             }
             HistoryScope::Sender(client) => {
                 binds.push(Bind::Text(client.to_owned()));
-                sql.push_str(&format!(" AND m.from_client = ${} AND m.conv_kind IN (0, 1)", binds.len()));
+                sql.push_str(&format!(
+                    " AND m.from_client = ${} AND m.conv_kind IN (0, 1)",
+                    binds.len()
+                ));
             }
             HistoryScope::App => {}
         }
         // Newest first: the start bound is the upper one; oldest first: the lower one.
         let (upper, upper_inclusive, lower, lower_inclusive) = if query.newest_first {
-            (&query.start, query.include_start, &query.end, query.include_end)
+            (
+                &query.start,
+                query.include_start,
+                &query.end,
+                query.include_end,
+            )
         } else {
-            (&query.end, query.include_end, &query.start, query.include_start)
+            (
+                &query.end,
+                query.include_end,
+                &query.start,
+                query.include_start,
+            )
         };
-        for (bound, inclusive, below) in [(upper, upper_inclusive, true), (lower, lower_inclusive, false)] {
+        for (bound, inclusive, below) in [
+            (upper, upper_inclusive, true),
+            (lower, lower_inclusive, false),
+        ] {
             let Some(position) = bound else { continue };
             let tie = self.resolve_tie(app, scope, position).await?;
             let op = match (below, inclusive) {
@@ -105,7 +126,10 @@ impl Store {
                         Tie::Seq(seq) => Bind::Int(seq),
                         Tie::MsgId(id) => Bind::Text(id),
                     });
-                    sql.push_str(&format!(" AND (m.timestamp, {tie_column}) {op} (${ts_n}, ${})", binds.len()));
+                    sql.push_str(&format!(
+                        " AND (m.timestamp, {tie_column}) {op} (${ts_n}, ${})",
+                        binds.len()
+                    ));
                 }
                 None => sql.push_str(&format!(" AND m.timestamp {op} ${ts_n}")),
             }
@@ -115,13 +139,22 @@ impl Store {
             " ORDER BY m.timestamp {direction}, {tie_column} {direction} LIMIT {}",
             query.limit.max(0)
         ));
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(message_from_row).collect()
     }
 
     /// The tie-breaker of a position pinned by message id; `None` compares on time alone.
-    async fn resolve_tie(&self, app: &str, scope: HistoryScope<'_>, position: &Position) -> Result<Option<Tie>> {
-        let Some(msg_id) = &position.msg_id else { return Ok(None) };
+    async fn resolve_tie(
+        &self,
+        app: &str,
+        scope: HistoryScope<'_>,
+        position: &Position,
+    ) -> Result<Option<Tie>> {
+        let Some(msg_id) = &position.msg_id else {
+            return Ok(None);
+        };
         match scope {
             HistoryScope::Sender(_) | HistoryScope::App => Ok(Some(Tie::MsgId(msg_id.clone()))),
             HistoryScope::Conversation(conv) | HistoryScope::Subscriber { conv, .. } => {
@@ -142,21 +175,40 @@ impl Store {
     }
 
     /// One message of one conversation by id.
-    pub async fn find_message(&self, app: &str, conv: &str, msg_id: &str) -> Result<Option<Message>> {
+    pub async fn find_message(
+        &self,
+        app: &str,
+        conv: &str,
+        msg_id: &str,
+    ) -> Result<Option<Message>> {
         let sql = format!("SELECT {MESSAGE_SELECT} FROM messages m WHERE m.app_id = $1 AND m.msg_id = $2 AND m.conv_id = $3");
-        let row = sqlx::query(&sql).bind(app).bind(msg_id).bind(conv).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(&sql)
+            .bind(app)
+            .bind(msg_id)
+            .bind(conv)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(|r| message_from_row(&r)).transpose()
     }
 
     /// Replaces a message's content (edit) or, with `new_data = None`, recalls it, stamping
     /// `patch_timestamp`.
     /// `bin` says whether the new content is base64 binary (a recall is never binary).
-    pub async fn patch_message(&self, app: &str, message: &Message, new_data: Option<&str>, bin: bool, now: i64) -> Result<Message> {
+    pub async fn patch_message(
+        &self,
+        app: &str,
+        message: &Message,
+        new_data: Option<&str>,
+        bin: bool,
+        now: i64,
+    ) -> Result<Message> {
         let recall = new_data.is_none();
         let data = new_data.unwrap_or(RECALLED_CONTENT);
         let bin = bin && !recall;
         // A patch time strictly after the original send, so SDKs see an update.
-        let patch_timestamp = now.max(message.timestamp + 1).max(message.patch_timestamp.unwrap_or(0) + 1);
+        let patch_timestamp = now
+            .max(message.timestamp + 1)
+            .max(message.patch_timestamp.unwrap_or(0) + 1);
         let done = sqlx::query(
             "UPDATE messages SET data = $1, recalled = $2, patch_timestamp = $3, bin = $4
              WHERE app_id = $5 AND conv_id = $6 AND msg_id = $7",
@@ -185,19 +237,23 @@ impl Store {
     /// Deletes the server copy of a message.
     pub async fn delete_message(&self, app: &str, conv: &str, msg_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query("DELETE FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3 RETURNING seq")
+        let row = sqlx::query(
+            "DELETE FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3 RETURNING seq",
+        )
+        .bind(app)
+        .bind(conv)
+        .bind(msg_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = &row {
+            sqlx::query(
+                "DELETE FROM message_targets WHERE app_id = $1 AND conv_id = $2 AND seq = $3",
+            )
             .bind(app)
             .bind(conv)
-            .bind(msg_id)
-            .fetch_optional(&mut *tx)
+            .bind(row.try_get::<i64, _>("seq")?)
+            .execute(&mut *tx)
             .await?;
-        if let Some(row) = &row {
-            sqlx::query("DELETE FROM message_targets WHERE app_id = $1 AND conv_id = $2 AND seq = $3")
-                .bind(app)
-                .bind(conv)
-                .bind(row.try_get::<i64, _>("seq")?)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
         Ok(row.is_some())
@@ -209,7 +265,10 @@ enum Bind {
     Text(String),
 }
 
-fn bind_all<'q>(mut q: sqlx::query::Query<'q, Any, AnyArguments<'q>>, binds: &'q [Bind]) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, Any, AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
     for bind in binds {
         q = match bind {
             Bind::Int(v) => q.bind(*v),
@@ -220,7 +279,8 @@ fn bind_all<'q>(mut q: sqlx::query::Query<'q, Any, AnyArguments<'q>>, binds: &'q
 }
 
 fn json_list(text: Option<String>) -> Vec<String> {
-    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message> {

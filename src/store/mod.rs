@@ -7,6 +7,7 @@
 
 pub mod apps;
 pub mod broadcasts;
+pub mod catchup;
 pub mod conversations;
 pub mod counters;
 pub mod import;
@@ -38,22 +39,36 @@ pub struct Store {
 impl Store {
     /// Connects, creating the SQLite file (and its folder) on first use, and starts the
     /// message writer. Does not migrate: call [`Store::migrate`].
-    pub async fn connect(url: &str, max_connections: u32, write_batch_max: usize) -> anyhow::Result<Store> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        write_batch_max: usize,
+    ) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
-        let dialect = if url.starts_with("sqlite:") { Dialect::Sqlite } else { Dialect::Postgres };
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
+        };
         let url = match dialect {
             Dialect::Sqlite => prepare_sqlite_url(url)?,
             Dialect::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = pool_options(dialect, max_connections).connect_with(options.clone()).await?;
+        let pool = pool_options(dialect, max_connections)
+            .connect_with(options.clone())
+            .await?;
         if dialect == Dialect::Sqlite {
             // WAL lets readers run beside the single writer; it is a property of the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         let writer_pool = pool_options(dialect, 1).connect_with(options).await?;
         let writer = MessageWriter::start(writer_pool, dialect, write_batch_max);
-        Ok(Store { pool, dialect, writer })
+        Ok(Store {
+            pool,
+            dialect,
+            writer,
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -107,7 +122,9 @@ fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
 
 /// `sqlite://./data/tidings.db` -> creates `./data` and asks sqlx to create the file.
 fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if !path.is_empty() && path != ":memory:" {
         if let Some(parent) = std::path::Path::new(path).parent() {
@@ -128,7 +145,10 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
 /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN
 /// IMMEDIATE`): a deferred transaction that reads first and writes later fails at once with
 /// `SQLITE_BUSY` when another connection committed in between (busy_timeout cannot help).
-pub(crate) async fn begin_write(pool: &AnyPool, dialect: Dialect) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    dialect: Dialect,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
     Ok(match dialect {
         Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Dialect::Postgres => pool.begin().await?,

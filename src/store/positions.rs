@@ -1,12 +1,9 @@
-//! Per-member positions (read and delivered sequences), what they imply (unread tuples,
-//! undelivered messages, receipts), the conversations of a client, patches since a time,
-//! and daily logins. Unread is `last_seq - read_seq`: O(1) per conversation, never a
+//! Per-member positions (read and delivered sequences) and what they imply: unread tuples,
+//! receipts, receipt times. Unread is `last_seq - read_seq`: O(1) per conversation, never a
 //! `COUNT(*)` over messages.
 
-use super::conversations::{conversation_from_row, COLUMNS};
 use super::messages::{message_from_row, MESSAGE_SELECT};
 use super::Store;
-use crate::domain::conversation::Conversation;
 use crate::domain::message::Message;
 use crate::error::Result;
 use sqlx::Row;
@@ -57,27 +54,6 @@ pub enum UpTo<'a> {
 pub const UNREAD_CONVERSATIONS_MAX: i64 = 50;
 
 impl Store {
-    /// Records that `client` logged in on UTC day `day` (E47 `user_count_today`).
-    pub async fn record_login(&self, app: &str, client: &str, day: i64) -> Result<()> {
-        sqlx::query("INSERT INTO daily_logins (app_id, day, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(app)
-            .bind(day)
-            .bind(client)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn login_count(&self, app: &str, day: i64) -> Result<i64> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM daily_logins WHERE app_id = $1 AND day = $2")
-                .bind(app)
-                .bind(day)
-                .fetch_one(self.pool())
-                .await?;
-        Ok(row.try_get("n")?)
-    }
-
     /// Conversations of `client` with unread messages, newest activity first, with their
     /// last message and whether an unread message mentions the client. `changed_after`
     /// keeps only conversations with a message after that time.
@@ -125,7 +101,12 @@ impl Store {
     /// Service conversations `client` subscribes to with messages it has not read: those it
     /// can see (broadcasts, and messages addressed to it) after it subscribed or last read.
     /// Counted per conversation up to 100 (broadcasts are rate-limited to a few a minute).
-    pub async fn unread_subscriptions(&self, app: &str, client: &str, changed_after: Option<i64>) -> Result<Vec<UnreadConversation>> {
+    pub async fn unread_subscriptions(
+        &self,
+        app: &str,
+        client: &str,
+        changed_after: Option<i64>,
+    ) -> Result<Vec<UnreadConversation>> {
         let rows = sqlx::query(&format!(
             "SELECT s.conv_id, s.subscribed_at, s.read_at FROM subscriptions s
              JOIN conversations c ON c.app_id = s.app_id AND c.id = s.conv_id
@@ -149,7 +130,13 @@ impl Store {
                         AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = $4)))
                  ORDER BY m.timestamp DESC, m.seq DESC LIMIT 100"
             );
-            let messages = sqlx::query(&sql).bind(app).bind(conv.as_str()).bind(after).bind(client).fetch_all(self.pool()).await?;
+            let messages = sqlx::query(&sql)
+                .bind(app)
+                .bind(conv.as_str())
+                .bind(after)
+                .bind(client)
+                .fetch_all(self.pool())
+                .await?;
             if let Some(last) = messages.first() {
                 let last = message_from_row(last)?;
                 found.push(UnreadConversation {
@@ -165,7 +152,13 @@ impl Store {
     }
 
     /// A subscriber read a service conversation. Returns whether it is subscribed.
-    pub async fn mark_subscription_read(&self, app: &str, conv: &str, client: &str, now: i64) -> Result<bool> {
+    pub async fn mark_subscription_read(
+        &self,
+        app: &str,
+        conv: &str,
+        client: &str,
+        now: i64,
+    ) -> Result<bool> {
         let done = sqlx::query("UPDATE subscriptions SET read_at = $1 WHERE app_id = $2 AND conv_id = $3 AND client_id = $4")
             .bind(now)
             .bind(app)
@@ -439,73 +432,5 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Edits and recalls after `since` in the conversations of `client`, oldest first.
-    pub async fn patches_since(
-        &self,
-        app: &str,
-        client: &str,
-        since: i64,
-        limit: i64,
-    ) -> Result<Vec<Message>> {
-        let sql = format!(
-            "SELECT {MESSAGE_SELECT} FROM messages m JOIN members mb ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id
-             WHERE mb.app_id = $1 AND mb.client_id = $2 AND m.patch_timestamp > $3
-             ORDER BY m.patch_timestamp LIMIT {}",
-            limit.max(0)
-        );
-        let rows = sqlx::query(&sql)
-            .bind(app)
-            .bind(client)
-            .bind(since)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(message_from_row).collect()
-    }
-
-    /// Stored messages from others that `client` has not acknowledged yet, per
-    /// conversation in sequence order (offline replay for protocol version 1).
-    pub async fn undelivered(&self, app: &str, client: &str, limit: i64) -> Result<Vec<Message>> {
-        let sql = format!(
-            "SELECT {MESSAGE_SELECT} FROM messages m JOIN members mb ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id
-             WHERE mb.app_id = $1 AND mb.client_id = $2 AND m.seq > mb.delivered_seq AND m.from_client <> $2
-             ORDER BY m.conv_id, m.seq LIMIT {}",
-            limit.max(0)
-        );
-        let rows = sqlx::query(&sql)
-            .bind(app)
-            .bind(client)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(message_from_row).collect()
-    }
-
-    /// The conversations `client` is a member of, most recent activity first.
-    pub async fn conversations_of(
-        &self,
-        app: &str,
-        client: &str,
-        skip: i64,
-        limit: i64,
-    ) -> Result<Vec<Conversation>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM conversations c JOIN members mb ON mb.app_id = c.app_id AND mb.conv_id = c.id
-             WHERE mb.app_id = $1 AND mb.client_id = $2
-             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id LIMIT {} OFFSET {}",
-            limit.max(0),
-            skip.max(0)
-        );
-        let rows = sqlx::query(&sql)
-            .bind(app)
-            .bind(client)
-            .fetch_all(self.pool())
-            .await?;
-        let mut found = rows
-            .iter()
-            .map(conversation_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        self.fill_member_lists(app, &mut found).await?;
-        Ok(found)
     }
 }

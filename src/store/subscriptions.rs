@@ -29,12 +29,14 @@ impl Store {
 
     /// Unsubscribes (idempotent).
     pub async fn unsubscribe(&self, app: &str, conv: &str, client: &str) -> Result<()> {
-        sqlx::query("DELETE FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
-            .bind(app)
-            .bind(conv)
-            .bind(client)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "DELETE FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
+        )
+        .bind(app)
+        .bind(conv)
+        .bind(client)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -49,7 +51,13 @@ impl Store {
     }
 
     /// A page of subscribers ordered by client id, after the exclusive cursor `after`.
-    pub async fn subscribers_page(&self, app: &str, conv: &str, after: Option<&str>, limit: i64) -> Result<Vec<Subscription>> {
+    pub async fn subscribers_page(
+        &self,
+        app: &str,
+        conv: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Subscription>> {
         let rows = sqlx::query(
             "SELECT conv_id, client_id, subscribed_at FROM subscriptions
              WHERE app_id = $1 AND conv_id = $2 AND client_id > $3 ORDER BY client_id LIMIT $4",
@@ -64,22 +72,27 @@ impl Store {
     }
 
     pub async fn subscriber_count(&self, app: &str, conv: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
-            .bind(app)
-            .bind(conv)
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM subscriptions WHERE app_id = $1 AND conv_id = $2",
+        )
+        .bind(app)
+        .bind(conv)
+        .fetch_one(self.pool())
+        .await?;
         Ok(row.try_get("n")?)
     }
 
     /// Every subscriber's id, for fan-out.
     pub async fn subscribers_all(&self, app: &str, conv: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT client_id FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
-            .bind(app)
-            .bind(conv)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("client_id")?)).collect()
+        let rows =
+            sqlx::query("SELECT client_id FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
+                .bind(app)
+                .bind(conv)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("client_id")?))
+            .collect()
     }
 }
 
@@ -109,8 +122,16 @@ impl Store {
         newest_first: bool,
         limit: i64,
     ) -> Result<Vec<Subscription>> {
-        let (op, direction) = if newest_first { ("<", "DESC") } else { (">", "ASC") };
-        let cursor = if after.is_some() { format!(" AND (subscribed_at, conv_id) {op} ($3, $4)") } else { String::new() };
+        let (op, direction) = if newest_first {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let cursor = if after.is_some() {
+            format!(" AND (subscribed_at, conv_id) {op} ($3, $4)")
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT conv_id, client_id, subscribed_at FROM subscriptions WHERE app_id = $1 AND client_id = $2{cursor}
              ORDER BY subscribed_at {direction}, conv_id {direction} LIMIT {}",
@@ -126,7 +147,13 @@ impl Store {
 
     /// Hides one service-conversation message from one subscriber (E39): a per-user message
     /// loses that recipient; a subscriber broadcast is hidden for that client only.
-    pub async fn hide_message_for(&self, app: &str, conv: &str, seq: i64, client: &str) -> Result<()> {
+    pub async fn hide_message_for(
+        &self,
+        app: &str,
+        conv: &str,
+        seq: i64,
+        client: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, 1)
              ON CONFLICT (app_id, conv_id, client_id, seq) DO UPDATE SET hidden = 1",

@@ -59,9 +59,30 @@ pub struct MessageWriter {
 }
 
 impl MessageWriter {
+    /// Starts the writer on a thread of its own with a single-threaded runtime. As a task
+    /// of the server's runtime, every await of a batch (begin, sequences, insert, commit)
+    /// was woken from outside the runtime and waited in its global queue behind the HTTP
+    /// tasks, about a millisecond per step under load; the batch is the critical path of
+    /// every send, so it gets its own thread. It stops when the last `MessageWriter` is
+    /// dropped.
     pub(super) fn start(pool: AnyPool, dialect: Dialect, batch_max: usize) -> MessageWriter {
         let (queue, inbox) = mpsc::channel(batch_max * 8);
-        tokio::spawn(run(pool, dialect, batch_max, inbox));
+        let spawned = std::thread::Builder::new()
+            .name("tidings-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(run(pool, dialect, batch_max, inbox)),
+                    Err(err) => {
+                        tracing::error!(error = ?err, "message writer runtime failed to start")
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = ?err, "message writer thread failed to start");
+        }
         MessageWriter { queue }
     }
 
@@ -72,11 +93,18 @@ impl MessageWriter {
             .send((message, reply))
             .await
             .map_err(|_| Error::internal("message writer stopped"))?;
-        answer.await.map_err(|_| Error::internal("message writer dropped a send"))?
+        answer
+            .await
+            .map_err(|_| Error::internal("message writer dropped a send"))?
     }
 }
 
-async fn run(pool: AnyPool, dialect: Dialect, batch_max: usize, mut inbox: mpsc::Receiver<Pending>) {
+async fn run(
+    pool: AnyPool,
+    dialect: Dialect,
+    batch_max: usize,
+    mut inbox: mpsc::Receiver<Pending>,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
     // The writer keeps its connection between batches: taking it from the pool each time
     // costs a health-check round trip (and, on SQLite, two thread hops) per batch.
@@ -85,9 +113,9 @@ async fn run(pool: AnyPool, dialect: Dialect, batch_max: usize, mut inbox: mpsc:
         let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.drain(..).unzip();
         let outcome = match held.as_mut() {
             Some(conn) => write_batch(conn, dialect, &messages).await,
-            None => match pool.acquire().await {
+            None => match own_connection(&pool).await {
                 Ok(conn) => write_batch(held.insert(conn), dialect, &messages).await,
-                Err(err) => Err(err.into()),
+                Err(err) => Err(err),
             },
         };
         match outcome {
@@ -108,9 +136,22 @@ async fn run(pool: AnyPool, dialect: Dialect, batch_max: usize, mut inbox: mpsc:
     }
 }
 
+/// A connection opened from the writer's thread. The pool may hold one opened on the
+/// server's runtime (by `connect`), whose socket that runtime's I/O driver would wake; it is
+/// closed so that the pool opens a replacement here.
+async fn own_connection(pool: &AnyPool) -> Result<PoolConnection<Any>> {
+    let inherited = pool.acquire().await?;
+    inherited.close().await?;
+    Ok(pool.acquire().await?)
+}
+
 /// Writes a batch in one transaction. Per-message refusals (unknown conversation) are
 /// per-message results; a database failure fails the whole batch.
-async fn write_batch(conn: &mut AnyConnection, dialect: Dialect, messages: &[NewMessage]) -> Result<Vec<Result<Written>>> {
+async fn write_batch(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    messages: &[NewMessage],
+) -> Result<Vec<Result<Written>>> {
     let started = Instant::now();
     let mut tx = match dialect {
         // Take the write lock up front, as `super::begin_write` does for pooled writes.
@@ -125,13 +166,21 @@ async fn write_batch(conn: &mut AnyConnection, dialect: Dialect, messages: &[New
     let mut echoes: Vec<(usize, usize)> = Vec::new();
     for (index, message) in messages.iter().enumerate() {
         if let Some(key) = &message.dedup_key {
-            let id = (message.app_id.as_str(), message.conv_id.as_str(), message.from_client.as_str(), key.as_str());
+            let id = (
+                message.app_id.as_str(),
+                message.conv_id.as_str(),
+                message.from_client.as_str(),
+                key.as_str(),
+            );
             if let Some(&first) = first_in_batch.get(&id) {
                 echoes.push((index, first));
                 continue;
             }
             if let Some(stored) = find_by_dedup_key(&mut tx, message).await? {
-                outcomes[index] = Some(Ok(Written { message: stored, duplicate: true }));
+                outcomes[index] = Some(Ok(Written {
+                    message: stored,
+                    duplicate: true,
+                }));
                 continue;
             }
             first_in_batch.insert(id, index);
@@ -143,7 +192,10 @@ async fn write_batch(conn: &mut AnyConnection, dialect: Dialect, messages: &[New
     let mut groups: Vec<((&str, &str), Vec<usize>)> = Vec::new();
     let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
     for &index in &fresh {
-        let key = (messages[index].app_id.as_str(), messages[index].conv_id.as_str());
+        let key = (
+            messages[index].app_id.as_str(),
+            messages[index].conv_id.as_str(),
+        );
         match group_of.get(&key) {
             Some(&g) => groups[g].1.push(index),
             None => {
@@ -158,7 +210,11 @@ async fn write_batch(conn: &mut AnyConnection, dialect: Dialect, messages: &[New
         .map(|(key, indexes)| Advance {
             key: *key,
             count: indexes.len() as i64,
-            now: indexes.iter().map(|&i| messages[i].now).max().unwrap_or_default(),
+            now: indexes
+                .iter()
+                .map(|&i| messages[i].now)
+                .max()
+                .unwrap_or_default(),
         })
         .collect();
     let advanced = advance_sequences(&mut tx, dialect, &advances).await?;
@@ -173,13 +229,26 @@ async fn write_batch(conn: &mut AnyConnection, dialect: Dialect, messages: &[New
         let timestamp = row.last_message_at.unwrap_or(advance.now);
         let first_seq = row.last_seq - indexes.len() as i64 + 1;
         for (offset, &index) in indexes.iter().enumerate() {
-            stored.push((index, assigned(&messages[index], first_seq + offset as i64, timestamp, row.kind)));
+            stored.push((
+                index,
+                assigned(
+                    &messages[index],
+                    first_seq + offset as i64,
+                    timestamp,
+                    row.kind,
+                ),
+            ));
         }
     }
 
     let sequenced = started.elapsed();
     for chunk in stored.chunks(ROWS_PER_INSERT) {
-        insert_messages(&mut tx, dialect, chunk.iter().map(|(i, m)| (&messages[*i], m))).await?;
+        insert_messages(
+            &mut tx,
+            dialect,
+            chunk.iter().map(|(i, m)| (&messages[*i], m)),
+        )
+        .await?;
     }
     insert_targets(&mut tx, stored.iter().map(|(i, m)| (&messages[*i], m))).await?;
     let inserted = started.elapsed();
@@ -195,11 +264,17 @@ async fn write_batch(conn: &mut AnyConnection, dialect: Dialect, messages: &[New
     );
 
     for (index, message) in stored {
-        outcomes[index] = Some(Ok(Written { message, duplicate: false }));
+        outcomes[index] = Some(Ok(Written {
+            message,
+            duplicate: false,
+        }));
     }
     for (index, first) in echoes {
         let copy = match &outcomes[first] {
-            Some(Ok(written)) => Ok(Written { message: written.message.clone(), duplicate: true }),
+            Some(Ok(written)) => Ok(Written {
+                message: written.message.clone(),
+                duplicate: true,
+            }),
             _ => Err(Error::conversation_not_found()),
         };
         outcomes[index] = Some(copy);
@@ -239,7 +314,15 @@ async fn advance_sequences<'k>(
     for chunk in advances.chunks(GROUPS_PER_UPDATE) {
         let rows = chunk.len().next_power_of_two();
         let values = (0..rows)
-            .map(|r| format!("({})", (1..=4).map(|c| placeholder(dialect, 4 * r + c)).collect::<Vec<_>>().join(", ")))
+            .map(|r| {
+                format!(
+                    "({})",
+                    (1..=4)
+                        .map(|c| placeholder(dialect, 4 * r + c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
@@ -251,7 +334,11 @@ async fn advance_sequences<'k>(
         );
         let mut query = sqlx::query(&sql);
         for advance in chunk {
-            query = query.bind(advance.key.0).bind(advance.key.1).bind(advance.count).bind(advance.now);
+            query = query
+                .bind(advance.key.0)
+                .bind(advance.key.1)
+                .bind(advance.count)
+                .bind(advance.now);
         }
         for _ in chunk.len()..rows {
             query = query.bind("").bind("").bind(0_i64).bind(0_i64);
@@ -263,7 +350,9 @@ async fn advance_sequences<'k>(
         for row in query.fetch_all(&mut **tx).await? {
             let app: String = row.try_get("app_id")?;
             let conv: String = row.try_get("id")?;
-            let found = by_conv.get(conv.as_str()).and_then(|same| same.iter().find(|a| a.key.0 == app));
+            let found = by_conv
+                .get(conv.as_str())
+                .and_then(|same| same.iter().find(|a| a.key.0 == app));
             let Some(advance) = found else { continue };
             advanced.insert(
                 advance.key,
@@ -324,7 +413,8 @@ async fn insert_messages<'a>(
     }
     let tuples = (0..rows.len())
         .map(|r| {
-            let cells = (1..=MESSAGE_COLUMNS).map(|c| placeholder(dialect, r * MESSAGE_COLUMNS + c));
+            let cells =
+                (1..=MESSAGE_COLUMNS).map(|c| placeholder(dialect, r * MESSAGE_COLUMNS + c));
             format!("({})", cells.collect::<Vec<_>>().join(","))
         })
         .collect::<Vec<_>>()
@@ -383,7 +473,10 @@ async fn insert_targets<'a>(
     Ok(())
 }
 
-async fn find_by_dedup_key(tx: &mut sqlx::Transaction<'_, Any>, message: &NewMessage) -> Result<Option<Message>> {
+async fn find_by_dedup_key(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    message: &NewMessage,
+) -> Result<Option<Message>> {
     let sql = format!(
         "SELECT {} FROM messages m WHERE m.app_id = $1 AND m.conv_id = $2 AND m.from_client = $3 AND m.dedup_key = $4",
         super::messages::MESSAGE_SELECT
@@ -395,7 +488,8 @@ async fn find_by_dedup_key(tx: &mut sqlx::Transaction<'_, Any>, message: &NewMes
         .bind(message.dedup_key.as_deref())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| super::messages::message_from_row(&r)).transpose()
+    row.map(|r| super::messages::message_from_row(&r))
+        .transpose()
 }
 
 /// `NULL` for an empty list, else its JSON.

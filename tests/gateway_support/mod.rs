@@ -319,9 +319,9 @@ impl Client {
                 }
                 _ => continue,
             };
-            return Some(Received::Command(
-                Box::new(GenericCommand::decode(bytes.as_slice()).unwrap()),
-            ));
+            return Some(Received::Command(Box::new(
+                GenericCommand::decode(bytes.as_slice()).unwrap(),
+            )));
         }
     }
 
