@@ -78,6 +78,14 @@ pub async fn global_broadcast(
             push,
         };
         state.store.insert_broadcast(app, &broadcast).await?;
+        // Who was online got it live; their next login must not bring it again.
+        let online = state.hub.online_clients(app);
+        if !online.is_empty() {
+            state
+                .store
+                .advance_broadcast_cursors(app, &online, message.timestamp)
+                .await?;
+        }
     }
     Ok(sent)
 }

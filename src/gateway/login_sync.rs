@@ -65,6 +65,7 @@ async fn collect(
             pushes.push(command);
         }
     }
+    pushes.extend(global_broadcasts(conn, app, client).await?);
     let wants_patches = request.config_bitmap.unwrap_or(0) & PATCH_MESSAGES != 0;
     if let (true, Some(since)) = (wants_patches, request.last_patch_time) {
         let patched = store
@@ -75,6 +76,32 @@ async fn collect(
         }
     }
     Ok(pushes)
+}
+
+/// Global broadcasts still valid that this client has not received, oldest first: those
+/// sent since its cursor, or for a brand-new client the latest one. Moves the cursor.
+async fn global_broadcasts(
+    conn: &Conn,
+    app: &App,
+    client: &str,
+) -> crate::error::Result<Vec<GenericCommand>> {
+    let store = &conn.state.store;
+    let now = conn.state.clock.now_ms();
+    let (since, limit) = match store.broadcast_cursor(&app.app_id, client).await? {
+        Some(cursor) => (cursor, REPLAY_MAX),
+        None => (0, 1),
+    };
+    let mut found = store
+        .valid_broadcasts(&app.app_id, None, since, now, 0, limit)
+        .await?;
+    found.reverse();
+    store
+        .advance_broadcast_cursors(&app.app_id, &[client.to_owned()], now)
+        .await?;
+    Ok(found
+        .iter()
+        .map(|b| push::direct_command(&b.as_message(), true))
+        .collect())
 }
 
 /// An `unread` push from stored positions.

@@ -141,6 +141,11 @@ impl Hub {
         self.registry.online_count(app)
     }
 
+    /// Every online client of the app (for the rare app-wide events: global broadcasts).
+    pub fn online_clients(&self, app: &str) -> Vec<String> {
+        self.registry.online_clients(app)
+    }
+
     /// Clients currently joined to a chat room.
     pub fn chat_room_members(&self, app: &str, conv: &str) -> Vec<String> {
         self.registry.room_members(app, conv)

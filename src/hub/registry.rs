@@ -175,6 +175,14 @@ impl Registry {
         self.apps.read().get(app).map_or(0, |s| s.clients.len())
     }
 
+    pub(super) fn online_clients(&self, app: &str) -> Vec<String> {
+        self.apps
+            .read()
+            .get(app)
+            .map(|s| s.clients.keys().map(|c| c.to_string()).collect())
+            .unwrap_or_default()
+    }
+
     pub(super) fn session_count(&self) -> usize {
         self.sessions.load(Ordering::Relaxed)
     }

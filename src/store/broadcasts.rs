@@ -1,6 +1,8 @@
 //! Global broadcasts (E49-E51): a stored message of a service conversation plus its validity.
 
 use super::Store;
+use crate::domain::conversation::Kind;
+use crate::domain::message::{Message, MessageKind, Priority};
 use crate::error::Result;
 use sqlx::Row;
 
@@ -13,6 +15,34 @@ pub struct Broadcast {
     pub timestamp: i64,
     pub valid_till: i64,
     pub push: Option<String>,
+}
+
+impl Broadcast {
+    /// The broadcast as the message clients receive (a message of its service conversation).
+    pub fn as_message(&self) -> Message {
+        Message {
+            conv_id: self.conv_id.clone(),
+            conv_kind: Kind::Service.as_i64(),
+            seq: 0,
+            msg_id: self.msg_id.clone(),
+            timestamp: self.timestamp,
+            from_client: self.from_client.clone(),
+            data: self.data.clone(),
+            bin: false,
+            from_ip: None,
+            kind: MessageKind::GlobalBroadcast,
+            no_sync: false,
+            priority: Priority::Normal,
+            mention_all: false,
+            mention_pids: Vec::new(),
+            push_data: self.push.clone(),
+            to_clients: Vec::new(),
+            patch_timestamp: None,
+            recalled: false,
+            ack_at: None,
+            transient: false,
+        }
+    }
 }
 
 const COLUMNS: &str = "msg_id, conv_id, from_client, data, timestamp, valid_till, push";
@@ -103,5 +133,47 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Until when (ms) a client has received global broadcasts; `None` for a new client.
+    pub async fn broadcast_cursor(&self, app: &str, client: &str) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT delivered_until FROM broadcast_cursors WHERE app_id = $1 AND client_id = $2",
+        )
+        .bind(app)
+        .bind(client)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("delivered_until")?),
+            None => None,
+        })
+    }
+
+    /// Moves the cursors of these clients forward to `until` (never backwards).
+    pub async fn advance_broadcast_cursors(
+        &self,
+        app: &str,
+        clients: &[String],
+        until: i64,
+    ) -> Result<()> {
+        let greatest = super::greatest(self.dialect());
+        let mut tx = self.pool().begin().await?;
+        for client in clients {
+            sqlx::query(&format!(
+                "INSERT INTO broadcast_cursors (app_id, client_id, delivered_until) VALUES ($1, $2, $3)
+                 ON CONFLICT (app_id, client_id) DO UPDATE
+                 SET delivered_until = {greatest}(broadcast_cursors.delivered_until, excluded.delivered_until)"
+            ))
+            .bind(app)
+            .bind(client.as_str())
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -360,6 +360,21 @@ impl Client {
         }
     }
 
+    /// The next command with this `cmd` if one arrives within the silence window.
+    pub async fn try_expect(&mut self, cmd: CommandType) -> Option<GenericCommand> {
+        if let Some(index) = self.pending.iter().position(|c| c.cmd == Some(cmd as i32)) {
+            return self.pending.remove(index);
+        }
+        let deadline = tokio::time::Instant::now() + SILENCE;
+        loop {
+            match self.read_until(deadline).await {
+                Some(Received::Command(c)) if c.cmd == Some(cmd as i32) => return Some(*c),
+                Some(Received::Command(c)) => self.pending.push_back(*c),
+                _ => return None,
+            }
+        }
+    }
+
     /// Asserts nothing arrives within the silence window.
     pub async fn silence(&mut self) {
         assert!(
