@@ -45,6 +45,7 @@ struct Outcome {
     gapped: i64,
     server_cpu: Option<f64>,
     client_cpu: Option<f64>,
+    machine_cpu: Option<f64>,
     load: String,
 }
 
@@ -118,6 +119,8 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
                 .map_or("?".into(), |c| format!("{:.2}", c / secs)),
             o.client_cpu
                 .map_or("?".into(), |c| format!("{:.2}", c / secs)),
+            o.machine_cpu
+                .map_or("?".into(), |c| format!("{:.2}", c / secs)),
             o.load.clone(),
         ]);
         if let Some(err) = &o.first_error {
@@ -141,11 +144,17 @@ async fn async_main(args: Args, settings: Settings) -> Result<()> {
             "verified",
             "server cores",
             "client cores",
+            "machine busy cores",
             "load (1/5/15)",
         ],
         &rows,
     );
-    println!("server cores / client cores: CPU time used during the window divided by its length.");
+    println!(
+        "server / client cores: CPU time of the server process / of this load generator during the \
+         window, divided by its length; machine busy cores: the same for every process (database \
+         and other users' work included), out of {}.",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
     if failed {
         bail!("verification failed or requests were refused");
     }
@@ -237,9 +246,11 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
     // CPU of the server and of this load generator over the measured window.
     tokio::time::sleep_until(measure_from.into()).await;
     let (server_cpu0, client_cpu0) = (server.cpu_seconds(), support::self_cpu_seconds());
+    let machine0 = support::machine_busy_seconds();
     let load = support::load_average();
     tokio::time::sleep_until(measure_to.into()).await;
     let (server_cpu1, client_cpu1) = (server.cpu_seconds(), support::self_cpu_seconds());
+    let machine1 = support::machine_busy_seconds();
 
     let mut latencies = Latencies::default();
     let mut measured = 0;
@@ -295,6 +306,7 @@ async fn run(args: Arc<Args>, settings: Settings, db: Arc<Database>) -> Result<O
         gapped,
         server_cpu: server_cpu0.zip(server_cpu1).map(|(a, b)| b - a),
         client_cpu: client_cpu0.zip(client_cpu1).map(|(a, b)| b - a),
+        machine_cpu: machine0.zip(machine1).map(|(a, b)| b - a),
         load,
     })
 }

@@ -19,15 +19,10 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::ws::{command, connect_many, reply_to, Socket};
 use support::{Args, Backend, Database, Latencies, Server};
-use tidings::proto::{CommandType, ConvCommand, GenericCommand, OpType, SessionCommand};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tidings::proto::{CommandType, ConvCommand, GenericCommand, OpType};
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const USAGE: &str = "options: --connections N (10000) --members N (2000) --samples N (200) \
     --seconds S (10) --payload BYTES (100) --in-flight N (16) --server-bin PATH";
@@ -112,76 +107,6 @@ fn rss_kb(pid: u32) -> Result<u64> {
 }
 
 /// Small client buffers: 10,000 clients with tungstenite's defaults would take gigabytes.
-fn client_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-}
-
-async fn connect(url: &str, client: &str) -> Result<Socket> {
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("lc.protobuf2.3"),
-    );
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(client_config()), true).await?;
-    let mut open = command(CommandType::Session, Some(OpType::Open), 1);
-    open.app_id = Some(support::APP_ID.into());
-    open.peer_id = Some(client.into());
-    open.session_message = Some(SessionCommand::default());
-    socket
-        .send(Message::Binary(open.encode_to_vec().into()))
-        .await?;
-    let reply = reply_to(&mut socket, 1).await?;
-    if reply.op != Some(OpType::Opened as i32) {
-        bail!("login of {client} failed: {reply:?}");
-    }
-    Ok(socket)
-}
-
-async fn connect_many(url: &str, count: usize) -> Result<Vec<Socket>> {
-    let mut sockets = Vec::with_capacity(count);
-    let mut batch = Vec::new();
-    for index in 0..count {
-        let url = url.to_owned();
-        batch.push(tokio::spawn(async move {
-            connect(&url, &format!("u{index}")).await
-        }));
-        if batch.len() == 200 || index + 1 == count {
-            for task in batch.drain(..) {
-                sockets.push(task.await??);
-            }
-        }
-    }
-    Ok(sockets)
-}
-
-fn command(cmd: CommandType, op: Option<OpType>, i: i32) -> GenericCommand {
-    GenericCommand {
-        cmd: Some(cmd as i32),
-        op: op.map(|o| o as i32),
-        i: Some(i),
-        ..Default::default()
-    }
-}
-
-async fn reply_to(socket: &mut Socket, i: i32) -> Result<GenericCommand> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let frame = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .context("reply timed out")?;
-        let Some(Ok(Message::Binary(bytes))) = frame else {
-            bail!("socket ended: {frame:?}")
-        };
-        let command = GenericCommand::decode(bytes)?;
-        if command.i == Some(i) {
-            return Ok(command);
-        }
-    }
-}
-
 async fn create_room(server: &Server) -> Result<String> {
     let client = support::http_client(4)?;
     let response = support::master(client.post(format!("{}/1.2/rtm/chatrooms", server.base)))

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod ws;
+
 use anyhow::{bail, Context, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
@@ -700,6 +702,21 @@ pub fn self_cpu_seconds() -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds the whole machine has spent busy (all cores, every process), from
+/// `/proc/stat`: everything but idle and I/O wait.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle) / 100.0) // USER_HZ
 }
 
 /// Sequential timed GETs: `warmup` untimed ones, then up to `count` timed ones, stopping

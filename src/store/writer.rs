@@ -60,11 +60,11 @@ pub struct MessageWriter {
 
 impl MessageWriter {
     /// Starts the writer on a thread of its own with a single-threaded runtime. As a task
-    /// of the server's runtime, every await of a batch (begin, sequences, insert, commit)
-    /// was woken from outside the runtime and waited in its global queue behind the HTTP
-    /// tasks, about a millisecond per step under load; the batch is the critical path of
-    /// every send, so it gets its own thread. It stops when the last `MessageWriter` is
-    /// dropped.
+    /// of the server's runtime, each await of a batch (begin, sequences, insert, commit)
+    /// waited to be polled again behind the HTTP tasks: with 64 concurrent REST senders the
+    /// steps took about a millisecond each on Postgres, and 0.1-0.3 ms on this thread. The
+    /// batch is on the critical path of every send. It stops when the last `MessageWriter`
+    /// is dropped.
     pub(super) fn start(pool: AnyPool, dialect: Dialect, batch_max: usize) -> MessageWriter {
         let (queue, inbox) = mpsc::channel(batch_max * 8);
         let spawned = std::thread::Builder::new()
