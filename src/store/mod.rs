@@ -61,6 +61,24 @@ impl Store {
         if dialect == Dialect::Sqlite {
             // WAL lets readers run beside the single writer; it is a property of the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
+            // Planner statistics: gathered at start (bounded work) and refreshed as tables
+            // grow, so member queries are driven from the members index, not a table walk.
+            pool.execute("PRAGMA analysis_limit = 1000").await?;
+            pool.execute("PRAGMA optimize = 0x10002").await?;
+            let refresh = pool.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(600));
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    if refresh.is_closed() {
+                        return;
+                    }
+                    let _ = refresh
+                        .execute("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
+                        .await;
+                }
+            });
         }
         let writer_pool = pool_options(dialect, 1).connect_with(options).await?;
         let writer = MessageWriter::start(writer_pool, dialect, write_batch_max);

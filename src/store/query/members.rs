@@ -12,10 +12,15 @@ impl Builder {
     /// `mm.client_id`. The IN form lets SQLite drive the query from `members_by_client`;
     /// Postgres needs EXISTS to plan a semi-join. Postgres plans all top-level semi-joins
     /// together, so past [`MAX_SEMI_JOINS`] they are kept as per-row tests (`IS TRUE`).
+    ///
+    /// On SQLite the subquery names the app as `$1` (every caller binds the app there) rather
+    /// than `c.app_id`: uncorrelated, it is evaluated once, so even a planner without
+    /// statistics that walks conversations in `created_at` order only probes a list (13 ms
+    /// instead of 320 ms over 100,000 conversations).
     pub(super) fn member_match(&self, table: &str, cond: &str) -> String {
         match self.dialect {
             Dialect::Sqlite => format!(
-                "c.id IN (SELECT mm.conv_id FROM {table} mm WHERE mm.app_id = c.app_id AND {cond})"
+                "c.id IN (SELECT mm.conv_id FROM {table} mm WHERE mm.app_id = $1 AND {cond})"
             ),
             Dialect::Postgres => {
                 self.member_tests.set(self.member_tests.get() + 1);

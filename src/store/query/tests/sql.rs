@@ -9,7 +9,7 @@ fn member_equality_uses_the_index_friendly_form_of_each_dialect() {
     let lite = filter(Dialect::Sqlite, r#"{"m":"client-1"}"#);
     assert_eq!(
         lite.sql,
-        "c.id IN (SELECT mm.conv_id FROM members mm WHERE mm.app_id = c.app_id AND mm.client_id = $2)"
+        "c.id IN (SELECT mm.conv_id FROM members mm WHERE mm.app_id = $1 AND mm.client_id = $2)"
     );
     assert_eq!(lite.binds, vec![text("client-1")]);
     let pg = filter(Dialect::Postgres, r#"{"m":"client-1"}"#);
@@ -90,7 +90,7 @@ fn member_operators() {
     );
     assert_eq!(
         f.sql,
-        "(c.id IN (SELECT mm.conv_id FROM members mm WHERE mm.app_id = c.app_id AND mm.client_id = $2) \
+        "(c.id IN (SELECT mm.conv_id FROM members mm WHERE mm.app_id = $1 AND mm.client_id = $2) \
          AND (SELECT COUNT(*) FROM members mm WHERE mm.app_id = c.app_id AND mm.conv_id = c.id \
          AND mm.client_id IN ($2, $3, $4, $5, $6)) = $7)"
     );
