@@ -202,7 +202,17 @@ impl Store {
             .map(|k| k.as_i64().to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let scope = format!("c.app_id = $1 AND c.kind IN ({kinds}) AND ({})", filter.sql);
+        // On SQLite the kind test is written `+c.kind` so the planner cannot pick the kind index
+        // and walk every conversation of the app: it drives from the `where` (members index).
+        let kind_column = if self.dialect() == Dialect::Sqlite {
+            "+c.kind"
+        } else {
+            "c.kind"
+        };
+        let scope = format!(
+            "c.app_id = $1 AND {kind_column} IN ({kinds}) AND ({})",
+            filter.sql
+        );
         let count = if listing.with_count {
             let sql = format!("SELECT COUNT(*) AS n FROM conversations c WHERE {scope}");
             let row = bind(sqlx::query(&sql).bind(app), &filter)

@@ -61,10 +61,10 @@ impl Store {
         if dialect == Dialect::Sqlite {
             // WAL lets readers run beside the single writer; it is a property of the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
-            // Planner statistics: gathered at start (bounded work) and refreshed as tables
+            // Planner statistics: gathered at start (sampled: bounded work) and refreshed as tables
             // grow, so member queries are driven from the members index, not a table walk.
             pool.execute("PRAGMA analysis_limit = 1000").await?;
-            pool.execute("PRAGMA optimize = 0x10002").await?;
+            pool.execute("ANALYZE").await?;
             let refresh = pool.clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(Duration::from_secs(600));
