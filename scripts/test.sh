@@ -9,3 +9,6 @@ scripts/services.sh
 cargo test --locked --all-targets
 cargo build --locked
 TIDINGS_BIN="$CARGO_TARGET_DIR/debug/tidings" tests/sdk/run.sh
+# The same SDK suite against Postgres (a fresh database per run, dropped afterwards).
+TIDINGS_BIN="$CARGO_TARGET_DIR/debug/tidings" \
+  TIDINGS_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres tests/sdk/run.sh

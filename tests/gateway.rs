@@ -767,7 +767,12 @@ async fn chat_rooms_deliver_only_to_joined_sessions() {
 
 #[tokio::test]
 async fn a_rest_kick_closes_the_clients_sessions_with_4115() {
-    let server = Server::start(Backend::Sqlite).await;
+    a_rest_kick_closes_the_clients_sessions_with_4115_on(Backend::Sqlite).await;
+    a_rest_kick_closes_the_clients_sessions_with_4115_on(Backend::Postgres).await;
+}
+
+async fn a_rest_kick_closes_the_clients_sessions_with_4115_on(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut bob = server.login("bob").await;
     let (status, _) = server
         .rest(
@@ -809,7 +814,12 @@ async fn a_rest_kick_closes_the_clients_sessions_with_4115() {
 
 #[tokio::test]
 async fn check_online_and_stats_see_logged_in_clients() {
-    let server = Server::start(Backend::Sqlite).await;
+    check_online_and_stats_see_logged_in_clients_on(Backend::Sqlite).await;
+    check_online_and_stats_see_logged_in_clients_on(Backend::Postgres).await;
+}
+
+async fn check_online_and_stats_see_logged_in_clients_on(backend: Backend) {
+    let server = Server::start(backend).await;
     let _alice = server.login("alice").await;
     let _bob = server.login("bob").await;
     let (_, online) = server
