@@ -53,13 +53,7 @@ async fn add_members(
     Path(id): Path<String>,
     Body(body): Body<ClientIds>,
 ) -> Result<Json<Value>> {
-    let ids = body.ids()?;
-    let conv = state
-        .store
-        .conversation_of_kind(&app.app_id, &id, Conversations::KINDS)
-        .await?;
-    let at = membership::add_members(&state, &app.app_id, &conv, &ids, "").await?;
-    Ok(updated(at, &id))
+    change_members(&state, &app.app_id, &id, body, true).await
 }
 
 /// E06 DELETE /conversations/{id}/members
@@ -69,13 +63,27 @@ async fn remove_members(
     Path(id): Path<String>,
     Body(body): Body<ClientIds>,
 ) -> Result<Json<Value>> {
+    change_members(&state, &app.app_id, &id, body, false).await
+}
+
+async fn change_members(
+    state: &AppState,
+    app: &str,
+    id: &str,
+    body: ClientIds,
+    add: bool,
+) -> Result<Json<Value>> {
     let ids = body.ids()?;
     let conv = state
         .store
-        .conversation_of_kind(&app.app_id, &id, Conversations::KINDS)
+        .conversation_of_kind(app, id, Conversations::KINDS)
         .await?;
-    let at = membership::remove_members(&state, &app.app_id, &conv, &ids, "").await?;
-    Ok(updated(at, &id))
+    let at = if add {
+        membership::add_members(state, app, &conv, &ids, "").await?
+    } else {
+        membership::remove_members(state, app, &conv, &ids, "").await?
+    };
+    Ok(updated(at, id))
 }
 
 /// E07 GET /conversations/{id}/members

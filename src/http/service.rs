@@ -254,13 +254,8 @@ async fn edit(
     Path((id, message_id)): Path<(String, String)>,
     Body(body): Body<ServicePatchBody>,
 ) -> Result<Json<Value>> {
-    check_client_list("to_clients", body.to_clients.as_deref().unwrap_or_default())?;
-    let data = message_text(body.message)?;
-    let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
-    let quota = patch_quota(&state, &app, &target.conv_id, &target.msg_id).await?;
-    state.limits.check(&state.store, &app, quota).await?;
-    patch::patch(&state, &app.app_id, SERVICE, &target, Some(data), false).await?;
-    Ok(Json(json!({})))
+    let data = message_text(body.message.clone())?;
+    patch_message(&state, &app, id, message_id, body, Some(data)).await
 }
 
 /// E37 PUT .../messages/{message_id}/recall
@@ -270,11 +265,24 @@ async fn recall(
     Path((id, message_id)): Path<(String, String)>,
     Body(body): Body<ServicePatchBody>,
 ) -> Result<Json<Value>> {
+    patch_message(&state, &app, id, message_id, body, None).await
+}
+
+/// Edits (`Some(data)`) or recalls (`None`) a service-conversation message, counted against
+/// the quota of the message's own family.
+async fn patch_message(
+    state: &AppState,
+    app: &App,
+    conv: String,
+    message_id: String,
+    body: ServicePatchBody,
+    data: Option<String>,
+) -> Result<Json<Value>> {
     check_client_list("to_clients", body.to_clients.as_deref().unwrap_or_default())?;
-    let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
-    let quota = patch_quota(&state, &app, &target.conv_id, &target.msg_id).await?;
-    state.limits.check(&state.store, &app, quota).await?;
-    patch::patch(&state, &app.app_id, SERVICE, &target, None, false).await?;
+    let target = message_ref(conv, message_id, body.from_client, body.timestamp)?;
+    let quota = patch_quota(state, app, &target.conv_id, &target.msg_id).await?;
+    state.limits.check(&state.store, app, quota).await?;
+    patch::patch(state, &app.app_id, SERVICE, &target, data, false).await?;
     Ok(Json(json!({})))
 }
 
