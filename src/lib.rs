@@ -109,8 +109,16 @@ pub async fn run_with_clock(
 ) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
     let grace_secs = config.shutdown_grace_secs;
+    let revocations = app::revocation::Revocations::load(
+        &store,
+        domain::time::now_ms() - (config.session_token_ttl_secs as i64).saturating_mul(1000),
+    )
+    .await?;
     let state = AppState {
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
+        client_quotas: Arc::new(app::quota::ClientQuotas::new(clock.clone())),
+        revocations: Arc::new(revocations),
+        uplink: Arc::default(),
         acks: Arc::new(app::acks::AckWaiters::default()),
         clock,
         store: store.clone(),
@@ -120,6 +128,8 @@ pub async fn run_with_clock(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     };
+    app::startup::announce(&state).await;
+    app::uplink::spawn_dispatcher(state.clone());
     let router = gateway::router(state.clone(), http::router(state));
     let signal = shutdown.clone();
     // No Nagle: pushes are small frames, and Nagle plus the peer's delayed ACK would hold a

@@ -2,6 +2,9 @@
 
 use crate::app::acks::AckWaiters;
 use crate::app::directory::AppDirectory;
+use crate::app::quota::ClientQuotas;
+use crate::app::revocation::Revocations;
+use crate::app::uplink::UplinkSignal;
 use crate::clock::ServerClock;
 use crate::config::Config;
 use crate::hub::Hub;
@@ -18,6 +21,12 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub acks: Arc<AckWaiters>,
     pub limits: Arc<RateLimits>,
+    /// WebSocket quotas per client (messages per second, conversations per minute).
+    pub client_quotas: Arc<ClientQuotas>,
+    /// Session tokens and signatures voided by forced kicks.
+    pub revocations: Arc<Revocations>,
+    /// Wakes the service-conversation callback dispatcher.
+    pub uplink: Arc<UplinkSignal>,
     pub clock: ServerClock,
     pub config: Arc<Config>,
     pub shutdown: CancellationToken,

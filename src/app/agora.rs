@@ -75,7 +75,7 @@ pub async fn send_peer_message(
     }
     // Register before sending so a fast acknowledgement is not missed.
     let msg_id = crate::domain::ids::new_message_id();
-    let acked = state.acks.wait_for(app, &msg_id);
+    let acked = state.acks.wait_for(app, &msg_id, &message.to);
     send_request.preassigned_id = Some(msg_id.clone());
     if let Err(err) = send::send(state, app, send_request).await {
         state.acks.forget(app, &msg_id);

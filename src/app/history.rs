@@ -5,7 +5,7 @@ use crate::domain::message::Message;
 use crate::domain::{signature, time};
 use crate::error::{code, Error, Result};
 use crate::state::AppState;
-use crate::store::messages::{HistoryQuery, HistoryScope, Position};
+pub use crate::store::messages::{HistoryQuery, HistoryScope, Position};
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -122,7 +122,12 @@ pub async fn history(
 /// `appid:client_id:convid:nonce:signature_ts` (documented order), also accepting the
 /// LeanEngine demo's `...:signature_ts:nonce`; valid for six hours.
 fn verify_history_signature(app: &App, conv: &str, params: &HistoryParams) -> Result<()> {
-    let refused = || Error::forbidden(4302, "History signature verification failed.");
+    let refused = || {
+        Error::forbidden(
+            code::CONVERSATION_SIGNATURE_FAILED,
+            "History signature verification failed.",
+        )
+    };
     let (Some(client), Some(nonce), Some(ts), Some(given)) = (
         &params.client_id,
         &params.nonce,

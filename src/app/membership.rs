@@ -1,9 +1,13 @@
 //! Members and mutes of conversations, with the pushes that tell online clients.
 
+use crate::app::actor::ClientSession;
+use crate::app::client_conversations::{find, join_room, leave_room};
+use crate::app::policy::{self, Action};
+use crate::app::signatures::{self, Signed, Signing};
 use crate::domain::client_id;
 use crate::domain::conversation::{Conversation, Kind, MAX_MEMBERS, MAX_TEMPORARY_MEMBERS};
 use crate::domain::time;
-use crate::error::{Error, Result};
+use crate::error::{code, Error, Result};
 use crate::hub::{Event, MembershipChange, Recipients};
 use crate::state::AppState;
 
@@ -13,7 +17,7 @@ pub const MAX_CLIENT_IDS_PER_CALL: usize = MAX_MEMBERS;
 pub fn check_client_ids(field: &str, clients: &[String]) -> Result<()> {
     if clients.is_empty() {
         return Err(Error::bad_request(
-            crate::error::code::MISSING_REQUIRED,
+            code::MISSING_REQUIRED,
             format!("{field} must not be empty."),
         ));
     }
@@ -123,4 +127,158 @@ pub async fn set_mutes(
         .store
         .set_mutes(app, &conv.id, clients, mute, now)
         .await
+}
+
+/// What a client's `conv add` / `conv remove` did, per client id.
+#[derive(Debug, Default)]
+pub struct ClientChange {
+    pub allowed: Vec<String>,
+    /// Refused ids with their LeanCloud code.
+    pub failed: Vec<(i64, Vec<String>)>,
+    pub updated_at: i64,
+}
+
+impl ClientChange {
+    fn fail(&mut self, code: i64, ids: Vec<String>) {
+        if !ids.is_empty() {
+            self.failed.push((code, ids));
+        }
+    }
+}
+
+/// A client adds or removes ids (itself to join or leave; others to invite or remove).
+/// Normal and temporary conversations: anyone may join, members invite and remove, the
+/// owner cannot be removed (4324). Chat rooms (online presence) and service conversations
+/// (subscriptions): only oneself (4308 for others).
+pub async fn client_change(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    mut ids: Vec<String>,
+    adding: bool,
+    signed: &Signed,
+) -> Result<ClientChange> {
+    let conv = find(state, session, conv_id).await?;
+    ids.dedup();
+    let (invalid, ids): (Vec<String>, Vec<String>) =
+        ids.into_iter().partition(|id| !client_id::is_valid(id));
+    let mut change = ClientChange {
+        updated_at: conv.updated_at,
+        ..Default::default()
+    };
+    change.fail(code::INVALID_LOGIN, invalid);
+    let me = &*session.client;
+    let only_self = ids.iter().all(|id| id == me);
+    if ids.is_empty() {
+        return Ok(change);
+    }
+    if adding || !only_self {
+        let action = if adding {
+            signatures::INVITE
+        } else {
+            signatures::KICK
+        };
+        signatures::verify(
+            state,
+            session,
+            Signing::Member {
+                conv_id: &conv.id,
+                members: &ids,
+                action,
+            },
+            signed,
+        )?;
+    }
+    match conv.kind {
+        Kind::ChatRoom | Kind::Service => {
+            let (mine, others): (Vec<String>, Vec<String>) =
+                ids.into_iter().partition(|id| id == me);
+            change.fail(code::CONVERSATION_NOT_ALLOWED, others);
+            if !mine.is_empty() {
+                self_only(state, session, &conv, adding).await?;
+                change.allowed = mine;
+            }
+        }
+        Kind::Normal | Kind::Temporary => {
+            members(state, session, &conv, ids, adding, only_self, &mut change).await?;
+        }
+    }
+    Ok(change)
+}
+
+async fn self_only(
+    state: &AppState,
+    session: &ClientSession,
+    conv: &Conversation,
+    adding: bool,
+) -> Result<()> {
+    let app = session.app_id();
+    match (conv.kind, adding) {
+        (Kind::ChatRoom, true) => join_room(state, session, &conv.id),
+        (Kind::ChatRoom, false) => leave_room(state, session, &conv.id),
+        (_, true) => {
+            state
+                .store
+                .subscribe(app, &conv.id, &session.client, time::now_ms())
+                .await?
+        }
+        (_, false) => {
+            state
+                .store
+                .unsubscribe(app, &conv.id, &session.client)
+                .await?
+        }
+    }
+    Ok(())
+}
+
+async fn members(
+    state: &AppState,
+    session: &ClientSession,
+    conv: &Conversation,
+    ids: Vec<String>,
+    adding: bool,
+    only_self: bool,
+    change: &mut ClientChange,
+) -> Result<()> {
+    let app = session.app_id();
+    if conv.expires_at.is_some_and(|at| at <= time::now_ms()) {
+        return Err(Error::bad_request(
+            code::TEMPORARY_CONVERSATION_EXPIRED,
+            "The temporary conversation has expired.",
+        ));
+    }
+    if !only_self {
+        let action = if adding {
+            Action::Invite
+        } else {
+            Action::RemoveOthers
+        };
+        if policy::authorize_client(state, app, &session.client, conv, action)
+            .await
+            .is_err()
+        {
+            change.fail(code::CONVERSATION_MEMBERSHIP_REQUIRED, ids);
+            return Ok(());
+        }
+    }
+    let ids = if adding {
+        ids
+    } else {
+        let (owner, rest): (Vec<String>, Vec<String>) = ids
+            .into_iter()
+            .partition(|id| conv.creator.as_deref() == Some(id.as_str()));
+        change.fail(code::CONVERSATION_NEED_OWNER, owner);
+        rest
+    };
+    if ids.is_empty() {
+        return Ok(());
+    }
+    change.updated_at = if adding {
+        add_members(state, app, conv, &ids, &session.client).await?
+    } else {
+        remove_members(state, app, conv, &ids, &session.client).await?
+    };
+    change.allowed = ids;
+    Ok(())
 }

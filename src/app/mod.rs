@@ -1,15 +1,31 @@
-//! Use cases shared by REST and the WebSocket gateway: one path for each thing a client
-//! can do, whichever door it came through.
+//! Use cases shared by REST, the WebSocket gateway and the console: one path for each thing
+//! a client or the admin can do, whichever door it came through. Every use case takes an
+//! [`actor::Actor`], asks [`policy`] and the quotas, and publishes to the hub itself:
+//! `http/` and `gateway/` never reach the store or publish.
 
 pub mod acks;
+pub mod actor;
 pub mod agora;
+pub mod catchup;
+pub mod client_conversations;
+pub mod client_history;
+pub mod client_query;
+pub mod conversation_info;
 pub mod conversations;
 pub mod directory;
 pub mod fields;
 pub mod history;
 pub mod membership;
 pub mod patch;
+pub mod policy;
+pub mod quota;
+pub mod reads;
 pub mod render;
+pub mod revocation;
 pub mod send;
 pub mod service;
 pub mod session_token;
+pub mod sessions;
+pub mod signatures;
+pub mod startup;
+pub mod uplink;

@@ -2,6 +2,7 @@
 //! sends, broadcasts, Agora, WebSocket `direct`) comes here:
 //! validate -> authorize -> persist -> answer -> fan out.
 
+use crate::app::policy::{self, Action};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::message::{self, Message, MessageKind, Priority};
 use crate::domain::{client_id, ids, time};
@@ -88,20 +89,10 @@ pub struct Sent {
 }
 
 pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<Sent> {
-    validate(&request)?;
-    let conv = state
-        .store
-        .conversation_of_kind(app, &request.conv_id, request.kinds)
-        .await?;
-    authorize(state, app, &conv, &request).await?;
+    let conv = admit(state, app, &request).await?;
     let now = time::now_ms();
-    if let Some(expires_at) = conv.expires_at {
-        if expires_at <= now {
-            return Err(Error::bad_request(
-                4323,
-                "The temporary conversation has expired.",
-            ));
-        }
+    if let (Kind::Service, Origin::Session { .. }) = (conv.kind, &request.origin) {
+        return uplink(state, app, &conv, &request).await;
     }
     let sent = if request.transient || !request.persist {
         Sent {
@@ -125,6 +116,48 @@ pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<S
     Ok(sent)
 }
 
+/// Everything a send must pass before anything is stored: validation, the conversation,
+/// the policy and the sender's quota. Will messages pass it when kept and again when sent.
+pub async fn admit(state: &AppState, app: &str, request: &SendRequest) -> Result<Conversation> {
+    validate(request)?;
+    let conv = state
+        .store
+        .conversation_of_kind(app, &request.conv_id, request.kinds)
+        .await?;
+    if let Origin::Session { .. } = request.origin {
+        policy::authorize_client(state, app, &request.from_client, &conv, Action::Send).await?;
+        if let Some(app) = state.apps.get(&state.store, app).await? {
+            state.client_quotas.message(&app, &request.from_client)?;
+        }
+    }
+    if let Some(expires_at) = conv.expires_at {
+        if expires_at <= time::now_ms() {
+            return Err(Error::bad_request(
+                code::TEMPORARY_CONVERSATION_EXPIRED,
+                "The temporary conversation has expired.",
+            ));
+        }
+    }
+    Ok(conv)
+}
+
+/// A subscriber's message to a service conversation goes to the app, not to subscribers.
+async fn uplink(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    request: &SendRequest,
+) -> Result<Sent> {
+    let stored = crate::app::uplink::store(state, app, conv, request, message_id(request)).await?;
+    let mut message = transient_message(conv, request, stored.timestamp);
+    message.msg_id = stored.msg_id;
+    message.transient = false;
+    Ok(Sent {
+        message: Arc::new(message),
+        duplicate: false,
+    })
+}
+
 fn validate(request: &SendRequest) -> Result<()> {
     client_id::validate("from_client", &request.from_client)?;
     let push_len = request.push_data.as_ref().map_or(0, String::len);
@@ -135,39 +168,6 @@ fn validate(request: &SendRequest) -> Result<()> {
     message::check_client_list("mention_client_ids", &request.mention_pids)?;
     message::check_client_list("to_clients", &request.to_clients)?;
     Ok(())
-}
-
-/// REST sends are admin operations; SDK senders must belong to the conversation.
-async fn authorize(
-    state: &AppState,
-    app: &str,
-    conv: &Conversation,
-    request: &SendRequest,
-) -> Result<()> {
-    let Origin::Session { .. } = request.origin else {
-        return Ok(());
-    };
-    let allowed = match conv.kind {
-        Kind::Normal | Kind::Temporary => {
-            state
-                .store
-                .is_member(app, &conv.id, &request.from_client)
-                .await?
-        }
-        Kind::ChatRoom => state
-            .hub
-            .chat_room_members(app, &conv.id)
-            .contains(&request.from_client),
-        Kind::Service => true,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            code::INVALID_MESSAGING_TARGET,
-            "The sender is not a member of this conversation.",
-        ))
-    }
 }
 
 fn message_id(request: &SendRequest) -> String {

@@ -32,6 +32,16 @@ pub struct AppSettings {
     /// Agora-style HTTP Basic credentials.
     pub agora_customer_id: Option<String>,
     pub agora_customer_secret: Option<String>,
+    /// Verify LeanCloud conversation signatures on `conv start`, joins, invites and kicks.
+    pub conversation_signature_required: bool,
+    /// WebSocket sends per client per second (over it: the ack carries 4116).
+    pub client_message_rate_per_second: u32,
+    /// Commands per WebSocket connection per second (over it: an error; persistently: a close).
+    pub connection_command_rate_per_second: u32,
+    /// Conversations a client may create per minute (over it: 4318).
+    pub client_conversations_per_minute: u32,
+    /// Where subscribers' messages to service conversations are POSTed (JSON arrays).
+    pub service_callback_url: Option<String>,
 }
 
 impl Default for AppSettings {
@@ -47,6 +57,11 @@ impl Default for AppSettings {
             history_signature_required: false,
             agora_customer_id: None,
             agora_customer_secret: None,
+            conversation_signature_required: false,
+            client_message_rate_per_second: 50,
+            connection_command_rate_per_second: 1000,
+            client_conversations_per_minute: 60,
+            service_callback_url: None,
         }
     }
 }

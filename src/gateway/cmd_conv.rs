@@ -6,19 +6,19 @@
 use super::connection::Conn;
 use super::session::Current;
 use super::{cmd_members, cmd_update, reply};
-use crate::app::conversations::{self, CreateConversation};
-use crate::app::{fields, membership};
-use crate::domain::conversation::{Conversation, Kind};
+use crate::app::client_conversations;
+pub use crate::app::client_conversations::{json, ALL_KINDS};
+use crate::app::conversation_info;
+use crate::app::conversations::CreateConversation;
+use crate::app::fields;
+use crate::app::signatures::Signed;
 use crate::domain::time::iso;
 use crate::error::{code, Error, Result};
-use crate::hub::{Event, MembershipChange, Recipients};
 use crate::proto::{
     CommandType, ConvCommand, GenericCommand, JsonObjectMessage, MaxReadTuple, OpType,
 };
 use serde_json::{Map, Value};
 
-/// Every kind: an SDK addresses conversations by id whatever they are.
-pub const ALL_KINDS: &[Kind] = &[Kind::Normal, Kind::ChatRoom, Kind::Service, Kind::Temporary];
 /// Fields of a conversation the server manages: ignored when an SDK sends them in `attr`.
 const MANAGED: &[&str] = &[
     "m",
@@ -97,10 +97,12 @@ pub fn json_object(message: &Option<JsonObjectMessage>) -> Result<Map<String, Va
     }
 }
 
-pub fn json(value: &Value) -> Option<JsonObjectMessage> {
-    Some(JsonObjectMessage {
-        data: value.to_string(),
-    })
+pub fn signed(body: &ConvCommand) -> Signed {
+    Signed {
+        signature: body.s.clone(),
+        timestamp: body.t,
+        nonce: body.n.clone(),
+    }
 }
 
 async fn start(
@@ -110,47 +112,18 @@ async fn start(
 ) -> Result<GenericCommand> {
     let body = conv_of(command);
     let (name, attrs) = fields::split_body(json_object(&body.attr)?, MANAGED)?;
-    let kind = if body.transient == Some(true) {
-        Kind::ChatRoom
-    } else {
-        Kind::Normal
-    };
-    let mut members = body.m.clone();
-    if kind == Kind::Normal && !members.iter().any(|m| *m == *current.client) {
-        members.push(current.client.to_string());
-    }
-    let temporary = body.temp_conv == Some(true) && kind == Kind::Normal;
+    let room = body.transient == Some(true);
+    let temporary = body.temp_conv == Some(true) && !room;
     let request = CreateConversation {
         name: name.flatten(),
-        members,
+        members: body.m.clone(),
         unique: body.unique == Some(true),
         creator: Some(current.client.to_string()),
         attrs,
         temporary_ttl_secs: temporary.then(|| i64::from(body.temp_conv_ttl.unwrap_or(0))),
     };
     let (conv, created) =
-        conversations::create(&conn.state, current.app_id(), kind, request).await?;
-    if kind == Kind::ChatRoom {
-        join_room(conn, current, &conv.id);
-    } else if created {
-        let invited: Vec<String> = conv
-            .members
-            .iter()
-            .filter(|m| **m != *current.client)
-            .cloned()
-            .collect();
-        if !invited.is_empty() {
-            let event = Event::Membership {
-                conv_id: conv.id.clone(),
-                change: MembershipChange::Joined,
-                members: invited.clone(),
-                initiator: current.client.to_string(),
-            };
-            conn.state
-                .hub
-                .publish(current.app_id(), Recipients::Clients(invited), event);
-        }
-    }
+        client_conversations::start(&conn.state, current, request, room, &signed(&body)).await?;
     let ttl = conv.expires_at.map(|at| {
         ((at - crate::domain::time::now_ms()) / 1000).clamp(0, i64::from(i32::MAX)) as i32
     });
@@ -168,33 +141,6 @@ async fn start(
     ))
 }
 
-/// Adds this session to a chat room's online set.
-pub fn join_room(conn: &Conn, current: &Current, conv: &str) {
-    if let Some(session) = conn.sessions.by_id(current.session) {
-        conn.state.hub.join_room(&session.guard, conv);
-    }
-}
-
-/// Whether the client may act on a conversation as a participant: a member of a normal
-/// or temporary conversation, or joined to a chat room.
-pub async fn participates(conn: &Conn, current: &Current, conv: &Conversation) -> Result<bool> {
-    Ok(match conv.kind {
-        Kind::Normal | Kind::Temporary => {
-            conn.state
-                .store
-                .is_member(current.app_id(), &conv.id, &current.client)
-                .await?
-        }
-        Kind::ChatRoom => conn
-            .state
-            .hub
-            .chat_room_members(current.app_id(), &conv.id)
-            .iter()
-            .any(|m| **m == *current.client),
-        Kind::Service => false,
-    })
-}
-
 async fn mute(
     conn: &mut Conn,
     current: &Current,
@@ -202,19 +148,7 @@ async fn mute(
     on: bool,
 ) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn
-        .state
-        .store
-        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
-        .await?;
-    let at = membership::set_mutes(
-        &conn.state,
-        current.app_id(),
-        &conv,
-        &[current.client.to_string()],
-        on,
-    )
-    .await?;
+    let at = client_conversations::mute(&conn.state, current, cid(&body)?, on).await?;
     Ok(conv_reply(
         command,
         OpType::Updated,
@@ -231,25 +165,7 @@ async fn count(
     command: &GenericCommand,
 ) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn
-        .state
-        .store
-        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
-        .await?;
-    let count = match conv.kind {
-        Kind::ChatRoom => conn
-            .state
-            .hub
-            .chat_room_members(current.app_id(), &conv.id)
-            .len() as i64,
-        Kind::Service => {
-            conn.state
-                .store
-                .subscriber_count(current.app_id(), &conv.id)
-                .await?
-        }
-        Kind::Normal | Kind::Temporary => conv.member_count,
-    };
+    let count = conversation_info::count(&conn.state, current, cid(&body)?).await?;
     let count = count.clamp(0, i64::from(i32::MAX)) as i32;
     Ok(conv_reply(
         command,
@@ -267,19 +183,10 @@ async fn members(
     command: &GenericCommand,
 ) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn
-        .state
-        .store
-        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
-        .await?;
     let limit = body
         .limit
         .map_or(MEMBERS_SAMPLE, |l| (l.max(0) as usize).min(MEMBERS_SAMPLE));
-    let mut found = match conv.kind {
-        Kind::ChatRoom => conn.state.hub.chat_room_members(current.app_id(), &conv.id),
-        _ => conn.state.store.members(current.app_id(), &conv.id).await?,
-    };
-    found.truncate(limit);
+    let found = conversation_info::members(&conn.state, current, cid(&body)?, limit).await?;
     Ok(conv_reply(
         command,
         OpType::Members,
@@ -298,19 +205,11 @@ async fn is_member(
     let body = conv_of(command);
     let mut ids = body.cids.clone();
     ids.extend(body.cid.clone());
-    let mut results = Map::new();
-    for id in ids.iter().take(100) {
-        let member = match conn
-            .state
-            .store
-            .find_conversation(current.app_id(), id)
-            .await?
-        {
-            Some(conv) => participates(conn, current, &conv).await?,
-            None => false,
-        };
-        results.insert(id.clone(), Value::Bool(member));
-    }
+    let results: Map<String, Value> = conversation_info::is_member(&conn.state, current, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, member)| (id, Value::Bool(member)))
+        .collect();
     Ok(conv_reply(
         command,
         OpType::IsMember,
@@ -329,16 +228,7 @@ async fn max_read(
     command: &GenericCommand,
 ) -> Result<GenericCommand> {
     let body = conv_of(command);
-    let conv = conn
-        .state
-        .store
-        .conversation_of_kind(current.app_id(), cid(&body)?, ALL_KINDS)
-        .await?;
-    let positions = conn
-        .state
-        .store
-        .member_positions(current.app_id(), &conv.id)
-        .await?;
+    let positions = conversation_info::positions(&conn.state, current, cid(&body)?).await?;
     let nonzero = |t: i64| (t > 0).then_some(t);
     let mut answer = ConvCommand::default();
     if body.query_all_members == Some(true) {

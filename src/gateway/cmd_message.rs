@@ -5,17 +5,13 @@ use super::cmd_conv::ALL_KINDS;
 use super::connection::Conn;
 use super::reply;
 use super::session::Current;
+use crate::app::acks;
 use crate::app::send::{self, Origin, SendRequest};
 use crate::domain::message::Priority;
 use crate::domain::{ids, time};
 use crate::error::{code, Error, Result};
-use crate::hub::{Event, Recipients};
-use crate::proto::{AckCommand, CommandType, GenericCommand, RcpCommand};
-use crate::store::positions::UpTo;
+use crate::proto::{AckCommand, CommandType, GenericCommand};
 use base64::Engine;
-
-/// Receipts sent for one receiver `ack` at most.
-const RECEIPTS_PER_ACK: i64 = 100;
 
 pub async fn direct(conn: &mut Conn, current: &Current, command: GenericCommand) {
     let answer = match send_direct(conn, current, &command).await {
@@ -82,18 +78,11 @@ async fn send_direct(
         dedup_key,
     };
     if body.will == Some(true) {
-        return Ok(keep_will(conn, current, command, request));
+        return keep_will(conn, current, command, request).await;
     }
     let sent = send::send(&conn.state, current.app_id(), request).await?;
     let message = &sent.message;
-    if !message.transient && message.seq > 0 {
-        advance_own(conn, current, &message.conv_id, message.seq);
-    }
-    if body.r == Some(true) && !message.transient {
-        conn.state
-            .hub
-            .want_receipt(current.app_id(), &message.msg_id);
-    }
+    acks::after_own_send(&conn.state, current, message, body.r == Some(true));
     Ok(ack_reply(
         command,
         message.msg_id.clone(),
@@ -101,87 +90,33 @@ async fn send_direct(
     ))
 }
 
-/// A will message waits in the session until the connection drops unexpectedly.
-fn keep_will(
+/// A will message waits in the session until the connection drops unexpectedly. It is
+/// authorized like the send it stands for now, and again when it is sent.
+async fn keep_will(
     conn: &mut Conn,
     current: &Current,
     command: &GenericCommand,
     request: SendRequest,
-) -> GenericCommand {
+) -> Result<GenericCommand> {
+    send::admit(&conn.state, current.app_id(), &request).await?;
     let id = ids::new_message_id();
     let mut request = request;
     request.preassigned_id = Some(id.clone());
-    request.origin = Origin::Admin;
     if let Some(session) = conn.sessions.by_id_mut(current.session) {
         session.will = Some(Box::new(request));
     }
-    ack_reply(command, id, time::now_ms())
-}
-
-/// The sender has read (and received) its own message: its unread count never includes
-/// it. Written after the ack, off the send path.
-fn advance_own(conn: &Conn, current: &Current, conv: &str, seq: i64) {
-    let store = conn.state.store.clone();
-    let (app, conv, client) = (
-        current.app_id().to_owned(),
-        conv.to_owned(),
-        current.client.to_string(),
-    );
-    tokio::spawn(async move {
-        if let Err(err) = store.advance_own(&app, &conv, &client, seq).await {
-            tracing::warn!(error = %err, "read position of a sender not advanced");
-        }
-    });
+    Ok(ack_reply(command, id, time::now_ms()))
 }
 
 /// A receiver's `ack`: JS `{cid, fromts, tots}` per conversation, Swift/Java `{cid, mid}`.
 pub async fn ack(conn: &mut Conn, current: &Current, command: GenericCommand) {
     let body = command.ack_message.unwrap_or_default();
-    let app = current.app_id();
-    if let Some(mid) = body.mid.as_deref() {
-        conn.state.acks.acknowledged(app, mid, &current.client);
-    }
-    let Some(cid) = body.cid.as_deref().filter(|c| !c.is_empty()) else {
-        return;
-    };
-    let now = time::now_ms();
-    let store = &conn.state.store;
-    let upto = match (body.mid.as_deref(), body.tots) {
-        (Some(mid), _) => UpTo::Message(mid),
-        (None, Some(tots)) => UpTo::Time(tots),
-        (None, None) => return,
-    };
-    let delivered = match store
-        .mark_delivered(app, cid, &current.client, upto, now, RECEIPTS_PER_ACK)
-        .await
-    {
-        Ok(delivered) => delivered,
-        Err(err) => {
-            tracing::warn!(error = %err, "delivery position not stored");
-            return;
-        }
-    };
-    for message in delivered {
-        conn.state
-            .acks
-            .acknowledged(app, &message.msg_id, &current.client);
-        if conn.state.hub.receipt_wanted(app, &message.msg_id) {
-            let mut push = crate::hub::push::envelope(CommandType::Rcp, None);
-            // No `read` field: its presence alone makes Java treat it as a read receipt.
-            push.rcp_message = Some(RcpCommand {
-                id: Some(message.msg_id.clone()),
-                cid: Some(cid.to_owned()),
-                t: Some(now),
-                from: Some(current.client.to_string()),
-                read: None,
-            });
-            let event = Event::Push {
-                command: Box::new(push),
-                exclude_session: None,
-            };
-            conn.state
-                .hub
-                .publish(app, Recipients::Clients(vec![message.from_client]), event);
-        }
-    }
+    acks::receiver_ack(
+        &conn.state,
+        current,
+        body.cid.as_deref(),
+        body.mid.as_deref(),
+        body.tots,
+    )
+    .await;
 }

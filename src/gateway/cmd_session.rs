@@ -4,9 +4,10 @@
 use super::connection::Conn;
 use super::session::Session;
 use super::{login_sync, reply};
-use crate::app::session_token::{self, Claims};
+use crate::app::sessions::{self, LoginProof};
 use crate::domain::app::App;
-use crate::domain::{client_id, ids, signature, time};
+use crate::domain::{client_id, ids};
+use crate::error::code;
 use crate::hub::SessionInfo;
 use crate::proto::{CommandType, GenericCommand, OpType, SessionCommand};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ const MAX_SESSIONS_PER_CONNECTION: usize = 64;
 /// `session query` answers for at most this many ids (the SDKs send at most 20).
 const MAX_QUERY_IDS: usize = 20;
 
-pub const SESSION_CONFLICT: i32 = 4111;
+pub const SESSION_CONFLICT: i32 = crate::error::code::SESSION_CONFLICT as i32;
 
 pub async fn handle(conn: &mut Conn, command: GenericCommand, op: Option<OpType>) {
     match op {
@@ -50,18 +51,28 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
     let request = command.session_message.clone().unwrap_or_default();
     let app = match find_app(conn, &command).await {
         Ok(app) => app,
-        Err(detail) => return conn.reply(refuse(&command, 4100, detail)),
+        Err(detail) => return conn.reply(refuse(&command, code::APP_NOT_AVAILABLE as i32, detail)),
     };
     let client = match command.peer_id.as_deref().filter(|p| !p.is_empty()) {
         Some(peer) => peer.to_owned(),
         None => ids::random_token(12),
     };
     if !client_id::is_valid(&client) {
-        return conn.reply(refuse(&command, 4103, "A client id is 1 to 64 characters."));
+        return conn.reply(refuse(
+            &command,
+            code::INVALID_LOGIN as i32,
+            "A client id is 1 to 64 characters.",
+        ));
     }
-    let claims = match authenticate(&app, &client, &request) {
+    let proof = LoginProof {
+        session_token: request.st.as_deref(),
+        timestamp: request.t,
+        nonce: request.n.as_deref(),
+        signature: request.s.as_deref(),
+    };
+    let claims = match sessions::authenticate(&conn.state, &app, &client, &proof) {
         Ok(claims) => claims,
-        Err((code, detail)) => return conn.reply(refuse(&command, code, detail)),
+        Err((code, detail)) => return conn.reply(refuse(&command, code as i32, detail)),
     };
     // JS re-opens with `st` alone: the token remembers the tag and the device.
     let tag = request
@@ -98,7 +109,7 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
         if conn.sessions.len() >= MAX_SESSIONS_PER_CONNECTION {
             return conn.reply(refuse(
                 &command,
-                4103,
+                code::INVALID_LOGIN as i32,
                 "Too many sessions on one connection.",
             ));
         }
@@ -136,7 +147,7 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
         device.as_deref(),
     ));
     conn.reply(opened);
-    record_login(conn, &app.app_id, &client);
+    sessions::record_login(&conn.state, &app.app_id, &client);
     login_sync::after_open(conn, &app, &client, &request).await;
 }
 
@@ -150,45 +161,10 @@ async fn find_app(conn: &Conn, command: &GenericCommand) -> Result<Arc<App>, &'s
             .map(|s| s.app.app_id.clone())
             .ok_or("appId is required.")?,
     };
-    match conn.state.apps.get(&conn.state.store, &app_id).await {
+    match sessions::find_app(&conn.state, &app_id).await {
         Ok(Some(app)) => Ok(app),
         Ok(None) => Err("Unknown appId."),
         Err(_) => Err("The app could not be loaded."),
-    }
-}
-
-/// A re-open proves itself with `st` (its claims are returned); a first open with a
-/// signature when the app asks.
-fn authenticate(
-    app: &App,
-    client: &str,
-    request: &SessionCommand,
-) -> Result<Option<Claims>, (i32, &'static str)> {
-    if let Some(token) = request.st.as_deref().filter(|t| !t.is_empty()) {
-        return match session_token::verify(&app.app_id, &app.master_key, token, time::now_ms()) {
-            Some(claims) if claims.client == client => Ok(Some(claims)),
-            _ => Err((4112, "The session token is invalid or expired.")),
-        };
-    }
-    if !app.settings.login_signature_required {
-        return Ok(None);
-    }
-    let refused = Err((4102, "Login signature verification failed."));
-    let (Some(t), Some(n), Some(s)) = (request.t, request.n.as_deref(), request.s.as_deref())
-    else {
-        return refused;
-    };
-    if (time::now_ms() - signature::timestamp_ms(t)).abs() > signature::REALTIME_SIGNATURE_TTL_MS {
-        return refused;
-    }
-    let expected = signature::realtime_sign(
-        &app.master_key,
-        &[&app.app_id, client, "", &t.to_string(), n],
-    );
-    if signature::same(&s.to_ascii_lowercase(), &expected) {
-        Ok(None)
-    } else {
-        refused
     }
 }
 
@@ -235,36 +211,12 @@ fn token_message(
     tag: Option<&str>,
     device: Option<&str>,
 ) -> SessionCommand {
-    let ttl = conn
-        .state
-        .config
-        .session_token_ttl_secs
-        .min(i32::MAX as u64);
-    let claims = Claims {
-        client: client.to_owned(),
-        expires_at_ms: time::now_ms() + (ttl as i64) * 1000,
-        tag: tag.map(str::to_owned),
-        device: device.map(str::to_owned),
-    };
+    let (st, ttl) = sessions::issue_token(&conn.state, app, client, tag, device);
     SessionCommand {
-        st: Some(session_token::issue(&app.app_id, &app.master_key, &claims)),
-        st_ttl: Some(ttl as i32),
+        st: Some(st),
+        st_ttl: Some(ttl),
         ..Default::default()
     }
-}
-
-/// Daily logins feed E47's `user_count_today`; written in the background.
-fn record_login(conn: &Conn, app: &str, client: &str) {
-    let store = conn.state.store.clone();
-    let (app, client) = (app.to_owned(), client.to_owned());
-    tokio::spawn(async move {
-        if let Err(err) = store
-            .record_login(&app, &client, time::utc_day(time::now_ms()))
-            .await
-        {
-            tracing::warn!(error = %err, "daily login not recorded");
-        }
-    });
 }
 
 fn close(conn: &mut Conn, command: GenericCommand) {
@@ -301,11 +253,8 @@ fn query(conn: &mut Conn, command: GenericCommand) {
         .as_ref()
         .map(|s| s.session_peer_ids.clone())
         .unwrap_or_default();
-    let online: Vec<String> = asked
-        .into_iter()
-        .take(MAX_QUERY_IDS)
-        .filter(|id| conn.state.hub.is_online(current.app_id(), id))
-        .collect();
+    let asked: Vec<String> = asked.into_iter().take(MAX_QUERY_IDS).collect();
+    let online = sessions::online(&conn.state, current.app_id(), &asked);
     let mut answer = reply::to(&command, CommandType::Session, Some(OpType::QueryResult));
     answer.session_message = Some(SessionCommand {
         online_session_peer_ids: online,

@@ -66,9 +66,7 @@ fn public(err: &Error) -> (i64, String) {
     }
 }
 
-pub const INTERNAL_ERROR: i64 = 4200;
-pub const SESSION_REQUIRED: i64 = 4105;
-pub const UNPARSEABLE_RAW_MESSAGE: i64 = 4114;
+pub use crate::error::code::{INTERNAL_ERROR, SESSION_REQUIRED, UNPARSEABLE_RAW_MESSAGE};
 
 /// LeanCloud's names for its codes (protocol.md section 5.1).
 pub fn reason(code: i64) -> &'static str {

@@ -36,19 +36,8 @@ impl Session {
 }
 
 /// What a command handler needs to know about its session, detached from the connection
-/// so handlers can borrow the connection mutably.
-#[derive(Clone)]
-pub struct Current {
-    pub app: Arc<App>,
-    pub client: Arc<str>,
-    pub session: u64,
-}
-
-impl Current {
-    pub fn app_id(&self) -> &str {
-        &self.app.app_id
-    }
-}
+/// so handlers can borrow the connection mutably: the app's client actor.
+pub use crate::app::actor::ClientSession as Current;
 
 #[derive(Default)]
 pub struct Sessions {

@@ -193,6 +193,16 @@ impl Hub {
             .join_room(guard.app(), guard.client(), guard.id(), conv);
     }
 
+    /// [`Hub::join_room`] for a session known by its id.
+    pub fn join_room_by_session(&self, app: &str, client: &str, session: u64, conv: &str) {
+        self.registry.join_room(app, client, session, conv);
+    }
+
+    /// [`Hub::leave_room`] for a session known by its id.
+    pub fn leave_room_by_session(&self, app: &str, session: u64, conv: &str) {
+        self.registry.leave_room(app, session, conv);
+    }
+
     /// Removes a session from a chat room's online set.
     pub fn leave_room(&self, guard: &SessionGuard, conv: &str) {
         self.registry.leave_room(guard.app(), guard.id(), conv);

@@ -5,6 +5,7 @@
 //! Messages are written by one group-commit writer per store (`writer.rs`); everything else
 //! goes through the pool.
 
+pub mod access;
 pub mod apps;
 pub mod broadcasts;
 pub mod catchup;

@@ -1,0 +1,166 @@
+//! WebSocket quotas, per app (settings with defaults in `domain::app`): messages per client
+//! per second, conversations created per client per minute, and commands per connection
+//! per second. GCRA limiters from governor; a refused action changes nothing.
+
+use crate::clock::ServerClock;
+use crate::domain::app::App;
+use crate::error::{code, Error, Result};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+type KeyedLimiter =
+    RateLimiter<String, DefaultKeyedStateStore<String>, ServerClock, NoOpMiddleware<Duration>>;
+type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, ServerClock, NoOpMiddleware<Duration>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Messages,
+    Conversations,
+}
+
+/// Per-client quotas of every app.
+pub struct ClientQuotas {
+    clock: ServerClock,
+    limiters: Mutex<HashMap<(String, Kind), (u32, Arc<KeyedLimiter>)>>,
+}
+
+impl ClientQuotas {
+    pub fn new(clock: ServerClock) -> ClientQuotas {
+        ClientQuotas {
+            clock,
+            limiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One WebSocket send by `client`; `4116` over `client_message_rate_per_second`.
+    pub fn message(&self, app: &App, client: &str) -> Result<()> {
+        let rate = app.settings.client_message_rate_per_second;
+        if self.allowed(app, Kind::Messages, rate, Duration::from_secs(1), client) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                code::MESSAGE_SENT_QUOTA_EXCEEDED,
+                "Messages are sent too fast; slow down.",
+            ))
+        }
+    }
+
+    /// One conversation created by `client`; `4318` over `client_conversations_per_minute`.
+    pub fn conversation(&self, app: &App, client: &str) -> Result<()> {
+        let rate = app.settings.client_conversations_per_minute;
+        if self.allowed(
+            app,
+            Kind::Conversations,
+            rate,
+            Duration::from_secs(60),
+            client,
+        ) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                code::CONVERSATION_API_QUOTA_EXCEEDED,
+                "Too many conversations created; try again later.",
+            ))
+        }
+    }
+
+    fn allowed(&self, app: &App, kind: Kind, rate: u32, period: Duration, client: &str) -> bool {
+        let Some(rate) = NonZeroU32::new(rate) else {
+            return true;
+        };
+        let limiter = {
+            let mut limiters = self.limiters.lock();
+            let entry = limiters
+                .entry((app.app_id.clone(), kind))
+                .or_insert_with(|| (0, Arc::new(keyed(rate, period, &self.clock))));
+            if entry.0 != rate.get() {
+                *entry = (rate.get(), Arc::new(keyed(rate, period, &self.clock)));
+            }
+            Arc::clone(&entry.1)
+        };
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&client.to_owned()).is_ok()
+    }
+}
+
+fn quota(rate: NonZeroU32, period: Duration) -> Quota {
+    let per_cell = period / rate.get();
+    Quota::with_period(per_cell.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(rate))
+        .allow_burst(rate)
+}
+
+fn keyed(rate: NonZeroU32, period: Duration, clock: &ServerClock) -> KeyedLimiter {
+    RateLimiter::dashmap_with_clock(quota(rate, period), clock.clone())
+}
+
+/// What the connection should do with a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandVerdict {
+    Run,
+    /// Over the rate: answer with an error, do nothing.
+    Refuse,
+    /// Refused for a whole second's worth of commands in a row: close the connection.
+    Close,
+}
+
+/// Commands per connection per second (`connection_command_rate_per_second`).
+pub struct ConnectionQuota {
+    limiter: Option<(u32, DirectLimiter)>,
+    refused_in_a_row: u32,
+}
+
+impl ConnectionQuota {
+    pub fn new() -> ConnectionQuota {
+        ConnectionQuota {
+            limiter: None,
+            refused_in_a_row: 0,
+        }
+    }
+
+    /// `app` is the connection's app once a session is open (before that, the default).
+    pub fn command(&mut self, app: Option<&App>, clock: &ServerClock) -> CommandVerdict {
+        let rate = app.map_or(
+            crate::domain::app::AppSettings::default().connection_command_rate_per_second,
+            |a| a.settings.connection_command_rate_per_second,
+        );
+        let Some(rate) = NonZeroU32::new(rate) else {
+            return CommandVerdict::Run;
+        };
+        if self.limiter.as_ref().map(|(r, _)| *r) != Some(rate.get()) {
+            self.limiter = Some((
+                rate.get(),
+                RateLimiter::direct_with_clock(quota(rate, Duration::from_secs(1)), clock.clone()),
+            ));
+        }
+        let allowed = self
+            .limiter
+            .as_ref()
+            .is_none_or(|(_, limiter)| limiter.check().is_ok());
+        if allowed {
+            self.refused_in_a_row = 0;
+            return CommandVerdict::Run;
+        }
+        self.refused_in_a_row += 1;
+        if self.refused_in_a_row >= rate.get() {
+            CommandVerdict::Close
+        } else {
+            CommandVerdict::Refuse
+        }
+    }
+}
+
+impl Default for ConnectionQuota {
+    fn default() -> Self {
+        ConnectionQuota::new()
+    }
+}
