@@ -228,3 +228,13 @@ pub async fn delete(state: &AppState, app: &str, id: &str, kinds: &[Kind]) -> Re
     state.store.delete_conversation(app, id).await?;
     Ok(())
 }
+
+/// One conversation of one of `kinds` (no member lists); 404 for the others.
+pub async fn of_kind(
+    state: &AppState,
+    app: &str,
+    id: &str,
+    kinds: &[Kind],
+) -> Result<Conversation> {
+    state.store.conversation_of_kind(app, id, kinds).await
+}

@@ -164,3 +164,12 @@ impl Default for ConnectionQuota {
         ConnectionQuota::new()
     }
 }
+
+/// The REST rate-limit families (`ratelimit.rs`): 429 over the app's quota of `family`.
+pub async fn rest(
+    state: &crate::state::AppState,
+    app: &App,
+    family: crate::ratelimit::Family,
+) -> Result<()> {
+    state.limits.check(&state.store, app, family).await
+}

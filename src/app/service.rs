@@ -7,7 +7,7 @@ use crate::domain::conversation::Kind;
 use crate::domain::message::MessageKind;
 use crate::error::{code, Error, Result};
 use crate::state::AppState;
-use crate::store::broadcasts::Broadcast;
+pub use crate::store::broadcasts::Broadcast;
 
 pub const SERVICE: &[Kind] = &[Kind::Service];
 
@@ -112,5 +112,28 @@ pub async fn delete_for_subscriber(
     state
         .store
         .hide_message_for(app, &conv.id, found.seq, subscriber)
+        .await
+}
+
+/// E50: clients that have not received the broadcast never will. False when unknown.
+pub async fn delete_global_broadcast(state: &AppState, app: &str, msg_id: &str) -> Result<bool> {
+    state
+        .store
+        .delete_broadcast(app, msg_id, state.clock.now_ms())
+        .await
+}
+
+/// E51: the global broadcasts of a service conversation still valid, newest first.
+pub async fn valid_global_broadcasts(
+    state: &AppState,
+    app: &str,
+    conv: &str,
+    skip: i64,
+    limit: i64,
+) -> Result<Vec<Broadcast>> {
+    let now = state.clock.now_ms();
+    state
+        .store
+        .valid_broadcasts(app, Some(conv), 0, now, skip, limit)
         .await
 }

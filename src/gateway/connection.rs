@@ -24,6 +24,8 @@ pub mod close {
     pub const READ_TIMEOUT: u16 = 4107;
     pub const LOGIN_TIMEOUT: u16 = 4108;
     pub const FRAME_TOO_LONG: u16 = 4109;
+    /// The connection kept sending commands over its quota.
+    pub const POLICY_VIOLATION: u16 = 1008;
 }
 
 /// Outbound queue items drained per wake-up, written with one flush.
@@ -50,6 +52,8 @@ pub struct Conn {
     pub remote_ip: Option<String>,
     /// Set by a handler to close the socket after its replies.
     pub close_after: Option<(u16, &'static str)>,
+    /// Commands per second on this connection (`connection_command_rate_per_second`).
+    pub command_quota: crate::app::quota::ConnectionQuota,
     last_inbound: Instant,
     without_session_since: Option<Instant>,
 }
@@ -104,6 +108,7 @@ pub async fn serve(
         close_after: None,
         last_inbound: now,
         without_session_since: Some(now),
+        command_quota: crate::app::quota::ConnectionQuota::new(),
     };
     let mut socket = socket;
     let end = run(&mut conn, &mut socket, inbox).await;

@@ -1,13 +1,18 @@
 //! Routes a decoded command to its family's handler. Everything but `session`, `echo` and
 //! the push-service commands needs an open session (else `4105 SESSION_REQUIRED`).
 
-use super::connection::Conn;
+use super::connection::{close, Conn};
 use super::{cmd_conv, cmd_logs, cmd_message, cmd_patch, cmd_query, cmd_read, cmd_session, reply};
+use crate::app::quota::CommandVerdict;
 use crate::app::send::{self, SendRequest};
+use crate::error::code;
 use crate::proto::{CommandType, GenericCommand, OpType};
 use crate::state::AppState;
 
 pub async fn handle(conn: &mut Conn, command: GenericCommand) {
+    if !within_quota(conn, &command) {
+        return;
+    }
     let Ok(cmd) = CommandType::try_from(command.cmd.unwrap_or(0)) else {
         conn.reply(reply::error(
             &command,
@@ -23,6 +28,35 @@ pub async fn handle(conn: &mut Conn, command: GenericCommand) {
         // Push-service and LiveQuery logins (service 0/1) are not IM: nothing to answer.
         CommandType::Login | CommandType::Logout => {}
         _ => with_session(conn, command, cmd, op).await,
+    }
+}
+
+/// The connection's command quota: over it, an error (for commands expecting an answer);
+/// persistently over it, the connection is closed.
+fn within_quota(conn: &mut Conn, command: &GenericCommand) -> bool {
+    let app = conn
+        .sessions
+        .resolve(None)
+        .map(|s| std::sync::Arc::clone(&s.app));
+    match conn
+        .command_quota
+        .command(app.as_deref(), &conn.state.clock)
+    {
+        CommandVerdict::Run => true,
+        CommandVerdict::Refuse => {
+            if command.i.is_some() {
+                conn.reply(reply::error(
+                    command,
+                    code::MESSAGE_SENT_QUOTA_EXCEEDED,
+                    "Too many commands on this connection; slow down.",
+                ));
+            }
+            false
+        }
+        CommandVerdict::Close => {
+            conn.close_after = Some((close::POLICY_VIOLATION, "too many commands"));
+            false
+        }
     }
 }
 

@@ -82,9 +82,7 @@ async fn authenticate(
     user_id: &str,
     headers: &HeaderMap,
 ) -> Result<Arc<App>, Error> {
-    let app = state
-        .apps
-        .get(&state.store, app_id)
+    let app = crate::app::sessions::find_app(&state, app_id)
         .await?
         .ok_or(Error::Unauthorized)?;
     let header = |name: &str| {
@@ -203,7 +201,7 @@ async fn peer_message(
             .payload
             .ok_or_else(|| Error::invalid("payload is required."))?;
         check_payload(&payload)?;
-        state.limits.check(&state.store, &app, Quota::Agora).await?;
+        crate::app::quota::rest(&state, &app, Quota::Agora).await?;
         let message = PeerMessage {
             from: user_id.clone(),
             to: destination,
@@ -261,7 +259,7 @@ async fn channel_message(
             .payload
             .ok_or_else(|| Error::invalid("payload is required."))?;
         check_payload(&payload)?;
-        state.limits.check(&state.store, &app, Quota::Agora).await?;
+        crate::app::quota::rest(&state, &app, Quota::Agora).await?;
         agora::send_channel_message(
             &state,
             &app.app_id,

@@ -43,9 +43,7 @@ async fn send(
     let mut request = SendRequest::new(&conv, SERVICE, &from, message_text(body.message)?);
     request.transient = body.transient.unwrap_or(false);
     let push = push_text(body.push)?;
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &conv, SERVICE)
+    crate::app::conversations::of_kind(&state, &app.app_id, &conv, SERVICE)
         .await
         .map_err(|_| {
             Error::bad_request(
@@ -53,10 +51,7 @@ async fn send(
                 "conv_id must be a service conversation.",
             )
         })?;
-    state
-        .limits
-        .check(&state.store, &app, Quota::Broadcast)
-        .await?;
+    crate::app::quota::rest(&state, &app, Quota::Broadcast).await?;
     let sent =
         service::global_broadcast(&state, &app.app_id, request, body.valid_till, push).await?;
     Ok(Json(
@@ -70,11 +65,7 @@ async fn remove(
     MasterKey(app): MasterKey,
     Path(message_id): Path<String>,
 ) -> Result<Json<Value>> {
-    if !state
-        .store
-        .delete_broadcast(&app.app_id, &message_id, state.clock.now_ms())
-        .await?
-    {
+    if !service::delete_global_broadcast(&state, &app.app_id, &message_id).await? {
         return Err(Error::message_not_found());
     }
     Ok(Json(json!({})))
@@ -108,11 +99,7 @@ async fn list(
     let conv = required("conv_id", query.conv_id)?;
     let limit = number("limit", query.limit.as_deref(), 100)?.min(1000);
     let skip = number("skip", query.skip.as_deref(), 0)?;
-    let now = state.clock.now_ms();
-    let found = state
-        .store
-        .valid_broadcasts(&app.app_id, Some(&conv), 0, now, skip, limit)
-        .await?;
+    let found = service::valid_global_broadcasts(&state, &app.app_id, &conv, skip, limit).await?;
     let items: Vec<Value> = found
         .iter()
         .map(|b| {

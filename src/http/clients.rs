@@ -7,9 +7,9 @@
 
 use super::json::{required, Body, Query};
 use super::{AppKey, MasterKey};
-use crate::domain::{client_id, time};
+use crate::app::{clients, sessions};
+use crate::domain::client_id;
 use crate::error::{code, Error, Result};
-use crate::hub::{Event, Recipients};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -17,8 +17,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// `session closed` code for a kick by the app.
-const KICKED_BY_APP: i32 = 4115;
 const MAX_REASON_CHARS: usize = 20;
 const MAX_CHECK_IDS: usize = 20;
 
@@ -56,13 +54,7 @@ async fn kick(
             "reason is at most {MAX_REASON_CHARS} characters."
         )));
     }
-    let event = Event::Kick {
-        code: KICKED_BY_APP,
-        reason,
-    };
-    state
-        .hub
-        .publish(&app.app_id, Recipients::Clients(vec![client]), event);
+    sessions::kick(&state, &app, &client, reason).await?;
     Ok(Json(json!({})))
 }
 
@@ -88,10 +80,7 @@ async fn check_online(
             "client_ids holds at most {MAX_CHECK_IDS} ids."
         )));
     }
-    let online: Vec<&String> = ids
-        .iter()
-        .filter(|id| state.hub.is_online(&app.app_id, id))
-        .collect();
+    let online = sessions::online(&state, &app.app_id, &ids);
     Ok(Json(json!({ "results": online })))
 }
 
@@ -109,21 +98,15 @@ async fn unread_count(
 ) -> Result<Json<Value>> {
     client_id::validate("client_id", &client)?;
     let conv = query.conv_id.filter(|c| !c.is_empty());
-    let count = state
-        .store
-        .unread_count(&app.app_id, &client, conv.as_deref())
-        .await?;
+    let count = clients::unread_count(&state, &app.app_id, &client, conv.as_deref()).await?;
     Ok(Json(json!({ "count": count })))
 }
 
 /// E47 GET /stats: clients online now and distinct clients that logged in today (UTC).
 async fn stats(State(state): State<AppState>, MasterKey(app): MasterKey) -> Result<Json<Value>> {
-    let today = state
-        .store
-        .login_count(&app.app_id, time::utc_day(time::now_ms()))
-        .await?;
+    let (online, today) = clients::stats(&state, &app.app_id).await?;
     Ok(Json(json!({"result": {
-        "online_user_count": state.hub.online_count(&app.app_id),
+        "online_user_count": online,
         "user_count_today": today,
     }})))
 }

@@ -4,13 +4,13 @@
 use super::conversations::{list_kinds, ListQuery};
 use super::json::Query;
 use super::MasterKey;
+use crate::app::history::HistoryScope;
 use crate::app::history::{self, HistoryParams};
 use crate::app::render;
 use crate::domain::client_id;
 use crate::domain::conversation::Kind;
 use crate::error::Result;
 use crate::state::AppState;
-use crate::store::messages::HistoryScope;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};

@@ -18,6 +18,6 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
-    state.store.ping().await?;
+    crate::app::clients::ready(&state).await?;
     Ok(Json(json!({"status": "ready"})))
 }

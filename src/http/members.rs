@@ -74,10 +74,7 @@ async fn change_members(
     add: bool,
 ) -> Result<Json<Value>> {
     let ids = body.ids()?;
-    let conv = state
-        .store
-        .conversation_of_kind(app, id, Conversations::KINDS)
-        .await?;
+    let conv = crate::app::conversations::of_kind(&state, app, id, Conversations::KINDS).await?;
     let at = if add {
         membership::add_members(state, app, &conv, &ids, "").await?
     } else {
@@ -124,10 +121,7 @@ async fn set_mutes(
     mute: bool,
 ) -> Result<Json<Value>> {
     let ids = body.ids()?;
-    let conv = state
-        .store
-        .conversation_of_kind(app, id, Conversations::KINDS)
-        .await?;
+    let conv = crate::app::conversations::of_kind(&state, app, id, Conversations::KINDS).await?;
     let at = membership::set_mutes(&state, app, &conv, &ids, mute).await?;
     Ok(updated(at, id))
 }
@@ -151,10 +145,7 @@ async fn chat_room_members(
     MasterKey(app): MasterKey,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, ChatRooms::KINDS)
-        .await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, ChatRooms::KINDS).await?;
     let mut online = state.hub.chat_room_members(&app.app_id, &id);
     online.truncate(CHAT_ROOM_SAMPLE);
     Ok(Json(json!({"result": online})))
@@ -166,10 +157,7 @@ async fn chat_room_online_count(
     MasterKey(app): MasterKey,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, ChatRooms::KINDS)
-        .await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, ChatRooms::KINDS).await?;
     let count = state.hub.chat_room_members(&app.app_id, &id).len();
     Ok(Json(json!({"result": count})))
 }

@@ -3,6 +3,7 @@
 
 use super::json::{required, Body, Query};
 use super::{Family, MasterKey};
+use crate::app::history::HistoryScope;
 use crate::app::history::{self, HistoryParams};
 use crate::app::patch::{self, MessageRef};
 use crate::app::render;
@@ -12,7 +13,6 @@ use crate::domain::message::Priority;
 use crate::error::{code, Error, Result};
 use crate::ratelimit::Family as Quota;
 use crate::state::AppState;
-use crate::store::messages::HistoryScope;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -100,10 +100,7 @@ async fn send_message<F: Family>(
     Body(body): Body<SendBody>,
 ) -> Result<Json<Value>> {
     let request = body.into_request(&id, F::KINDS)?;
-    state
-        .limits
-        .check(&state.store, &app, Quota::Messages)
-        .await?;
+    crate::app::quota::rest(&state, &app, Quota::Messages).await?;
     let sent = send::send(&state, &app.app_id, request).await?;
     Ok(Json(
         json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp}),
@@ -117,10 +114,7 @@ async fn list<F: Family>(
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Value>> {
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, F::KINDS)
-        .await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, F::KINDS).await?;
     let messages = history::history(&state, &app, HistoryScope::Conversation(&id), &params).await?;
     Ok(Json(Value::Array(
         messages.iter().map(render::history_item).collect(),
@@ -178,10 +172,7 @@ async fn edit<F: Family>(
 ) -> Result<Json<Value>> {
     let data = message_text(body.message)?;
     let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
-    state
-        .limits
-        .check(&state.store, &app, Quota::Messages)
-        .await?;
+    crate::app::quota::rest(&state, &app, Quota::Messages).await?;
     patch::patch(&state, &app.app_id, F::KINDS, &target, Some(data), false).await?;
     Ok(Json(json!({})))
 }
@@ -194,10 +185,7 @@ async fn recall<F: Family>(
     Body(body): Body<PatchBody>,
 ) -> Result<Json<Value>> {
     let target = message_ref(id, message_id, body.from_client, body.timestamp)?;
-    state
-        .limits
-        .check(&state.store, &app, Quota::Messages)
-        .await?;
+    crate::app::quota::rest(&state, &app, Quota::Messages).await?;
     patch::patch(&state, &app.app_id, F::KINDS, &target, None, false).await?;
     Ok(Json(json!({})))
 }

@@ -12,6 +12,7 @@ pub mod json;
 mod members;
 mod messages;
 mod service;
+mod uplink;
 
 pub use auth::{AppKey, MasterKey};
 
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router::<Conversations>("/conversations"))
         .merge(messages::router::<ChatRooms>("/chatrooms"))
         .merge(service::router())
+        .merge(uplink::router())
         .merge(broadcasts::router())
         .merge(global::router())
         .merge(clients::router());

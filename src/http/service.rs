@@ -4,17 +4,17 @@
 use super::json::{required, Body, Query};
 use super::messages::{message_ref, message_text, timestamp_field, DeleteQuery, SendBody};
 use super::MasterKey;
+use crate::app::history::HistoryScope;
 use crate::app::history::{self, HistoryParams};
 use crate::app::service::{self, SERVICE};
+use crate::app::subscriptions::{self, Subscription, SubscriptionCursor};
 use crate::app::{patch, render};
 use crate::domain::app::App;
 use crate::domain::client_id;
-use crate::domain::message::{check_client_list, MessageKind};
+use crate::domain::message::check_client_list;
 use crate::error::{code, Error, Result};
 use crate::ratelimit::Family as Quota;
 use crate::state::AppState;
-use crate::store::messages::HistoryScope;
-use crate::store::subscriptions::{Subscription, SubscriptionCursor};
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -76,14 +76,8 @@ async fn subscribe(
 ) -> Result<Json<Value>> {
     let client = required("client_id", body.client_id)?;
     client_id::validate("client_id", &client)?;
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, SERVICE)
-        .await?;
-    state
-        .store
-        .subscribe(&app.app_id, &id, &client, state.clock.now_ms())
-        .await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, SERVICE).await?;
+    subscriptions::subscribe(&state, &app.app_id, &id, &client).await?;
     Ok(Json(json!({})))
 }
 
@@ -93,11 +87,8 @@ async fn unsubscribe(
     MasterKey(app): MasterKey,
     Path((id, client)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, SERVICE)
-        .await?;
-    state.store.unsubscribe(&app.app_id, &id, &client).await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, SERVICE).await?;
+    subscriptions::unsubscribe(&state, &app.app_id, &id, &client).await?;
     Ok(Json(json!({})))
 }
 
@@ -129,14 +120,10 @@ async fn list_subscribers(
     Query(page): Query<SubscriberPage>,
 ) -> Result<Json<Value>> {
     let limit = page_limit(page.limit.as_deref(), SUBSCRIBER_PAGE, SUBSCRIBER_PAGE)?;
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, SERVICE)
-        .await?;
-    let found = state
-        .store
-        .subscribers_page(&app.app_id, &id, page.client_id.as_deref(), limit)
-        .await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, SERVICE).await?;
+    let found =
+        subscriptions::subscribers_page(&state, &app.app_id, &id, page.client_id.as_deref(), limit)
+            .await?;
     Ok(Json(Value::Array(
         found.iter().map(subscription_item).collect(),
     )))
@@ -148,11 +135,8 @@ async fn count_subscribers(
     MasterKey(app): MasterKey,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, SERVICE)
-        .await?;
-    let count = state.store.subscriber_count(&app.app_id, &id).await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, SERVICE).await?;
+    let count = subscriptions::subscriber_count(&state, &app.app_id, &id).await?;
     Ok(Json(json!({"count": count})))
 }
 
@@ -187,10 +171,7 @@ async fn broadcast(
     let mut request =
         crate::app::send::SendRequest::new(&id, SERVICE, &from, message_text(body.message)?);
     request.push_data = push_text(body.push)?;
-    state
-        .limits
-        .check(&state.store, &app, Quota::Subscription)
-        .await?;
+    crate::app::quota::rest(&state, &app, Quota::Subscription).await?;
     let sent = service::broadcast_to_subscribers(&state, &app.app_id, request).await?;
     Ok(Json(
         json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp}),
@@ -214,10 +195,7 @@ async fn send_to_subscribers(
     let mut request = body.send.into_request(&id, SERVICE)?;
     request.to_clients = body.to_clients.unwrap_or_default();
     check_client_list("to_clients", &request.to_clients)?;
-    state
-        .limits
-        .check(&state.store, &app, Quota::Messages)
-        .await?;
+    crate::app::quota::rest(&state, &app, Quota::Messages).await?;
     let sent = service::send_to_subscribers(&state, &app.app_id, request).await?;
     Ok(Json(
         json!({"msg-id": sent.message.msg_id, "timestamp": sent.message.timestamp}),
@@ -230,20 +208,6 @@ struct ServicePatchBody {
     message: Option<Value>,
     timestamp: Option<Value>,
     to_clients: Option<Vec<String>>,
-}
-
-/// The quota an edit or recall counts against: that of the message's own family.
-async fn patch_quota(state: &AppState, app: &App, conv: &str, msg_id: &str) -> Result<Quota> {
-    let found = state
-        .store
-        .find_message(&app.app_id, conv, msg_id)
-        .await?
-        .ok_or_else(Error::message_not_found)?;
-    Ok(match found.kind {
-        MessageKind::SubscriberBroadcast => Quota::Subscription,
-        MessageKind::GlobalBroadcast => Quota::Broadcast,
-        _ => Quota::Messages,
-    })
 }
 
 /// E36 PUT .../messages/{message_id}: a broadcast (only for those who have not received it
@@ -280,8 +244,9 @@ async fn patch_message(
 ) -> Result<Json<Value>> {
     check_client_list("to_clients", body.to_clients.as_deref().unwrap_or_default())?;
     let target = message_ref(conv, message_id, body.from_client, body.timestamp)?;
-    let quota = patch_quota(state, app, &target.conv_id, &target.msg_id).await?;
-    state.limits.check(&state.store, app, quota).await?;
+    let quota =
+        subscriptions::patch_family(state, &app.app_id, &target.conv_id, &target.msg_id).await?;
+    crate::app::quota::rest(&state, app, quota).await?;
     patch::patch(state, &app.app_id, SERVICE, &target, data, false).await?;
     Ok(Json(json!({})))
 }
@@ -306,10 +271,7 @@ async fn subscriber_messages(
     Path((id, client)): Path<(String, String)>,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Value>> {
-    state
-        .store
-        .conversation_of_kind(&app.app_id, &id, SERVICE)
-        .await?;
+    crate::app::conversations::of_kind(&state, &app.app_id, &id, SERVICE).await?;
     let scope = HistoryScope::Subscriber {
         conv: &id,
         client: &client,
@@ -354,10 +316,15 @@ async fn subscriptions_of_client(
             ))
         }
     };
-    let found = state
-        .store
-        .subscriptions_of_client(&app.app_id, &client, cursor.as_ref(), newest_first, limit)
-        .await?;
+    let found = subscriptions::of_client(
+        &state,
+        &app.app_id,
+        &client,
+        cursor.as_ref(),
+        newest_first,
+        limit,
+    )
+    .await?;
     Ok(Json(Value::Array(
         found.iter().map(subscription_item).collect(),
     )))

@@ -1,0 +1,29 @@
+//! Clients seen by the admin: unread counts (E42), stats (E47) and readiness of the store.
+
+use crate::domain::time;
+use crate::error::Result;
+use crate::state::AppState;
+
+/// The sum over the client's conversations of `last_seq - read_seq` (or one conversation).
+pub async fn unread_count(
+    state: &AppState,
+    app: &str,
+    client: &str,
+    conv: Option<&str>,
+) -> Result<i64> {
+    state.store.unread_count(app, client, conv).await
+}
+
+/// (clients online now, distinct clients that logged in today, UTC).
+pub async fn stats(state: &AppState, app: &str) -> Result<(usize, i64)> {
+    let today = state
+        .store
+        .login_count(app, time::utc_day(time::now_ms()))
+        .await?;
+    Ok((state.hub.online_count(app), today))
+}
+
+/// For `/readyz`: can the database answer?
+pub async fn ready(state: &AppState) -> Result<()> {
+    state.store.ping().await
+}
