@@ -25,10 +25,13 @@ enum Kind {
     Conversations,
 }
 
+/// The limiter of one app and quota kind, with the rate it was built for.
+type Limiters = HashMap<(String, Kind), (u32, Arc<KeyedLimiter>)>;
+
 /// Per-client quotas of every app.
 pub struct ClientQuotas {
     clock: ServerClock,
-    limiters: Mutex<HashMap<(String, Kind), (u32, Arc<KeyedLimiter>)>>,
+    limiters: Mutex<Limiters>,
 }
 
 impl ClientQuotas {

@@ -82,7 +82,7 @@ async fn authenticate(
     user_id: &str,
     headers: &HeaderMap,
 ) -> Result<Arc<App>, Error> {
-    let app = crate::app::sessions::find_app(&state, app_id)
+    let app = crate::app::sessions::find_app(state, app_id)
         .await?
         .ok_or(Error::Unauthorized)?;
     let header = |name: &str| {

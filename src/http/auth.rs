@@ -68,7 +68,7 @@ async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<(Arc<App>
         ],
     )
     .ok_or(Error::Unauthorized)?;
-    let app = crate::app::sessions::find_app(&state, app_id)
+    let app = crate::app::sessions::find_app(state, app_id)
         .await?
         .ok_or(Error::Unauthorized)?;
     if let Some(master) = header(headers, &["x-avoscloud-master-key", "x-uluru-master-key"]) {

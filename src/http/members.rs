@@ -74,7 +74,7 @@ async fn change_members(
     add: bool,
 ) -> Result<Json<Value>> {
     let ids = body.ids()?;
-    let conv = crate::app::conversations::of_kind(&state, app, id, Conversations::KINDS).await?;
+    let conv = crate::app::conversations::of_kind(state, app, id, Conversations::KINDS).await?;
     let at = if add {
         membership::add_members(state, app, &conv, &ids, "").await?
     } else {

@@ -246,7 +246,7 @@ async fn patch_message(
     let target = message_ref(conv, message_id, body.from_client, body.timestamp)?;
     let quota =
         subscriptions::patch_family(state, &app.app_id, &target.conv_id, &target.msg_id).await?;
-    crate::app::quota::rest(&state, app, quota).await?;
+    crate::app::quota::rest(state, app, quota).await?;
     patch::patch(state, &app.app_id, SERVICE, &target, data, false).await?;
     Ok(Json(json!({})))
 }
