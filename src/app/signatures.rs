@@ -100,11 +100,15 @@ pub fn verify(
             with_self.push(session.client.to_string());
             matches(members, None) || matches(&with_self, None)
         }
+        // JS SDK 4.x hands its factory `add`/`remove` for `invite`/`kick`: either is taken.
         Signing::Member {
             conv_id,
             members,
             action,
-        } => matches(members, Some((conv_id, action))),
+        } => {
+            let legacy = if action == INVITE { "add" } else { "remove" };
+            matches(members, Some((conv_id, action))) || matches(members, Some((conv_id, legacy)))
+        }
     };
     if ok {
         Ok(())
