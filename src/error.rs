@@ -13,6 +13,7 @@ pub mod code {
     pub const INTERNAL: i64 = 1;
     pub const OBJECT_NOT_FOUND: i64 = 101;
     pub const INVALID_KEY_NAME: i64 = 105;
+    pub const INVALID_NESTED_KEY: i64 = 121;
     pub const MALFORMED_JSON: i64 = 107;
     pub const INVALID_TYPE: i64 = 111;
     pub const MISSING_REQUIRED: i64 = 113;

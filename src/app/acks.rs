@@ -149,3 +149,18 @@ pub fn after_own_send(state: &AppState, session: &ClientSession, message: &Messa
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AckWaiters;
+
+    #[test]
+    fn only_the_destination_completes_a_wait() {
+        let waiters = AckWaiters::default();
+        let mut waiting = waiters.wait_for("app", "mid", "bob");
+        waiters.acknowledged("app", "mid", "mallory");
+        assert!(waiting.try_recv().is_err(), "another client's ack does not count");
+        waiters.acknowledged("app", "mid", "bob");
+        assert_eq!(waiting.try_recv().ok().as_deref(), Some("bob"));
+    }
+}

@@ -33,7 +33,7 @@ pub fn check_value(value: &Value, depth: usize) -> Result<()> {
             for (key, inner) in map {
                 if key.contains('.') || (key.starts_with('$')) {
                     return Err(Error::bad_request(
-                        121,
+                        crate::error::code::INVALID_NESTED_KEY,
                         format!("Invalid key in object: {key:?}."),
                     ));
                 }
