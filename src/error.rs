@@ -42,11 +42,16 @@ pub mod code {
     pub const NORMAL_CONVERSATION_REQUIRED: i64 = 4314;
     pub const CONVERSATION_MEMBERSHIP_REQUIRED: i64 = 4317;
     pub const CONVERSATION_API_QUOTA_EXCEEDED: i64 = 4318;
+    pub const CONVERSATION_OPERATION_UNAUTHORIZED: i64 = 4320;
+    pub const UNKNOWN_CONVERSATION_ROLE: i64 = 4321;
     pub const TEMPORARY_CONVERSATION_EXPIRED: i64 = 4323;
     pub const CONVERSATION_NEED_OWNER: i64 = 4324;
     pub const INVALID_MESSAGING_TARGET: i64 = 4401;
     pub const MESSAGE_OWNERSHIP_REQUIRED: i64 = 4403;
     pub const MESSAGE_NOT_FOUND: i64 = 4404;
+    pub const BLACKLIST_SIGNATURE_FAILED: i64 = 4546;
+    pub const BLOCKED_BY_CONV: i64 = 4548;
+    pub const SILENCED: i64 = 4563;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -130,6 +130,7 @@ pub async fn run_with_clock(
     };
     app::startup::announce(&state).await;
     app::uplink::spawn_dispatcher(state.clone());
+    app::notifications::spawn_pruner(state.clone());
     let router = gateway::router(state.clone(), http::router(state));
     let signal = shutdown.clone();
     // No Nagle: pushes are small frames, and Nagle plus the peer's delayed ACK would hold a

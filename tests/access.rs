@@ -31,6 +31,7 @@ mod access {
 
     mod holes;
     mod kicks;
+    mod moderation;
     mod policy;
     mod quotas;
     mod signatures;

@@ -1091,21 +1091,107 @@ async fn a_client_that_stops_reading_is_closed_and_does_not_delay_others() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn the_notifications_endpoint_answers_empty_for_sdk_reconnects() {
-    let server = Server::start(Backend::Sqlite).await;
+/// Permanent notifications kept for a client (protocol.md 7.2): an invite made while it was
+/// offline, in the JS shape (`notification_type=permanent`) and in Swift's, readable with its
+/// session token (`X-LC-IM-Session-Token`) or the master key, never with the app key alone.
+async fn notifications_are_kept_for_offline_clients(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut alice = server.connect("lc.protobuf2.3").await;
+    let opened = alice.open("alice", SessionCommand::default()).await;
+    let token = opened.session_message.unwrap().st.unwrap();
+    drop(alice);
+    let (_, conv) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/conversations",
+            Some(json!({"name": "n", "m": ["bob"]})),
+        )
+        .await;
+    let cid = conv["objectId"].as_str().unwrap().to_owned();
+    server
+        .rest(
+            Method::POST,
+            &format!("/1.2/rtm/conversations/{cid}/members"),
+            Some(json!({"client_ids": ["alice"]})),
+        )
+        .await;
+    server
+        .rest(
+            Method::PUT,
+            &format!("/1.2/rtm/conversations/{cid}"),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
     let path = "/1.1/rtm/notifications?client_id=alice&start_ts=0&notification_type=permanent";
-    let (status, body) = server
+    let (status, _) = server
         .rest_with(Method::GET, path, None, gateway_support::APP_KEY)
         .await;
+    assert_eq!(status, 401, "the app key alone is not enough");
+    let response = server
+        .http
+        .get(format!("http://{}{path}", server.addr))
+        .header("X-LC-Id", gateway_support::APP_ID)
+        .header("X-LC-Key", gateway_support::APP_KEY)
+        .header("X-LC-IM-Session-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["hasMore"], json!(false));
+    let items = body["notifications"].as_array().unwrap();
+    let ops: Vec<&str> = items.iter().map(|n| n["op"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["joined", "updated"], "{body}");
+    assert_eq!(items[0]["cid"], cid.as_str());
+    assert_eq!(items[0]["cmd"], "conv");
+    assert!(items[0]["serverTs"].as_i64().unwrap() > 0);
+    let attr: Value = serde_json::from_str(items[1]["attr"]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(attr["name"], "renamed");
+    // Swift's shape, with the master key; `start_ts` after the first leaves the second.
+    let first = items[0]["serverTs"].as_i64().unwrap();
+    let (status, swift) = server
+        .rest(
+            Method::GET,
+            &format!("/1.1/rtm/notifications?client_id=alice&start_ts={first}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        (body["hasMore"].clone(), body["notifications"].clone()),
-        (json!(false), json!([]))
+    let permanent = swift["permanent"]["notifications"].as_array().unwrap();
+    assert!(permanent
+        .iter()
+        .all(|n| n["op"] != "joined" || n["serverTs"].as_i64() > Some(first)));
+    assert!(
+        permanent
+            .iter()
+            .any(|n| n["op"] == "updated" && n["attr"]["name"] == "renamed"),
+        "{swift}"
     );
-    let (status, _) = server.rest_with(Method::GET, path, None, "wrong").await;
-    assert_eq!(status, 401);
+    // Another client's token does not read alice's notifications.
+    let mut bob = server.connect("lc.protobuf2.3").await;
+    let bob_token = bob.open("bob", SessionCommand::default()).await;
+    let bob_token = bob_token.session_message.unwrap().st.unwrap();
+    let response = server
+        .http
+        .get(format!("http://{}{path}", server.addr))
+        .header("X-LC-Id", gateway_support::APP_ID)
+        .header("X-LC-Key", gateway_support::APP_KEY)
+        .header("X-LC-IM-Session-Token", &bob_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn notifications_are_kept_for_offline_clients_on_sqlite() {
+    notifications_are_kept_for_offline_clients(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn notifications_are_kept_for_offline_clients_on_postgres() {
+    notifications_are_kept_for_offline_clients(Backend::Postgres).await;
 }
 
 #[tokio::test]

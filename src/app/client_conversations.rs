@@ -7,7 +7,7 @@ use crate::app::actor::ClientSession;
 use crate::app::conversations::{self, CreateConversation};
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
-use crate::app::{membership, render};
+use crate::app::{membership, notifications, render};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::error::Result;
 use crate::hub::push::{envelope, PERMANENT};
@@ -57,6 +57,13 @@ pub async fn start(
             .cloned()
             .collect();
         if !invited.is_empty() {
+            let body = ConvCommand {
+                cid: Some(conv.id.clone()),
+                init_by: Some(session.client.to_string()),
+                m: invited.clone(),
+                ..Default::default()
+            };
+            notifications::record(state, session.app_id(), &invited, OpType::Joined, &body).await?;
             let event = Event::Membership {
                 conv_id: conv.id.clone(),
                 change: MembershipChange::Joined,
@@ -113,29 +120,66 @@ pub async fn update(
         conversations::update(state, app, &conv.id, ALL_KINDS, attr.clone()).await?;
     let modified = attr_modified(&attr, &updated);
     let udate = crate::domain::time::iso(updated_at);
-    let mut push = envelope(CommandType::Conv, Some(OpType::Updated));
-    push.notification_type = Some(PERMANENT);
-    push.conv_message = Some(ConvCommand {
+    let body = ConvCommand {
         cid: Some(conv.id.clone()),
         init_by: Some(session.client.to_string()),
         attr: json(&Value::Object(attr)),
         attr_modified: json(&modified),
         udate: Some(udate),
         ..Default::default()
-    });
-    let recipients = match conv.kind {
-        Kind::ChatRoom => Recipients::ChatRoom(conv.id.clone()),
-        _ => Recipients::Clients(state.store.members(app, &conv.id).await?),
     };
-    let event = Event::Push {
-        command: Box::new(push),
-        exclude_session: Some(session.session),
-    };
-    state.hub.publish(app, recipients, event);
+    announce_update(state, app, &conv, body, Some(session.session)).await?;
     Ok(Updated {
         updated_at,
         modified,
     })
+}
+
+/// Pushes `conv updated` to the participants (kept as a notification for members; chat
+/// rooms get it live only). REST updates (E03) announce the same way.
+pub async fn announce_update(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    body: ConvCommand,
+    exclude_session: Option<u64>,
+) -> Result<()> {
+    if conv.kind == Kind::ChatRoom {
+        let mut push = envelope(CommandType::Conv, Some(OpType::Updated));
+        push.notification_type = Some(PERMANENT);
+        push.conv_message = Some(body);
+        let event = Event::Push {
+            command: Box::new(push),
+            exclude_session,
+        };
+        state
+            .hub
+            .publish(app, Recipients::ChatRoom(conv.id.clone()), event);
+        return Ok(());
+    }
+    let members = state.store.members(app, &conv.id).await?;
+    notifications::conv(state, app, members, OpType::Updated, body, exclude_session).await
+}
+
+/// E03 and the other REST updates: the same update and push, by the admin.
+pub async fn admin_update(
+    state: &AppState,
+    app: &str,
+    id: &str,
+    kinds: &[Kind],
+    body: Map<String, Value>,
+) -> Result<i64> {
+    let (updated_at, updated) = conversations::update(state, app, id, kinds, body.clone()).await?;
+    let modified = attr_modified(&body, &updated);
+    let push = ConvCommand {
+        cid: Some(updated.id.clone()),
+        attr: json(&Value::Object(body)),
+        attr_modified: json(&modified),
+        udate: Some(crate::domain::time::iso(updated_at)),
+        ..Default::default()
+    };
+    announce_update(state, app, &updated, push, None).await?;
+    Ok(updated_at)
 }
 
 /// Mutes or unmutes the conversation for the client itself. Returns `updatedAt`.
@@ -172,7 +216,7 @@ pub fn json(value: &Value) -> Option<JsonObjectMessage> {
 
 /// For every key path of the request, the resulting value at that path, nested
 /// (`{"attr.lee": "yeh"}` -> `{"attr": {"lee": "yeh"}}`), as Swift merges it.
-fn attr_modified(request: &Map<String, Value>, updated: &Conversation) -> Value {
+pub(crate) fn attr_modified(request: &Map<String, Value>, updated: &Conversation) -> Value {
     let rendered = render::conversation(updated);
     let mut out = Map::new();
     for (path, requested) in request {

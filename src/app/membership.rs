@@ -4,11 +4,13 @@ use crate::app::actor::ClientSession;
 use crate::app::client_conversations::{find, join_room, leave_room};
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
+use crate::app::{moderation, notifications};
 use crate::domain::client_id;
 use crate::domain::conversation::{Conversation, Kind, MAX_MEMBERS, MAX_TEMPORARY_MEMBERS};
 use crate::domain::time;
 use crate::error::{code, Error, Result};
 use crate::hub::{Event, MembershipChange, Recipients};
+use crate::proto::{ConvCommand, OpType};
 use crate::state::AppState;
 
 /// At most this many ids in one members or mutes call.
@@ -53,7 +55,7 @@ pub async fn add_members(
         .await?;
     if !added.is_empty() {
         let members = state.store.members(app, &conv.id).await?;
-        announce(state, app, &conv.id, &added, &members, initiator, true);
+        announce(state, app, &conv.id, &added, &members, initiator, true).await?;
     }
     Ok(updated_at)
 }
@@ -71,12 +73,14 @@ pub async fn remove_members(
     let (updated_at, removed) = state.store.remove_members(app, conv, clients, now).await?;
     if !removed.is_empty() {
         let members = state.store.members(app, &conv.id).await?;
-        announce(state, app, &conv.id, &removed, &members, initiator, false);
+        announce(state, app, &conv.id, &removed, &members, initiator, false).await?;
     }
     Ok(updated_at)
 }
 
-fn announce(
+/// Pushes `joined`/`left` to the changed clients and `members_joined`/`members_left` to
+/// the others, and keeps both as permanent notifications.
+async fn announce(
     state: &AppState,
     app: &str,
     conv: &str,
@@ -84,7 +88,7 @@ fn announce(
     members: &[String],
     initiator: &str,
     joined: bool,
-) {
+) -> Result<()> {
     let (to_changed, to_others) = if joined {
         (MembershipChange::Joined, MembershipChange::MembersJoined)
     } else {
@@ -101,6 +105,20 @@ fn announce(
         members: changed.to_vec(),
         initiator: initiator.to_owned(),
     };
+    let body = ConvCommand {
+        cid: Some(conv.to_owned()),
+        init_by: Some(initiator.to_owned()),
+        m: changed.to_vec(),
+        udate: Some(time::iso(time::now_ms())),
+        ..Default::default()
+    };
+    let (op_changed, op_others) = if joined {
+        (OpType::Joined, OpType::MembersJoined)
+    } else {
+        (OpType::Left, OpType::MembersLeft)
+    };
+    notifications::record(state, app, changed, op_changed, &body).await?;
+    notifications::record(state, app, &others, op_others, &body).await?;
     state.hub.publish(
         app,
         Recipients::Clients(changed.to_vec()),
@@ -111,6 +129,7 @@ fn announce(
             .hub
             .publish(app, Recipients::Clients(others), event(to_others));
     }
+    Ok(())
 }
 
 /// Adds or removes mutes (no offline push for those clients). Returns `updatedAt`.
@@ -263,7 +282,17 @@ async fn members(
         }
     }
     let ids = if adding {
-        ids
+        let mut welcome = Vec::new();
+        let mut blocked = Vec::new();
+        for id in ids {
+            if moderation::is_blocked(state, app, &conv.id, &id).await? {
+                blocked.push(id);
+            } else {
+                welcome.push(id);
+            }
+        }
+        change.fail(code::BLOCKED_BY_CONV, blocked);
+        welcome
     } else {
         let (owner, rest): (Vec<String>, Vec<String>) = ids
             .into_iter()

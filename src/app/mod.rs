@@ -17,6 +17,8 @@ pub mod directory;
 pub mod fields;
 pub mod history;
 pub mod membership;
+pub mod moderation;
+pub mod notifications;
 pub mod patch;
 pub mod policy;
 pub mod quota;

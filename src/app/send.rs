@@ -2,6 +2,7 @@
 //! sends, broadcasts, Agora, WebSocket `direct`) comes here:
 //! validate -> authorize -> persist -> answer -> fan out.
 
+use crate::app::moderation;
 use crate::app::policy::{self, Action};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::message::{self, Message, MessageKind, Priority};
@@ -126,6 +127,14 @@ pub async fn admit(state: &AppState, app: &str, request: &SendRequest) -> Result
         .await?;
     if let Origin::Session { .. } = request.origin {
         policy::authorize_client(state, app, &request.from_client, &conv, Action::Send).await?;
+        if conv.kind != Kind::Service
+            && moderation::is_silenced(state, app, &conv.id, &request.from_client).await?
+        {
+            return Err(Error::forbidden(
+                code::SILENCED,
+                "You are silenced in this conversation.",
+            ));
+        }
         if let Some(app) = state.apps.get(&state.store, app).await? {
             state.client_quotas.message(&app, &request.from_client)?;
         }

@@ -2,6 +2,7 @@
 //! `st` from an earlier login, or a login signature when the app requires one), tokens,
 //! daily login records, and forced kicks (E43), which void earlier tokens and signatures.
 
+use crate::app::actor::ClientSession;
 use crate::app::session_token::{self, Claims};
 use crate::domain::app::App;
 use crate::domain::{signature, time};
@@ -74,6 +75,24 @@ pub fn authenticate(
     } else {
         refused
     }
+}
+
+/// The client an IM session token (`st`) of `app` was issued to, if it is valid and was
+/// not revoked (REST calls the SDKs make with `X-LC-IM-Session-Token`).
+pub fn client_of_token(state: &AppState, app: &Arc<App>, token: &str) -> Option<ClientSession> {
+    let claims = session_token::verify(&app.app_id, &app.master_key, token, time::now_ms())?;
+    let issued_at = claims.expires_at_ms - token_ttl_ms(state);
+    if state
+        .revocations
+        .is_revoked(&app.app_id, &claims.client, issued_at)
+    {
+        return None;
+    }
+    Some(ClientSession {
+        app: Arc::clone(app),
+        client: Arc::from(claims.client.as_str()),
+        session: 0,
+    })
 }
 
 fn token_ttl_ms(state: &AppState) -> i64 {

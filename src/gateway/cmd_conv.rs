@@ -5,7 +5,7 @@
 
 use super::connection::Conn;
 use super::session::Current;
-use super::{cmd_members, cmd_update, reply};
+use super::{cmd_members, cmd_moderation, cmd_update, reply};
 use crate::app::client_conversations;
 pub use crate::app::client_conversations::{json, ALL_KINDS};
 use crate::app::conversation_info;
@@ -54,6 +54,15 @@ pub async fn handle(
         Some(OpType::Members) => members(conn, current, &command).await,
         Some(OpType::IsMember) => is_member(conn, current, &command).await,
         Some(OpType::MaxRead) => max_read(conn, current, &command).await,
+        Some(OpType::MemberInfoUpdate) => {
+            cmd_moderation::member_info_update(conn, current, &command).await
+        }
+        Some(
+            op @ (OpType::AddShutup
+            | OpType::RemoveShutup
+            | OpType::QueryShutup
+            | OpType::CheckShutup),
+        ) => cmd_moderation::shutup(conn, current, &command, op).await,
         _ => Err(Error::bad_request(
             reply::UNPARSEABLE_RAW_MESSAGE,
             "This conversation operation is not supported.",

@@ -2,7 +2,10 @@
 //! the push-service commands needs an open session (else `4105 SESSION_REQUIRED`).
 
 use super::connection::{close, Conn};
-use super::{cmd_conv, cmd_logs, cmd_message, cmd_patch, cmd_query, cmd_read, cmd_session, reply};
+use super::{
+    cmd_conv, cmd_logs, cmd_message, cmd_moderation, cmd_patch, cmd_query, cmd_read, cmd_session,
+    reply,
+};
 use crate::app::quota::CommandVerdict;
 use crate::app::send::{self, SendRequest};
 use crate::error::code;
@@ -84,6 +87,9 @@ async fn with_session(
         (CommandType::Ack, _) => cmd_message::ack(conn, &current, command).await,
         (CommandType::Read, _) => cmd_read::read(conn, &current, command).await,
         (CommandType::Logs, _) => cmd_logs::logs(conn, &current, command).await,
+        (CommandType::Blacklist, op) => {
+            cmd_moderation::blacklist(conn, &current, command, op).await
+        }
         (CommandType::Patch, Some(OpType::Modify)) => {
             cmd_patch::modify(conn, &current, command).await
         }

@@ -13,6 +13,7 @@ mod cmd_conv;
 mod cmd_logs;
 mod cmd_members;
 mod cmd_message;
+mod cmd_moderation;
 mod cmd_patch;
 mod cmd_query;
 mod cmd_read;

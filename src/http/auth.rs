@@ -48,6 +48,29 @@ impl FromRequestParts<AppState> for AppKey {
     }
 }
 
+/// The master key (the admin), or the app key with an IM session token
+/// (`X-LC-IM-Session-Token`, the `st` of a login): the client it was issued to.
+pub struct ImCaller(pub crate::app::actor::Actor);
+
+impl FromRequestParts<AppState> for ImCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (app, master) = authenticate(&parts.headers, state).await?;
+        if master {
+            return Ok(ImCaller(crate::app::actor::Actor::Admin(app)));
+        }
+        let token =
+            header(&parts.headers, &["x-lc-im-session-token"]).ok_or(Error::Unauthorized)?;
+        let session =
+            crate::app::sessions::client_of_token(state, &app, token).ok_or(Error::Unauthorized)?;
+        Ok(ImCaller(crate::app::actor::Actor::Client(session)))
+    }
+}
+
 fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
     names
         .iter()

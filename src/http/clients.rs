@@ -1,11 +1,11 @@
 //! Clients and their sessions: kick (E43), online check (E41), unread count (E42), stats
-//! (E47), and the SDKs' reliable-notification fetch (`GET /1.1/rtm/notifications`).
+//! (E47).
 //!
 //! Unread counts come from stored positions: the sum over the client's conversations of
 //! `last_seq - read_seq`. A client's own WebSocket sends move its read position, so its
 //! own messages are not counted; messages sent "from" it over REST are.
 
-use super::json::{required, Body, Query};
+use super::json::{Body, Query};
 use super::{AppKey, MasterKey};
 use crate::app::{clients, sessions};
 use crate::domain::client_id;
@@ -27,11 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/clients/check-online", post(check_online))
         .route("/clients/{client_id}/unread-count", get(unread_count))
         .route("/stats", get(stats))
-}
-
-/// Routes at the root: the v1.1 path the SDKs call.
-pub fn sdk_router() -> Router<AppState> {
-    Router::new().route("/1.1/rtm/notifications", get(notifications))
 }
 
 #[derive(Deserialize)]
@@ -109,25 +104,4 @@ async fn stats(State(state): State<AppState>, MasterKey(app): MasterKey) -> Resu
         "online_user_count": online,
         "user_count_today": today,
     }})))
-}
-
-#[derive(Deserialize)]
-struct NotificationsQuery {
-    client_id: Option<String>,
-}
-
-/// GET /1.1/rtm/notifications: reliable notifications missed while offline. None are kept
-/// yet, so the answer is always empty, in both the JS (`notifications`, `hasMore`) and the
-/// Swift (`permanent`, `droppable`) shapes; the SDKs then rely on live pushes and queries.
-async fn notifications(
-    AppKey(_app): AppKey,
-    Query(query): Query<NotificationsQuery>,
-) -> Result<Json<Value>> {
-    required("client_id", query.client_id)?;
-    Ok(Json(json!({
-        "notifications": [],
-        "hasMore": false,
-        "permanent": {"notifications": []},
-        "droppable": {"invalidLocalConvCache": false, "notifications": []},
-    })))
 }

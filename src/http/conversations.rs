@@ -145,7 +145,9 @@ async fn update<F: Family>(
     Path(id): Path<String>,
     Body(body): Body<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    let (updated_at, _) = conversations::update(&state, &app.app_id, &id, F::KINDS, body).await?;
+    let updated_at =
+        crate::app::client_conversations::admin_update(&state, &app.app_id, &id, F::KINDS, body)
+            .await?;
     Ok(Json(json!({"updatedAt": iso(updated_at), "objectId": id})))
 }
 

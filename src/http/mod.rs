@@ -9,12 +9,13 @@ mod conversations;
 mod global;
 mod health;
 pub mod json;
+mod member_info;
 mod members;
 mod messages;
 mod service;
 mod uplink;
 
-pub use auth::{AppKey, MasterKey};
+pub use auth::{AppKey, ImCaller, MasterKey};
 
 use crate::domain::conversation::Kind;
 use crate::error::Error;
@@ -80,7 +81,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/1.2/rtm", rtm)
         .merge(health::router())
         .merge(agora::router())
-        .merge(clients::sdk_router())
+        .merge(member_info::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod counters;
 pub mod import;
 pub mod messages;
+pub mod moderation;
 pub mod positions;
 pub mod query;
 pub mod subscriptions;

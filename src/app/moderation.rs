@@ -1,0 +1,559 @@
+//! Group management by clients: member roles (the creator is always the Owner; Managers
+//! and Members are recorded), silenced members and the conversation's blacklist. Who may
+//! do what is in `docs/policy.md`: Owners and Managers moderate, nobody moderates the
+//! Owner, and a Manager does not moderate other Managers.
+
+use crate::app::actor::ClientSession;
+use crate::app::client_conversations::find;
+use crate::app::membership::{self, ClientChange};
+use crate::app::notifications;
+use crate::app::policy::{self, Action};
+use crate::app::signatures::{self, Signed, Signing};
+use crate::domain::conversation::{Conversation, Kind};
+use crate::domain::{client_id, time};
+use crate::error::{code, Error, Result};
+use crate::proto::{ConvCommand, ConvMemberInfo, OpType};
+use crate::state::AppState;
+pub use crate::store::moderation::ClientList;
+
+pub const OWNER: &str = "Owner";
+pub const MANAGER: &str = "Manager";
+pub const MEMBER: &str = "Member";
+
+/// Ids in one silence or blacklist page at most (JS documents a server default of 10).
+const DEFAULT_PAGE: i64 = 10;
+const MAX_PAGE: i64 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member,
+    Manager,
+    Owner,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Owner => OWNER,
+            Role::Manager => MANAGER,
+            Role::Member => MEMBER,
+        }
+    }
+}
+
+/// A member's role: the creator is the Owner; others as recorded, Member by default.
+pub async fn role_of(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    client: &str,
+) -> Result<Role> {
+    if conv.creator.as_deref() == Some(client) {
+        return Ok(Role::Owner);
+    }
+    let found = state
+        .store
+        .member_roles(app, &conv.id, Some(client), 0, 1)
+        .await?;
+    Ok(match found.first().map(|(_, role, _)| role.as_str()) {
+        Some(MANAGER) => Role::Manager,
+        _ => Role::Member,
+    })
+}
+
+fn unauthorized() -> Error {
+    Error::forbidden(
+        code::CONVERSATION_OPERATION_UNAUTHORIZED,
+        "Your role does not allow this.",
+    )
+}
+
+/// The acting member's role in a normal conversation it belongs to.
+async fn moderator(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+) -> Result<(Conversation, Role)> {
+    let conv = find(state, session, conv_id).await?;
+    if !matches!(conv.kind, Kind::Normal | Kind::Temporary) {
+        return Err(Error::bad_request(
+            code::NORMAL_CONVERSATION_REQUIRED,
+            "Only group conversations have roles.",
+        ));
+    }
+    let app = session.app_id();
+    policy::authorize_client(state, app, &session.client, &conv, Action::ListMembers).await?;
+    let role = role_of(state, app, &conv, &session.client).await?;
+    Ok((conv, role))
+}
+
+/// Whether `actor` may moderate `target` (silence, block, change its role).
+async fn may_moderate(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    actor: Role,
+    target: &str,
+) -> Result<bool> {
+    let target = role_of(state, app, conv, target).await?;
+    Ok(actor == Role::Owner && target != Role::Owner
+        || actor == Role::Manager && target == Role::Member)
+}
+
+/// `member_info_update`: the Owner sets Managers and Members; a Manager promotes Members.
+pub async fn update_role(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    target: &str,
+    role: &str,
+) -> Result<()> {
+    let app = session.app_id();
+    let (conv, actor) = moderator(state, session, conv_id).await?;
+    let new_role = match role {
+        MANAGER => Role::Manager,
+        MEMBER => Role::Member,
+        OWNER => return Err(unauthorized()),
+        _ => {
+            return Err(Error::bad_request(
+                code::UNKNOWN_CONVERSATION_ROLE,
+                "role is Manager or Member.",
+            ))
+        }
+    };
+    client_id::validate("targetClientId", target)?;
+    if !conv.members.iter().any(|m| m == target)
+        && !state.store.is_member(app, &conv.id, target).await?
+    {
+        return Err(Error::forbidden(
+            code::CONVERSATION_MEMBERSHIP_REQUIRED,
+            "The target is not a member.",
+        ));
+    }
+    let current = role_of(state, app, &conv, target).await?;
+    let allowed = target != &*session.client
+        && match actor {
+            Role::Owner => current != Role::Owner,
+            Role::Manager => current == Role::Member && new_role == Role::Manager,
+            Role::Member => false,
+        };
+    if !allowed {
+        return Err(unauthorized());
+    }
+    state
+        .store
+        .set_member_role(app, &conv.id, target, new_role.name(), time::now_ms())
+        .await?;
+    let members = state.store.members(app, &conv.id).await?;
+    let body = ConvCommand {
+        cid: Some(conv.id.clone()),
+        init_by: Some(session.client.to_string()),
+        info: Some(ConvMemberInfo {
+            pid: Some(target.to_owned()),
+            role: Some(new_role.name().to_owned()),
+            info_id: None,
+        }),
+        ..Default::default()
+    };
+    notifications::conv(state, app, members, OpType::MemberInfoChanged, body, None).await
+}
+
+/// `(clientId, role)` of every member with a role, the Owner first (REST
+/// `_ConversationMemberInfo`).
+pub async fn member_infos(
+    state: &AppState,
+    app: &str,
+    conv_id: &str,
+    client: Option<&str>,
+    skip: i64,
+    limit: i64,
+) -> Result<Vec<(String, String, i64)>> {
+    let conv = state.store.find_conversation(app, conv_id).await?;
+    let Some(conv) = conv else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    if let Some(owner) = &conv.creator {
+        if skip == 0 && client.is_none_or(|c| c == owner) {
+            found.push((owner.clone(), OWNER.to_owned(), conv.created_at));
+        }
+    }
+    let skip = if conv.creator.is_some() && client.is_none() {
+        (skip - 1).max(0)
+    } else {
+        skip
+    };
+    found.extend(
+        state
+            .store
+            .member_roles(app, &conv.id, client, skip, limit)
+            .await?
+            .into_iter()
+            .filter(|(c, _, _)| Some(c) != conv.creator.as_ref()),
+    );
+    found.truncate(limit.max(0) as usize);
+    Ok(found)
+}
+
+/// Silences (`on`) or unsilences members; pushes `shutuped`/`unshutuped` to them and
+/// `members_shutuped`/`members_unshutuped` to the others.
+pub async fn silence(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    ids: Vec<String>,
+    on: bool,
+) -> Result<ClientChange> {
+    let app = session.app_id();
+    let (conv, actor) = moderator(state, session, conv_id).await?;
+    if actor == Role::Member {
+        return Err(unauthorized());
+    }
+    let mut change = ClientChange {
+        updated_at: conv.updated_at,
+        ..Default::default()
+    };
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
+    for id in ids {
+        if !client_id::is_valid(&id) {
+            change.failed.push((code::INVALID_LOGIN, vec![id]));
+        } else if may_moderate(state, app, &conv, actor, &id).await? {
+            allowed.push(id);
+        } else {
+            refused.push(id);
+        }
+    }
+    if !refused.is_empty() {
+        change
+            .failed
+            .push((code::CONVERSATION_OPERATION_UNAUTHORIZED, refused));
+    }
+    if allowed.is_empty() {
+        return Ok(change);
+    }
+    let now = time::now_ms();
+    if on {
+        state
+            .store
+            .add_to_list(ClientList::Silenced, app, &conv.id, &allowed, now)
+            .await?;
+    } else {
+        state
+            .store
+            .remove_from_list(ClientList::Silenced, app, &conv.id, &allowed)
+            .await?;
+    }
+    let (to_them, to_others) = if on {
+        (OpType::Shutuped, OpType::MembersShutuped)
+    } else {
+        (OpType::Unshutuped, OpType::MembersUnshutuped)
+    };
+    tell(
+        state,
+        app,
+        &conv,
+        &session.client,
+        &allowed,
+        to_them,
+        to_others,
+    )
+    .await?;
+    change.allowed = allowed;
+    Ok(change)
+}
+
+/// `to_them` to the clients concerned, `to_others` (naming them) to the other members.
+async fn tell(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    by: &str,
+    concerned: &[String],
+    to_them: OpType,
+    to_others: OpType,
+) -> Result<()> {
+    let body = |m: Vec<String>| ConvCommand {
+        cid: Some(conv.id.clone()),
+        init_by: Some(by.to_owned()),
+        m,
+        ..Default::default()
+    };
+    notifications::conv(
+        state,
+        app,
+        concerned.to_vec(),
+        to_them,
+        body(Vec::new()),
+        None,
+    )
+    .await?;
+    let others: Vec<String> = state
+        .store
+        .members(app, &conv.id)
+        .await?
+        .into_iter()
+        .filter(|m| !concerned.contains(m))
+        .collect();
+    notifications::conv(
+        state,
+        app,
+        others,
+        to_others,
+        body(concerned.to_vec()),
+        None,
+    )
+    .await
+}
+
+/// Whether `client` is silenced in `conv` (its sends get 4563).
+pub async fn is_silenced(state: &AppState, app: &str, conv: &str, client: &str) -> Result<bool> {
+    Ok(!state
+        .store
+        .on_list(ClientList::Silenced, app, conv, &[client.to_owned()])
+        .await?
+        .is_empty())
+}
+
+/// Whether `client` is blocked by `conv` (it cannot re-join: 4548).
+pub async fn is_blocked(state: &AppState, app: &str, conv: &str, client: &str) -> Result<bool> {
+    Ok(!state
+        .store
+        .on_list(ClientList::Blocked, app, conv, &[client.to_owned()])
+        .await?
+        .is_empty())
+}
+
+/// A page of silenced or blocked ids (members may look), and the cursor of the next page.
+pub async fn page(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    list: ClientList,
+    limit: Option<i32>,
+    next: Option<&str>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let (conv, _) = moderator(state, session, conv_id).await?;
+    let limit = limit.map_or(DEFAULT_PAGE, |l| i64::from(l).clamp(1, MAX_PAGE));
+    let mut found = state
+        .store
+        .list_page(
+            list,
+            session.app_id(),
+            &conv.id,
+            next.filter(|n| !n.is_empty()),
+            limit + 1,
+        )
+        .await?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let next = more.then(|| found.last().cloned()).flatten();
+    Ok((found, next))
+}
+
+/// Which of `ids` are on the list.
+pub async fn check(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    list: ClientList,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let (conv, _) = moderator(state, session, conv_id).await?;
+    let ids: Vec<String> = ids.iter().take(MAX_PAGE as usize).cloned().collect();
+    state
+        .store
+        .on_list(list, session.app_id(), &conv.id, &ids)
+        .await
+}
+
+/// The conversation blocks (`on`) or unblocks clients. Blocking removes them: they get
+/// `blocked` and `left`, the others `members_blocked` and `members_left`.
+pub async fn block(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    ids: Vec<String>,
+    on: bool,
+    signed: &Signed,
+) -> Result<ClientChange> {
+    let app = session.app_id();
+    let (conv, actor) = moderator(state, session, conv_id).await?;
+    let action = if on {
+        "conversation-block-clients"
+    } else {
+        "conversation-unblock-clients"
+    };
+    signatures::verify(
+        state,
+        session,
+        Signing::Member {
+            conv_id: &conv.id,
+            members: &ids,
+            action,
+        },
+        signed,
+    )
+    .map_err(|_| {
+        Error::forbidden(
+            code::BLACKLIST_SIGNATURE_FAILED,
+            "Blacklist signature verification failed.",
+        )
+    })?;
+    if actor == Role::Member {
+        return Err(unauthorized());
+    }
+    let mut change = ClientChange {
+        updated_at: conv.updated_at,
+        ..Default::default()
+    };
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
+    for id in ids {
+        if !client_id::is_valid(&id) {
+            change.failed.push((code::INVALID_LOGIN, vec![id]));
+        } else if may_moderate(state, app, &conv, actor, &id).await? {
+            allowed.push(id);
+        } else {
+            refused.push(id);
+        }
+    }
+    if !refused.is_empty() {
+        change
+            .failed
+            .push((code::CONVERSATION_OPERATION_UNAUTHORIZED, refused));
+    }
+    if allowed.is_empty() {
+        return Ok(change);
+    }
+    let now = time::now_ms();
+    if on {
+        state
+            .store
+            .add_to_list(ClientList::Blocked, app, &conv.id, &allowed, now)
+            .await?;
+        tell(
+            state,
+            app,
+            &conv,
+            &session.client,
+            &allowed,
+            OpType::Blocked,
+            OpType::MembersBlocked,
+        )
+        .await?;
+        let members = state.store.members(app, &conv.id).await?;
+        let leaving: Vec<String> = allowed
+            .iter()
+            .filter(|id| members.contains(id))
+            .cloned()
+            .collect();
+        if !leaving.is_empty() {
+            change.updated_at =
+                membership::remove_members(state, app, &conv, &leaving, &session.client).await?;
+        }
+    } else {
+        state
+            .store
+            .remove_from_list(ClientList::Blocked, app, &conv.id, &allowed)
+            .await?;
+        tell(
+            state,
+            app,
+            &conv,
+            &session.client,
+            &allowed,
+            OpType::Unblocked,
+            OpType::MembersUnblocked,
+        )
+        .await?;
+    }
+    change.allowed = allowed;
+    Ok(change)
+}
+
+/// A client blocks (`on`) or unblocks conversations: it is not invited back to them.
+pub async fn client_block(
+    state: &AppState,
+    session: &ClientSession,
+    convs: Vec<String>,
+    on: bool,
+    signed: &Signed,
+) -> Result<Vec<String>> {
+    let action = if on {
+        "client-block-conversations"
+    } else {
+        "client-unblock-conversations"
+    };
+    for conv in &convs {
+        signatures::verify(
+            state,
+            session,
+            Signing::Member {
+                conv_id: conv,
+                members: &[],
+                action,
+            },
+            signed,
+        )
+        .map_err(|_| {
+            Error::forbidden(
+                code::BLACKLIST_SIGNATURE_FAILED,
+                "Blacklist signature verification failed.",
+            )
+        })?;
+    }
+    let convs: Vec<String> = convs.into_iter().take(MAX_PAGE as usize).collect();
+    state
+        .store
+        .set_client_blocks(
+            session.app_id(),
+            &session.client,
+            &convs,
+            on,
+            time::now_ms(),
+        )
+        .await?;
+    Ok(convs)
+}
+
+/// The conversations a client blocked, paged by id.
+pub async fn client_blocks(
+    state: &AppState,
+    session: &ClientSession,
+    limit: Option<i32>,
+    next: Option<&str>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let limit = limit.map_or(DEFAULT_PAGE, |l| i64::from(l).clamp(1, MAX_PAGE));
+    let mut found = state
+        .store
+        .client_blocks(
+            session.app_id(),
+            &session.client,
+            next.filter(|n| !n.is_empty()),
+            limit + 1,
+        )
+        .await?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let next = more.then(|| found.last().cloned()).flatten();
+    Ok((found, next))
+}
+
+/// [`member_infos`] for a caller: the admin, or a member of the conversation.
+pub async fn member_infos_for(
+    state: &AppState,
+    actor: &crate::app::actor::Actor,
+    conv_id: &str,
+    client: Option<&str>,
+    skip: i64,
+    limit: i64,
+) -> Result<Vec<(String, String, i64)>> {
+    let app = actor.app_id();
+    let conv = state
+        .store
+        .conversation_of_kind(app, conv_id, crate::app::client_conversations::ALL_KINDS)
+        .await?;
+    policy::authorize(state, actor, &conv, Action::ListMembers).await?;
+    member_infos(state, app, conv_id, client, skip, limit).await
+}
