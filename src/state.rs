@@ -15,6 +15,8 @@ use tokio_util::task::TaskTracker;
 pub struct AppState {
     pub store: Store,
     pub apps: Arc<AppDirectory>,
+    /// Open WebSockets, per process and per source IP.
+    pub connections: Arc<crate::gateway::admission::Admission>,
     pub hub: Arc<Hub>,
     pub acks: Arc<AckWaiters>,
     pub limits: Arc<RateLimits>,
