@@ -84,10 +84,10 @@ macro_rules! secret_arg {
         #[derive(clap::Args)]
         struct $name {
             #[doc = concat!("The ", $what, " (or set ", $env, ").")]
-            #[arg(long = $long, env = $env, hide_env_values = true)]
+            #[arg(id = $long, long = $long, env = $env, hide_env_values = true)]
             value: Option<String>,
             #[doc = concat!("Read the ", $what, " from this file (or set ", $file_env, ").")]
-            #[arg(long = $file_long, env = $file_env, conflicts_with = "value")]
+            #[arg(id = $file_long, long = $file_long, env = $file_env, conflicts_with = $long)]
             file: Option<PathBuf>,
         }
 
@@ -119,13 +119,17 @@ secret_arg!(
 #[derive(clap::Args)]
 struct AgoraSecretArg {
     /// The Agora customer secret (or set TIDINGS_NEW_AGORA_CUSTOMER_SECRET).
-    #[arg(env = "TIDINGS_NEW_AGORA_CUSTOMER_SECRET", hide_env_values = true)]
+    #[arg(
+        id = "customer-secret",
+        env = "TIDINGS_NEW_AGORA_CUSTOMER_SECRET",
+        hide_env_values = true
+    )]
     value: Option<String>,
     /// Read the secret from this file (or set TIDINGS_NEW_AGORA_CUSTOMER_SECRET_FILE).
     #[arg(
         long = "customer-secret-file",
         env = "TIDINGS_NEW_AGORA_CUSTOMER_SECRET_FILE",
-        conflicts_with = "value"
+        conflicts_with = "customer-secret"
     )]
     file: Option<PathBuf>,
 }
