@@ -136,6 +136,7 @@ pub async fn run_with_clock(
             config.ws_max_connections,
             config.ws_max_connections_per_ip,
         )),
+        background: app::background::Background::start(store.clone(), shutdown.clone(), &tasks),
         hub: Arc::new(Hub::new()),
         config: Arc::new(config),
         shutdown: shutdown.clone(),

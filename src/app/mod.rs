@@ -3,6 +3,7 @@
 
 pub mod acks;
 pub mod agora;
+pub mod background;
 pub mod conversations;
 pub mod directory;
 pub mod fields;

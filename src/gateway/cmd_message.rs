@@ -121,17 +121,10 @@ fn keep_will(
 /// The sender has read (and received) its own message: its unread count never includes
 /// it. Written after the ack, off the send path.
 fn advance_own(conn: &Conn, current: &Current, conv: &str, seq: i64) {
-    let store = conn.state.store.clone();
-    let (app, conv, client) = (
-        current.app_id().to_owned(),
-        conv.to_owned(),
-        current.client.to_string(),
-    );
-    tokio::spawn(async move {
-        if let Err(err) = store.advance_own(&app, &conv, &client, seq).await {
-            tracing::warn!(error = %err, "read position of a sender not advanced");
-        }
-    });
+    let client = current.client.to_string();
+    conn.state
+        .background
+        .advance_own(current.app_id(), conv, &client, seq);
 }
 
 /// A receiver's `ack`: JS `{cid, fromts, tots}` per conversation, Swift/Java `{cid, mid}`.

@@ -255,16 +255,8 @@ fn token_message(
 
 /// Daily logins feed E47's `user_count_today`; written in the background.
 fn record_login(conn: &Conn, app: &str, client: &str) {
-    let store = conn.state.store.clone();
-    let (app, client) = (app.to_owned(), client.to_owned());
-    tokio::spawn(async move {
-        if let Err(err) = store
-            .record_login(&app, &client, time::utc_day(time::now_ms()))
-            .await
-        {
-            tracing::warn!(error = %err, "daily login not recorded");
-        }
-    });
+    let day = time::utc_day(time::now_ms());
+    conn.state.background.record_login(app, client, day);
 }
 
 fn close(conn: &mut Conn, command: GenericCommand) {
