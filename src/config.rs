@@ -19,12 +19,23 @@ pub struct Config {
     pub master_key: String,
     pub agora_customer_id: String,
     pub agora_customer_secret: String,
+    /// Files holding the three secrets above, read at start when set (a key then need not
+    /// be in the environment or on a command line).
+    pub app_key_file: String,
+    pub master_key_file: String,
+    pub agora_customer_secret_file: String,
     pub log_format: String,
     pub max_body_bytes: usize,
     pub sign_max_skew_secs: u64,
     pub ws_idle_timeout_secs: u64,
     pub ws_login_timeout_secs: u64,
     pub ws_queue_capacity: usize,
+    pub ws_write_timeout_secs: u64,
+    pub ws_max_connections: usize,
+    pub ws_max_connections_per_ip: usize,
+    pub http_header_read_timeout_secs: u64,
+    pub http_request_timeout_secs: u64,
+    pub http_max_connections: usize,
     pub session_token_ttl_secs: u64,
     pub write_batch_max: usize,
     pub shutdown_grace_secs: u64,
@@ -66,7 +77,8 @@ impl Config {
             );
             figment = figment.merge(Toml::file(path));
         }
-        let config: Config = figment.merge(Env::prefixed("TIDINGS_")).extract()?;
+        let mut config: Config = figment.merge(Env::prefixed("TIDINGS_")).extract()?;
+        config.read_secret_files()?;
         config.validate()?;
         Ok(config)
     }
@@ -75,6 +87,26 @@ impl Config {
     pub fn defaults() -> anyhow::Result<Config> {
         let config: Config = Figment::from(Toml::string(DEFAULT_CONFIG)).extract()?;
         Ok(config)
+    }
+
+    fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        let pairs = [
+            (&self.app_key_file, &mut self.app_key),
+            (&self.master_key_file, &mut self.master_key),
+            (
+                &self.agora_customer_secret_file,
+                &mut self.agora_customer_secret,
+            ),
+        ];
+        for (path, secret) in pairs {
+            if path.is_empty() {
+                continue;
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read secret file {path}: {e}"))?;
+            *secret = text.trim_end().to_owned();
+        }
+        Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -89,6 +121,10 @@ impl Config {
             "TIDINGS_APP_ID, TIDINGS_APP_KEY and TIDINGS_MASTER_KEY must be set together"
         );
         anyhow::ensure!(
+            set == 0 || crate::app::directory::is_valid_app_id(&self.app_id),
+            "TIDINGS_APP_ID must be 1 to 128 ASCII letters, digits, '-', '_' or '.'"
+        );
+        anyhow::ensure!(
             self.app_key != self.master_key || set == 0,
             "app key and master key must differ"
         );
@@ -96,6 +132,16 @@ impl Config {
         anyhow::ensure!(
             self.ws_queue_capacity > 0,
             "ws_queue_capacity must be positive"
+        );
+        anyhow::ensure!(
+            self.ws_write_timeout_secs > 0
+                && self.http_header_read_timeout_secs > 0
+                && self.http_request_timeout_secs > 0,
+            "ws_write_timeout_secs and the http_*_timeout_secs keys must be positive"
+        );
+        anyhow::ensure!(
+            self.http_max_connections > 0 && self.ws_max_connections > 0,
+            "http_max_connections and ws_max_connections must be positive"
         );
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),

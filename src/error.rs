@@ -18,6 +18,11 @@ pub mod code {
     pub const INVALID_TYPE: i64 = 111;
     pub const MISSING_REQUIRED: i64 = 113;
     pub const READ_ONLY_KEY: i64 = 117;
+    /// A string holds a character the server cannot store (U+0000). LeanCloud's generic
+    /// "invalid parameter" family; see docs/reliability.md.
+    pub const INVALID_CHARACTER: i64 = 1;
+    /// LeanCloud's "request timed out".
+    pub const REQUEST_TIMEOUT: i64 = 124;
     pub const UNAUTHORIZED: i64 = 401;
     pub const PAYLOAD_TOO_LARGE: i64 = 413;
     pub const TOO_MANY_REQUESTS: i64 = 429;

@@ -20,6 +20,7 @@ pub mod hub;
 pub mod import;
 pub mod proto;
 pub mod ratelimit;
+pub mod serving;
 pub mod state;
 pub mod store;
 
@@ -33,11 +34,21 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Credentials of an app created at start-up, for the caller to show once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedApp {
     pub app_id: String,
     pub app_key: String,
     pub master_key: String,
+}
+
+impl std::fmt::Debug for CreatedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApp")
+            .field("app_id", &self.app_id)
+            .field("app_key", &domain::app::REDACTED)
+            .field("master_key", &domain::app::REDACTED)
+            .finish()
+    }
 }
 
 /// Connects to the store, migrates, and makes sure the configured app exists. When no app
@@ -114,6 +125,12 @@ pub async fn run_with_clock(
         domain::time::now_ms() - (config.session_token_ttl_secs as i64).saturating_mul(1000),
     )
     .await?;
+    let limits = serving::HttpLimits {
+        header_read_timeout: std::time::Duration::from_secs(config.http_header_read_timeout_secs),
+        request_timeout: std::time::Duration::from_secs(config.http_request_timeout_secs),
+        max_connections: config.http_max_connections,
+        shutdown_grace: std::time::Duration::from_secs(grace_secs),
+    };
     let state = AppState {
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
         client_quotas: Arc::new(app::quota::ClientQuotas::new(clock.clone())),
@@ -123,6 +140,11 @@ pub async fn run_with_clock(
         clock,
         store: store.clone(),
         apps: Arc::new(AppDirectory::default()),
+        connections: Arc::new(gateway::admission::Admission::new(
+            config.ws_max_connections,
+            config.ws_max_connections_per_ip,
+        )),
+        background: app::background::Background::start(store.clone(), shutdown.clone(), &tasks),
         hub: Arc::new(Hub::new()),
         config: Arc::new(config),
         shutdown: shutdown.clone(),
@@ -132,19 +154,9 @@ pub async fn run_with_clock(
     app::uplink::spawn_dispatcher(state.clone());
     app::notifications::spawn_pruner(state.clone());
     let router = gateway::router(state.clone(), http::router(state));
-    let signal = shutdown.clone();
-    // No Nagle: pushes are small frames, and Nagle plus the peer's delayed ACK would hold a
-    // push for up to 40 ms behind an unacknowledged one.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { signal.cancelled().await })
-    .await?;
-    // axum does not wait for upgraded sockets: give them the grace period, then stop.
+    let router = serving::with_request_timeout(router, limits.request_timeout);
+    serving::serve(listener, router, limits, shutdown).await;
+    // Upgraded sockets are not HTTP connections: give them the grace period, then stop.
     tasks.close();
     let grace = std::time::Duration::from_secs(grace_secs);
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {

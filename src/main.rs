@@ -43,13 +43,17 @@ enum AppCommand {
     Create {
         #[arg(long)]
         app_id: Option<String>,
-        #[arg(long)]
-        app_key: Option<String>,
-        #[arg(long)]
-        master_key: Option<String>,
+        #[command(flatten)]
+        app_key: AppKeyArg,
+        #[command(flatten)]
+        master_key: MasterKeyArg,
     },
-    /// List apps and their settings.
-    List,
+    /// List apps and their settings; keys and secrets are masked unless asked for.
+    List {
+        /// Print app keys, master keys and the Agora secret in clear.
+        #[arg(long)]
+        show_secrets: bool,
+    },
     /// Change an app setting, e.g. `tidings app set APP_ID message_rate_per_minute 3000`.
     Set {
         app_id: String,
@@ -60,7 +64,8 @@ enum AppCommand {
     Agora {
         app_id: String,
         customer_id: String,
-        customer_secret: String,
+        #[command(flatten)]
+        customer_secret: AgoraSecretArg,
     },
     /// Mint an `x-agora-token` for a user id (send it with `x-agora-uid: UID`).
     Token {
@@ -70,6 +75,90 @@ enum AppCommand {
         #[arg(long, default_value_t = 86_400)]
         ttl: i64,
     },
+}
+
+/// A key given inline (visible in `ps` and shell history), through an environment
+/// variable, or in a file (trailing whitespace ignored). Each key option has all three.
+macro_rules! secret_arg {
+    ($name:ident, $long:literal, $env:literal, $file_long:literal, $file_env:literal, $what:literal) => {
+        #[derive(clap::Args)]
+        struct $name {
+            #[doc = concat!("The ", $what, " (or set ", $env, ").")]
+            #[arg(id = $long, long = $long, env = $env, hide_env_values = true)]
+            value: Option<String>,
+            #[doc = concat!("Read the ", $what, " from this file (or set ", $file_env, ").")]
+            #[arg(id = $file_long, long = $file_long, env = $file_env, conflicts_with = $long)]
+            file: Option<PathBuf>,
+        }
+
+        impl $name {
+            fn get(&self) -> anyhow::Result<Option<String>> {
+                read_secret(self.value.as_deref(), self.file.as_deref())
+            }
+        }
+    };
+}
+
+secret_arg!(
+    AppKeyArg,
+    "app-key",
+    "TIDINGS_NEW_APP_KEY",
+    "app-key-file",
+    "TIDINGS_NEW_APP_KEY_FILE",
+    "app key"
+);
+secret_arg!(
+    MasterKeyArg,
+    "master-key",
+    "TIDINGS_NEW_MASTER_KEY",
+    "master-key-file",
+    "TIDINGS_NEW_MASTER_KEY_FILE",
+    "master key"
+);
+/// The Agora secret: positional as before, or from the environment or a file.
+#[derive(clap::Args)]
+struct AgoraSecretArg {
+    /// The Agora customer secret (or set TIDINGS_NEW_AGORA_CUSTOMER_SECRET).
+    #[arg(
+        id = "customer-secret",
+        env = "TIDINGS_NEW_AGORA_CUSTOMER_SECRET",
+        hide_env_values = true
+    )]
+    value: Option<String>,
+    /// Read the secret from this file (or set TIDINGS_NEW_AGORA_CUSTOMER_SECRET_FILE).
+    #[arg(
+        long = "customer-secret-file",
+        env = "TIDINGS_NEW_AGORA_CUSTOMER_SECRET_FILE",
+        conflicts_with = "customer-secret"
+    )]
+    file: Option<PathBuf>,
+}
+
+impl AgoraSecretArg {
+    fn get(&self) -> anyhow::Result<Option<String>> {
+        read_secret(self.value.as_deref(), self.file.as_deref())
+    }
+}
+
+fn read_secret(
+    value: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    match (value, file) {
+        (Some(value), _) => Ok(Some(value.to_owned())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Ok(Some(text.trim_end().to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// `abcd…` for a key: enough to tell keys apart, not enough to use one.
+fn mask(secret: &str) -> String {
+    let shown: String = secret.chars().take(4).collect();
+    format!("{shown}…")
 }
 
 #[tokio::main]
@@ -157,15 +246,29 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
         } => {
             let random = || tidings::domain::ids::random_alphanumeric(24);
             let app_id = app_id.unwrap_or_else(random);
-            let app_key = app_key.unwrap_or_else(random);
-            let master_key = master_key.unwrap_or_else(random);
+            let app_key = app_key.get()?.unwrap_or_else(random);
+            let master_key = master_key.get()?.unwrap_or_else(random);
             anyhow::ensure!(app_key != master_key, "app key and master key must differ");
+            anyhow::ensure!(
+                tidings::app::directory::is_valid_app_id(&app_id),
+                "an app id is 1 to 128 ASCII letters, digits, '-', '_' or '.'"
+            );
             store.upsert_app(&app_id, &app_key, &master_key).await?;
             println!("App ID:     {app_id}\nApp Key:    {app_key}\nMaster Key: {master_key}");
         }
-        AppCommand::List => {
+        AppCommand::List { show_secrets } => {
             for app in store.list_apps().await? {
-                println!("{}\t{}", app.app_id, serde_json::to_string(&app.settings)?);
+                let (app_key, master_key, settings) = if show_secrets {
+                    let settings = serde_json::to_value(&app.settings)?;
+                    (app.app_key.clone(), app.master_key.clone(), settings)
+                } else {
+                    (
+                        mask(&app.app_key),
+                        mask(&app.master_key),
+                        app.settings.redacted(),
+                    )
+                };
+                println!("{}\t{app_key}\t{master_key}\t{settings}", app.app_id);
             }
         }
         AppCommand::Set { app_id, key, value } => {
@@ -198,6 +301,11 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
                 .find_app(&app_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+            let customer_secret = customer_secret.get()?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "give the secret, --customer-secret-file or TIDINGS_NEW_AGORA_CUSTOMER_SECRET"
+                )
+            })?;
             app.settings.agora_customer_id = Some(customer_id);
             app.settings.agora_customer_secret = Some(customer_secret);
             store.save_app_settings(&app_id, &app.settings).await?;

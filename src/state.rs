@@ -18,6 +18,10 @@ use tokio_util::task::TaskTracker;
 pub struct AppState {
     pub store: Store,
     pub apps: Arc<AppDirectory>,
+    /// Open WebSockets, per process and per source IP.
+    pub connections: Arc<crate::gateway::admission::Admission>,
+    /// Coalescing queue for writes that follow a login or a send.
+    pub background: Arc<crate::app::background::Background>,
     pub hub: Arc<Hub>,
     pub acks: Arc<AckWaiters>,
     pub limits: Arc<RateLimits>,

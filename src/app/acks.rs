@@ -136,18 +136,12 @@ pub fn after_own_send(state: &AppState, session: &ClientSession, message: &Messa
     if receipt {
         state.hub.want_receipt(session.app_id(), &message.msg_id);
     }
-    let store = state.store.clone();
-    let (app, conv, client, seq) = (
-        session.app_id().to_owned(),
-        message.conv_id.clone(),
-        session.client.to_string(),
+    state.background.advance_own(
+        session.app_id(),
+        &message.conv_id,
+        &session.client,
         message.seq,
     );
-    tokio::spawn(async move {
-        if let Err(err) = store.advance_own(&app, &conv, &client, seq).await {
-            tracing::warn!(error = %err, "read position of a sender not advanced");
-        }
-    });
 }
 
 #[cfg(test)]

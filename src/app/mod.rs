@@ -6,6 +6,7 @@
 pub mod acks;
 pub mod actor;
 pub mod agora;
+pub mod background;
 pub mod catchup;
 pub mod client_conversations;
 pub mod client_history;

@@ -121,18 +121,10 @@ pub fn issue_token(
     )
 }
 
-/// Daily logins feed E47's `user_count_today`; written in the background.
+/// Daily logins feed E47's `user_count_today`; written in the background (coalesced).
 pub fn record_login(state: &AppState, app: &str, client: &str) {
-    let store = state.store.clone();
-    let (app, client) = (app.to_owned(), client.to_owned());
-    tokio::spawn(async move {
-        if let Err(err) = store
-            .record_login(&app, &client, time::utc_day(time::now_ms()))
-            .await
-        {
-            tracing::warn!(error = %err, "daily login not recorded");
-        }
-    });
+    let day = time::utc_day(time::now_ms());
+    state.background.record_login(app, client, day);
 }
 
 /// E43: closes every session of `client` with 4115 and voids its earlier tokens and

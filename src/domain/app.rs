@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct App {
     pub app_id: String,
     pub app_key: String,
@@ -12,7 +12,7 @@ pub struct App {
 
 /// Per-app switches and quotas, stored with the app as JSON. Every field has a default so
 /// settings written by an older version still load.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct AppSettings {
     /// Normal messages (send, edit, recall) per minute.
@@ -62,6 +62,67 @@ impl Default for AppSettings {
             connection_command_rate_per_second: 1000,
             client_conversations_per_minute: 60,
             service_callback_url: None,
+        }
+    }
+}
+
+/// What `Debug` prints in place of a key or secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// Keys never reach logs or panic messages.
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("app_id", &self.app_id)
+            .field("app_key", &REDACTED)
+            .field("master_key", &REDACTED)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Every setting as stored, with the Agora secret redacted. Printed through the JSON form
+/// so settings added later show up without touching this impl.
+impl std::fmt::Debug for AppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppSettings {}", self.redacted())
+    }
+}
+
+impl AppSettings {
+    /// The settings as JSON with secrets replaced by [`REDACTED`] (`tidings app list`).
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(secret) = value
+            .get_mut("agora_customer_secret")
+            .filter(|secret| !secret.is_null())
+        {
+            *secret = serde_json::Value::String(REDACTED.to_owned());
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_every_key() {
+        let app = App {
+            app_id: "the-app".into(),
+            app_key: "app-key-value".into(),
+            master_key: "master-key-value".into(),
+            settings: AppSettings {
+                agora_customer_id: Some("customer".into()),
+                agora_customer_secret: Some("agora-secret-value".into()),
+                ..AppSettings::default()
+            },
+        };
+        let printed = format!("{app:?} {app:#?}");
+        assert!(printed.contains("the-app") && printed.contains("customer"));
+        for secret in ["app-key-value", "master-key-value", "agora-secret-value"] {
+            assert!(!printed.contains(secret), "{printed}");
         }
     }
 }

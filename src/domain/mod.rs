@@ -7,4 +7,5 @@ pub mod conversation;
 pub mod ids;
 pub mod message;
 pub mod signature;
+pub mod text;
 pub mod time;

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, Value};
+use std::sync::LazyLock;
 
 /// `GenericCommand.peerId` is field 4, length-delimited: tag byte `(4 << 3) | 2`.
 const PEER_ID_TAG: u8 = 0x22;
@@ -72,6 +74,9 @@ pub enum DecodeError {
     /// A well-formed command over [`MAX_COMMAND_BYTES`]; carries it so the reply can
     /// echo its `i` (and answer a `direct` with an `ack`).
     TooLong(Box<GenericCommand>),
+    /// A well-formed command with U+0000 in a string field (message text, `pushData`,
+    /// attributes...): Postgres TEXT cannot store it. Carried like `TooLong`.
+    NulCharacter(Box<GenericCommand>),
 }
 
 /// Decodes a data frame's payload. Ping, pong and close frames are not passed here.
@@ -91,7 +96,51 @@ pub fn decode(format: Format, message: &Message) -> Result<GenericCommand, Decod
     if bytes.len() > MAX_COMMAND_BYTES {
         return Err(DecodeError::TooLong(Box::new(command)));
     }
+    if has_nul_in_strings(&bytes) {
+        return Err(DecodeError::NulCharacter(Box::new(command)));
+    }
     Ok(command)
+}
+
+/// The wire schema, compiled by `build.rs`.
+static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/message_descriptors.bin"));
+
+static GENERIC_COMMAND: LazyLock<Option<MessageDescriptor>> = LazyLock::new(|| {
+    DescriptorPool::decode(DESCRIPTORS)
+        .ok()?
+        .get_message_by_name("push_server.messages2.GenericCommand")
+});
+
+/// Whether any string field, at any depth, holds U+0000. Most commands have no zero byte
+/// at all and skip the schema walk.
+fn has_nul_in_strings(bytes: &[u8]) -> bool {
+    if !bytes.contains(&0) {
+        return false;
+    }
+    let Some(descriptor) = GENERIC_COMMAND.as_ref() else {
+        return false;
+    };
+    let Ok(message) = DynamicMessage::decode(descriptor.clone(), bytes) else {
+        return false;
+    };
+    let mut pending: Vec<&Value> = message.fields().map(|(_, value)| value).collect();
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return true,
+            Value::Message(inner) => pending.extend(inner.fields().map(|(_, value)| value)),
+            Value::List(items) => pending.extend(items),
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    if matches!(key, MapKey::String(text) if text.contains('\0')) {
+                        return true;
+                    }
+                    pending.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Encodes a reply for this connection's format.
@@ -180,6 +229,49 @@ mod tests {
         match decode(Format::Binary, &frame(Format::Binary, &big)) {
             Err(DecodeError::TooLong(command)) => assert_eq!(command.i, Some(7)),
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nul_in_any_string_field_is_refused() {
+        use crate::proto::{DirectCommand, JsonObjectMessage};
+        let clean = GenericCommand {
+            cmd: Some(CommandType::Direct as i32),
+            i: Some(0),
+            direct_message: Some(DirectCommand {
+                msg: Some("hello".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(decode(Format::Binary, &frame(Format::Binary, &clean)).is_ok());
+        let mut in_text = clean.clone();
+        in_text.direct_message = Some(DirectCommand {
+            msg: Some("he\0llo".into()),
+            ..Default::default()
+        });
+        let mut in_push_data = clean.clone();
+        in_push_data.direct_message = Some(DirectCommand {
+            push_data: Some("{\"alert\":\"\0\"}".into()),
+            ..Default::default()
+        });
+        let mut in_attr = clean.clone();
+        in_attr.conv_message = Some(crate::proto::ConvCommand {
+            attr: Some(JsonObjectMessage {
+                data: "{\"name\":\"\0\"}".into(),
+            }),
+            ..Default::default()
+        });
+        for command in [in_text, in_push_data, in_attr] {
+            for format in [Format::Binary, Format::Base64] {
+                assert!(
+                    matches!(
+                        decode(format, &frame(format, &command)),
+                        Err(DecodeError::NulCharacter(_))
+                    ),
+                    "{command:?}"
+                );
+            }
         }
     }
 }

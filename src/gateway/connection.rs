@@ -19,7 +19,8 @@ use tokio::time::Instant;
 /// Close codes the server uses (LeanCloud's, plus the standard ones).
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
-    /// The client stopped reading and its queue filled: reconnect and resync.
+    /// The client stopped reading: its queue filled, or a write missed its deadline
+    /// (`ws_write_timeout_secs`). Reconnect and resync.
     pub const SLOW_CLIENT: u16 = 1013;
     pub const READ_TIMEOUT: u16 = 4107;
     pub const LOGIN_TIMEOUT: u16 = 4108;
@@ -195,8 +196,8 @@ async fn on_outbound(
             }
         }
     }
-    if write(socket, frames, &conn.outbox).await.is_err() {
-        return Some(End::Gone);
+    if let Err(end) = write(conn, socket, frames).await {
+        return Some(end);
     }
     conn.close_after
         .take()
@@ -235,12 +236,14 @@ async fn on_frame(
                 crate::error::code::FRAME_TOO_LONG,
                 "A command is at most 5120 bytes.",
             );
-            let is_direct = command.cmd == Some(CommandType::Direct as i32);
-            conn.reply(if is_direct {
-                reply::failed_ack(&command, &err)
-            } else {
-                reply::failure(&command, &err)
-            });
+            refuse(conn, &command, &err);
+        }
+        Err(DecodeError::NulCharacter(command)) => {
+            let err = crate::error::Error::bad_request(
+                crate::error::code::INVALID_CHARACTER,
+                crate::domain::text::NUL_REFUSED,
+            );
+            refuse(conn, &command, &err);
         }
     }
     let format = conn.protocol.format;
@@ -250,12 +253,23 @@ async fn on_frame(
         .iter()
         .map(|c| codec::frame(format, c))
         .collect();
-    if write(socket, frames, &conn.outbox).await.is_err() {
-        return Some(End::Gone);
+    if let Err(end) = write(conn, socket, frames).await {
+        return Some(end);
     }
     conn.close_after
         .take()
         .map(|(code, reason)| End::Close(code, reason))
+}
+
+/// Answers a command refused before dispatch: an `ack` with the error for a `direct`
+/// (what the SDK's send waits for), an error command for anything else.
+fn refuse(conn: &mut Conn, command: &GenericCommand, err: &crate::error::Error) {
+    let is_direct = command.cmd == Some(CommandType::Direct as i32);
+    conn.reply(if is_direct {
+        reply::failed_ack(command, err)
+    } else {
+        reply::failure(command, err)
+    });
 }
 
 /// Frames over the transport limit end the connection with 4109; anything else is a
@@ -286,9 +300,11 @@ fn on_timer(conn: &Conn) -> Option<End> {
     }
 }
 
-/// Writes frames with one flush. A client that stops reading blocks the write; the
-/// overflow signal (its queue filled meanwhile) abandons it.
-async fn write(socket: &mut WebSocket, frames: Vec<Message>, outbox: &Outbox) -> Result<(), ()> {
+/// Writes frames with one flush, within `ws_write_timeout_secs`. A client that stops
+/// reading blocks the write, so the write races everything else the loop would have
+/// watched meanwhile: shutdown, the queue overflowing, the login and idle timers, and its
+/// own deadline. Whichever ends first decides how the connection ends.
+async fn write(conn: &Conn, socket: &mut WebSocket, frames: Vec<Message>) -> Result<(), End> {
     if frames.is_empty() {
         return Ok(());
     }
@@ -298,9 +314,18 @@ async fn write(socket: &mut WebSocket, frames: Vec<Message>, outbox: &Outbox) ->
         }
         socket.flush().await
     };
+    let write_deadline =
+        Instant::now() + Duration::from_secs(conn.state.config.ws_write_timeout_secs);
     tokio::select! {
-        result = writing => result.map_err(|_| ()),
-        () = outbox.overflowed() => Err(()),
+        result = writing => result.map_err(|_| End::Gone),
+        () = conn.state.shutdown.cancelled() => Err(End::Shutdown),
+        () = conn.outbox.overflowed() => Err(End::Close(close::SLOW_CLIENT, "slow client")),
+        () = tokio::time::sleep_until(write_deadline) => {
+            Err(End::Close(close::SLOW_CLIENT, "write timeout"))
+        }
+        () = tokio::time::sleep_until(conn.deadline()) => {
+            Err(on_timer(conn).unwrap_or(End::Close(close::READ_TIMEOUT, "READ_TIMEOUT")))
+        }
     }
 }
 

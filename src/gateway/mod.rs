@@ -9,6 +9,7 @@
 //!
 //! The gateway depends on `app`, `hub`, `domain` and `store`; never on `http`.
 
+pub mod admission;
 mod cmd_conv;
 mod cmd_logs;
 mod cmd_members;
@@ -85,15 +86,20 @@ async fn upgrades(State(state): State<AppState>, request: Request, next: Next) -
     }
     let query = request.uri().query().unwrap_or_default().to_owned();
     let (mut parts, _body) = request.into_parts();
-    let remote_ip = parts
+    let remote = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    let admitted = match state.connections.admit(remote) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
+    };
+    let remote_ip = remote.map(|ip| ip.to_string());
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    accept(upgrade, state, &query, remote_ip)
+    accept(upgrade, state, &query, remote_ip, admitted)
 }
 
 fn accept(
@@ -101,6 +107,7 @@ fn accept(
     state: AppState,
     query: &str,
     remote_ip: Option<String>,
+    admitted: admission::Admitted,
 ) -> Response {
     let (protocol, echo) = negotiate(&upgrade, query);
     let mut upgrade = upgrade
@@ -113,7 +120,10 @@ fn accept(
     }
     let tasks = state.tasks.clone();
     upgrade.on_upgrade(move |socket| {
-        tasks.track_future(connection::serve(socket, state, protocol, remote_ip))
+        tasks.track_future(async move {
+            connection::serve(socket, state, protocol, remote_ip).await;
+            drop(admitted);
+        })
     })
 }
 

@@ -9,7 +9,7 @@ use crate::domain::signature;
 use crate::error::Error;
 use crate::ratelimit::Family as Quota;
 use crate::state::AppState;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -129,9 +129,22 @@ async fn authenticate(
     }
 }
 
-/// The body as JSON, or Agora's 400.
+/// The body, read only once the caller is authenticated: an anonymous client must not make
+/// the server buffer up to `max_body_bytes`.
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Error> {
+    axum::body::to_bytes(body, state.config.max_body_bytes)
+        .await
+        .map_err(|_| Error::PayloadTooLarge)
+}
+
+/// The body as JSON, or Agora's 400 (U+0000 included, see `domain::text`).
 fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("Invalid request body: {e}")))
+    let invalid = |e: serde_json::Error| Error::invalid(format!("Invalid request body: {e}"));
+    let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    if crate::domain::text::json_has_nul(&value) {
+        return Err(Error::invalid(crate::domain::text::NUL_REFUSED));
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 fn check_name(field: &str, value: &str) -> Result<(), Error> {
@@ -185,11 +198,12 @@ async fn peer_message(
     Path((app_id, user_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, Failure> {
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let outcome = async {
         let app = authenticate(&state, &app_id, &user_id, &headers).await?;
+        let body = read_body(&state, body).await?;
         let wait = wait_for_ack(query.as_deref())?;
         check_name("user_id", &user_id)?;
         let body: PeerBody = parse_body(&body)?;
@@ -244,11 +258,12 @@ async fn channel_message(
     State(state): State<AppState>,
     Path((app_id, user_id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, Failure> {
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     async {
         let app = authenticate(&state, &app_id, &user_id, &headers).await?;
+        let body = read_body(&state, body).await?;
         check_name("user_id", &user_id)?;
         let body: ChannelBody = parse_body(&body)?;
         let channel = body

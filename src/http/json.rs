@@ -1,6 +1,7 @@
 //! Request bodies and query strings with LeanCloud's error codes: malformed JSON is 107, a
 //! wrong type 111, a missing required field 113, all HTTP 400.
 
+use crate::domain::text;
 use crate::error::{code, Error};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -46,7 +47,20 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             "Malformed json object. A json dictionary is expected.",
         ));
     }
+    refuse_nul(&value)?;
     serde_json::from_value(value).map_err(data_error)
+}
+
+/// U+0000 anywhere in a body (a key or a value, at any depth) is refused here, once for
+/// every endpoint (see `domain::text`).
+pub fn refuse_nul(value: &serde_json::Value) -> Result<(), Error> {
+    if text::json_has_nul(value) {
+        return Err(Error::bad_request(
+            code::INVALID_CHARACTER,
+            text::NUL_REFUSED,
+        ));
+    }
+    Ok(())
 }
 
 fn data_error(err: serde_json::Error) -> Error {
@@ -72,10 +86,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        refuse_nul_in_query(query)?;
         serde_urlencoded::from_str(query).map(Query).map_err(|e| {
             Error::bad_request(code::INVALID_TYPE, format!("Invalid query parameters: {e}"))
         })
     }
+}
+
+/// A NUL in a parameter (`%00`), or escaped in JSON carried by one (`where={"a":"\u0000"}`),
+/// is refused like one in a body. The escaped form is a NUL once the JSON is parsed.
+fn refuse_nul_in_query(query: &str) -> Result<(), Error> {
+    if !query.contains("%00") && !query.contains("u0000") {
+        return Ok(());
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let found = pairs.iter().any(|(key, value)| {
+        text::has_nul(key) || text::has_nul(value) || value.contains("\\u0000")
+    });
+    if found {
+        return Err(Error::bad_request(
+            code::INVALID_CHARACTER,
+            text::NUL_REFUSED,
+        ));
+    }
+    Ok(())
 }
 
 /// A required, non-empty string field.

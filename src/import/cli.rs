@@ -20,7 +20,7 @@ pub enum ImportCommand {
     Conversations(FileArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct LeancloudArgs {
     /// The source's API host, e.g. `https://abcd1234.api.lncldglobal.com`.
     #[arg(long)]
@@ -69,7 +69,7 @@ pub enum ListingArg {
     AllConversations,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct FileArgs {
     /// The export file.
     pub file: PathBuf,
@@ -163,4 +163,27 @@ fn interrupt_token() -> CancellationToken {
         }
     });
     token
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for LeancloudArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeancloudArgs")
+            .field("server", &self.server)
+            .field("app_id", &self.app_id)
+            .field("app_key", &crate::domain::app::REDACTED)
+            .field("master_key", &crate::domain::app::REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for FileArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileArgs")
+            .field("app_id", &self.app_id)
+            .field("app_key", &crate::domain::app::REDACTED)
+            .field("master_key", &crate::domain::app::REDACTED)
+            .finish_non_exhaustive()
+    }
 }

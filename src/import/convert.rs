@@ -31,6 +31,7 @@ const BUILT_IN: &[&str] = &[
 /// A `_Conversation` object as LeanCloud serves or exports it.
 pub fn conversation(value: &Value) -> Result<ImportedConversation, String> {
     let object = value.as_object().ok_or("not a JSON object")?;
+    refuse_nul(value)?;
     let id = match object.get("objectId") {
         Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
         _ => return Err("objectId is missing or not a string".to_owned()),
@@ -104,6 +105,7 @@ pub fn message(value: &Value) -> Result<ImportedMessage, String> {
     let object = value
         .as_object()
         .ok_or("history item is not a JSON object")?;
+    refuse_nul(value)?;
     let msg_id = match object.get("msg-id").or_else(|| object.get("msgId")) {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => return Err("history item without msg-id".to_owned()),
@@ -158,6 +160,14 @@ pub fn message(value: &Value) -> Result<ImportedMessage, String> {
 }
 
 /// `true` only for a JSON `true`.
+/// A record with U+0000 anywhere is skipped (and reported) like any other bad record.
+fn refuse_nul(value: &Value) -> Result<(), String> {
+    if crate::domain::text::json_has_nul(value) {
+        return Err(crate::domain::text::NUL_REFUSED.to_owned());
+    }
+    Ok(())
+}
+
 fn flag(object: &Map<String, Value>, field: &str) -> bool {
     object.get(field).and_then(Value::as_bool).unwrap_or(false)
 }

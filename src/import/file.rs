@@ -13,7 +13,7 @@ use sha1::{Digest, Sha1};
 use std::fmt;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FileOptions {
     pub path: PathBuf,
     pub database_url: String,
@@ -244,6 +244,19 @@ async fn difference(
         .map(|(name, _)| *name)
         .collect();
     Ok((!differing.is_empty()).then(|| format!("differs in {}", differing.join(", "))))
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for FileOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileOptions")
+            .field("path", &self.path)
+            .field("app_id", &self.app_id)
+            .field("verify", &self.verify)
+            .field("app_key", &crate::domain::app::REDACTED)
+            .field("master_key", &crate::domain::app::REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

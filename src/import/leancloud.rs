@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Everything `run` needs. [`Options::new`] fills the defaults.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// The source's API host, `https://<their api host>`.
     pub server: String,
@@ -271,4 +271,17 @@ async fn list_conversations(
         }
     }
     Ok(seen)
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("server", &self.server)
+            .field("app_id", &self.app_id)
+            .field("concurrency", &self.concurrency)
+            .field("app_key", &crate::domain::app::REDACTED)
+            .field("master_key", &crate::domain::app::REDACTED)
+            .finish_non_exhaustive()
+    }
 }

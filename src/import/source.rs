@@ -18,7 +18,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where the source is and how hard to use it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SourceConfig {
     /// `https://<api host>` (a bare host gets `https://`).
     pub server: String,
@@ -218,6 +218,19 @@ fn excerpt(text: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("server", &self.server)
+            .field("app_id", &self.app_id)
+            .field("rate", &self.rate)
+            .field("max_attempts", &self.max_attempts)
+            .field("master_key", &crate::domain::app::REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

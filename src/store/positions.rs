@@ -211,10 +211,12 @@ impl Store {
             "SELECT DISTINCT m.conv_id FROM messages m JOIN members mb
                ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id AND mb.client_id = $2
              WHERE m.app_id = $1 AND m.conv_id IN ({placeholders}) AND m.seq > mb.read_seq
-               AND m.from_client <> $2 AND (m.mention_all = 1 OR m.mention_pids LIKE $3)"
+               AND m.from_client <> $2 AND (m.mention_all = 1 OR m.mention_pids LIKE $3 ESCAPE '\\')"
         );
-        // Mentions are stored as a JSON array, so a quoted id matches exactly one element.
-        let pattern = format!("%{}%", serde_json::to_string(client).unwrap_or_default());
+        // Mentions are stored as a JSON array, so a quoted id matches exactly one element;
+        // `%` and `_` in client ids are escaped so they match only themselves.
+        let quoted = serde_json::to_string(client).unwrap_or_default();
+        let pattern = format!("%{}%", escape_like(&quoted));
         let mut query = sqlx::query(&sql).bind(app).bind(client).bind(pattern);
         for id in ids {
             query = query.bind(id.as_str());
@@ -433,4 +435,16 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// `text` as a LIKE pattern matching only itself (with `ESCAPE '\'`).
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
