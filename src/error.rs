@@ -12,12 +12,14 @@ use serde_json::json;
 pub mod code {
     pub const INTERNAL: i64 = 1;
     pub const OBJECT_NOT_FOUND: i64 = 101;
+    pub const INVALID_FILE_NAME: i64 = 122;
     pub const INVALID_KEY_NAME: i64 = 105;
     pub const MALFORMED_JSON: i64 = 107;
     pub const INVALID_TYPE: i64 = 111;
     pub const MISSING_REQUIRED: i64 = 113;
     pub const READ_ONLY_KEY: i64 = 117;
     pub const UNAUTHORIZED: i64 = 401;
+    pub const FORBIDDEN: i64 = 403;
     pub const PAYLOAD_TOO_LARGE: i64 = 413;
     pub const TOO_MANY_REQUESTS: i64 = 429;
     pub const INVALID_LOGIN: i64 = 4103;

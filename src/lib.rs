@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod gateway;
 pub mod http;
 pub mod hub;
@@ -109,7 +110,12 @@ pub async fn run_with_clock(
 ) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
     let grace_secs = config.shutdown_grace_secs;
+    let files = files::FileStorage::open(
+        &config.files_url,
+        &files::storage::default_dir(&config.database_url),
+    )?;
     let state = AppState {
+        files,
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
         acks: Arc::new(app::acks::AckWaiters::default()),
         clock,

@@ -4,6 +4,7 @@ use crate::app::acks::AckWaiters;
 use crate::app::directory::AppDirectory;
 use crate::clock::ServerClock;
 use crate::config::Config;
+use crate::files::FileStorage;
 use crate::hub::Hub;
 use crate::ratelimit::RateLimits;
 use crate::store::Store;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     pub clock: ServerClock,
     pub config: Arc<Config>,
+    /// Where file bytes live (`files_url`).
+    pub files: FileStorage,
     pub shutdown: CancellationToken,
     /// Upgraded WebSocket connections, waited for (with a grace period) at shutdown.
     pub tasks: TaskTracker,

@@ -6,6 +6,7 @@ pub mod agora;
 pub mod conversations;
 pub mod directory;
 pub mod fields;
+pub mod files;
 pub mod history;
 pub mod membership;
 pub mod patch;
