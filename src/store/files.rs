@@ -228,3 +228,16 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+impl Store {
+    /// Files copied by an import (they have a source URL), for `import --verify`.
+    pub async fn imported_files(&self, app: &str) -> Result<Vec<FileRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM files WHERE app_id = $1 AND source_url IS NOT NULL ORDER BY object_id"
+        ))
+        .bind(app)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+}
