@@ -408,3 +408,13 @@ async fn files_are_copied_and_served_after_the_source_is_gone_sqlite() {
 async fn files_are_copied_and_served_after_the_source_is_gone_postgres() {
     import_support::files::files_move_with_their_messages(Database::postgres().await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_export_is_accepted_sqlite() {
+    import_support::files::file_export_is_accepted(Database::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_export_is_accepted_postgres() {
+    import_support::files::file_export_is_accepted(Database::postgres().await).await;
+}

@@ -235,3 +235,64 @@ fn file_name(meta: &Map<String, Value>, url: &str) -> String {
     .unwrap_or("file")
     .to_owned()
 }
+
+/// Whether an exported record is a `_File` object rather than a `_Conversation`.
+pub fn is_file_record(value: &Value) -> bool {
+    value.get("url").is_some_and(Value::is_string)
+        && (value.get("mime_type").is_some() || value.get("metaData").is_some())
+        && value.get("m").is_none()
+}
+
+/// A `_File` export record as an external file keeping its `objectId`, name, URL, type,
+/// metadata and dates (the bytes stay where the URL points; `tidings import leancloud`
+/// copies the ones messages reference).
+pub fn file_record(value: &Value) -> Result<FileRecord, String> {
+    let text = |field: &str| value.get(field).and_then(Value::as_str);
+    let object_id = text("objectId").ok_or("a _File record without objectId")?;
+    if !ids::is_object_id(object_id) {
+        return Err(format!("objectId {object_id:?} is not an object id"));
+    }
+    let url = text("url").ok_or("a _File record without url")?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("url {url:?} is not an http(s) URL"));
+    }
+    let meta = value
+        .get("metaData")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let name = file_name(&meta, url);
+    let name = text("name")
+        .filter(|n| naming::validate_name(n).is_ok())
+        .map_or(name, str::to_owned);
+    let created_at = value
+        .get("createdAt")
+        .and_then(super::convert::date)
+        .unwrap_or_else(time::now_ms);
+    let updated_at = value
+        .get("updatedAt")
+        .and_then(super::convert::date)
+        .unwrap_or(created_at);
+    Ok(FileRecord {
+        object_id: object_id.to_owned(),
+        mime_type: naming::mime_type(text("mime_type"), &name),
+        name,
+        storage_key: None,
+        url: url.to_owned(),
+        size: meta.get("size").and_then(Value::as_i64).unwrap_or(0),
+        checksum: meta
+            .get("_checksum")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        owner: meta
+            .get("owner")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_owned(),
+        meta_data: serde_json::to_string(&meta).map_err(|e| e.to_string())?,
+        source_url: None,
+        state: FileState::External,
+        created_at,
+        updated_at,
+    })
+}

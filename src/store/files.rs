@@ -241,3 +241,44 @@ impl Store {
         rows.iter().map(record_from_row).collect()
     }
 }
+
+impl Store {
+    /// Creates or replaces an exported `_File` object (import of a console export); returns
+    /// whether it was new. Files stored here (with bytes) are never replaced.
+    pub async fn import_external_file(&self, app: &str, file: &FileRecord) -> Result<bool> {
+        let existed = self.find_file(app, &file.object_id).await?;
+        match existed {
+            Some(existing) if existing.storage_key.is_some() => Ok(false),
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE files SET name = $3, url = $4, mime_type = $5, size = $6, meta_data = $7,
+                         owner = $8, updated_at = $9 WHERE app_id = $1 AND object_id = $2",
+                )
+                .bind(app)
+                .bind(file.object_id.as_str())
+                .bind(file.name.as_str())
+                .bind(file.url.as_str())
+                .bind(file.mime_type.as_str())
+                .bind(file.size)
+                .bind(file.meta_data.as_str())
+                .bind(file.owner.as_str())
+                .bind(file.updated_at)
+                .execute(self.pool())
+                .await?;
+                Ok(false)
+            }
+            None => {
+                self.insert_file(
+                    app,
+                    NewFile {
+                        record: file,
+                        upload_token: None,
+                        token_expires_at: None,
+                    },
+                )
+                .await?;
+                Ok(true)
+            }
+        }
+    }
+}

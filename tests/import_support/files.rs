@@ -230,3 +230,61 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// A console export of `_File` (one object per line): file objects keep their objectId,
+/// name, URL, type and metadata; a broken record is reported, not fatal; verify agrees.
+pub async fn file_export_is_accepted(target: Database) {
+    use tidings::import::file::{self, FileOptions};
+    let keys = Keys::random();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let records = [
+        json!({"objectId": "5f1e4c3b2a1d0c9b8a7f6e5d", "name": "cat.png", "url": "https://files.example.com/abc.png",
+               "mime_type": "image/png", "metaData": {"size": 1234, "owner": "u1", "_checksum": "00ff"},
+               "createdAt": "2020-07-27T03:04:05.678Z", "updatedAt": "2020-07-27T03:04:05.678Z",
+               "key": "abc.png", "bucket": "xyz", "provider": "qiniu"}),
+        json!({"objectId": "5f1e4c3b2a1d0c9b8a7f6e5e", "name": "voice.mp3", "url": "https://files.example.com/v.mp3",
+               "metaData": {"size": 99}}),
+        json!({"objectId": "not-an-id", "name": "x.png", "url": "https://files.example.com/x.png", "metaData": {}}),
+    ];
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let path = dir.path().join("_File.jsonl");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    let options = |verify| FileOptions {
+        path: path.clone(),
+        database_url: target.url.clone(),
+        app_id: keys.app_id.clone(),
+        app_key: Some(keys.app_key.clone()),
+        master_key: Some(keys.master_key.clone()),
+        verify,
+    };
+    let report = file::run(options(false))
+        .await
+        .unwrap_or_else(|e| panic!("import: {e:#}"));
+    assert_eq!((report.created, report.skipped.len()), (2, 1), "{report}");
+    let checked = file::run(options(true))
+        .await
+        .unwrap_or_else(|e| panic!("verify: {e:#}"));
+    assert!(checked.mismatches.is_empty(), "{checked}");
+
+    let server = Server::start(&target.url, &keys, None).await;
+    let file: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/1.1/files/5f1e4c3b2a1d0c9b8a7f6e5d",
+            server.rest.base
+        ))
+        .header("X-LC-Id", &keys.app_id)
+        .header("X-LC-Key", &keys.app_key)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("GET /1.1/files: {e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(file["name"], "cat.png");
+    assert_eq!(file["url"], "https://files.example.com/abc.png");
+    assert_eq!(file["mime_type"], "image/png");
+    assert_eq!(file["metaData"]["size"], 1234);
+    assert_eq!(file["createdAt"], "2020-07-27T03:04:05.678Z");
+    server.stop().await;
+}
