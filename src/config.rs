@@ -39,6 +39,9 @@ pub struct Config {
     pub session_token_ttl_secs: u64,
     pub write_batch_max: usize,
     pub shutdown_grace_secs: u64,
+    pub files_url: String,
+    pub max_file_bytes: u64,
+    pub file_token_ttl_secs: u64,
 }
 
 /// Secrets stay out of logs.
@@ -146,6 +149,11 @@ impl Config {
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),
             "log_format must be text or json"
+        );
+        anyhow::ensure!(self.max_file_bytes > 0, "max_file_bytes must be positive");
+        anyhow::ensure!(
+            self.file_token_ttl_secs > 0,
+            "file_token_ttl_secs must be positive"
         );
         Ok(())
     }

@@ -12,6 +12,7 @@ use serde_json::json;
 pub mod code {
     pub const INTERNAL: i64 = 1;
     pub const OBJECT_NOT_FOUND: i64 = 101;
+    pub const INVALID_FILE_NAME: i64 = 122;
     pub const INVALID_KEY_NAME: i64 = 105;
     pub const INVALID_NESTED_KEY: i64 = 121;
     pub const MALFORMED_JSON: i64 = 107;
@@ -24,6 +25,7 @@ pub mod code {
     /// LeanCloud's "request timed out".
     pub const REQUEST_TIMEOUT: i64 = 124;
     pub const UNAUTHORIZED: i64 = 401;
+    pub const FORBIDDEN: i64 = 403;
     pub const PAYLOAD_TOO_LARGE: i64 = 413;
     pub const TOO_MANY_REQUESTS: i64 = 429;
     pub const APP_NOT_AVAILABLE: i64 = 4100;

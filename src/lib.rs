@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod gateway;
 pub mod http;
 pub mod hub;
@@ -131,7 +132,12 @@ pub async fn run_with_clock(
         max_connections: config.http_max_connections,
         shutdown_grace: std::time::Duration::from_secs(grace_secs),
     };
+    let files = files::FileStorage::open(
+        &config.files_url,
+        &files::storage::default_dir(&config.database_url),
+    )?;
     let state = AppState {
+        files,
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
         client_quotas: Arc::new(app::quota::ClientQuotas::new(clock.clone())),
         revocations: Arc::new(revocations),

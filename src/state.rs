@@ -7,6 +7,7 @@ use crate::app::revocation::Revocations;
 use crate::app::uplink::UplinkSignal;
 use crate::clock::ServerClock;
 use crate::config::Config;
+use crate::files::FileStorage;
 use crate::hub::Hub;
 use crate::ratelimit::RateLimits;
 use crate::store::Store;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub uplink: Arc<UplinkSignal>,
     pub clock: ServerClock,
     pub config: Arc<Config>,
+    /// Where file bytes live (`files_url`).
+    pub files: FileStorage,
     pub shutdown: CancellationToken,
     /// Upgraded WebSocket connections, waited for (with a grace period) at shutdown.
     pub tasks: TaskTracker,

@@ -397,3 +397,24 @@ async fn messages_older_than_the_targets_own_are_skipped_and_reported() {
     assert_eq!(state.cursor.map(|c| c.timestamp), Some(7_000));
     store.close().await;
 }
+
+/// Issue 14: files referenced by messages are copied, messages rewritten, the source can go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_copied_and_served_after_the_source_is_gone_sqlite() {
+    import_support::files::files_move_with_their_messages(Database::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_copied_and_served_after_the_source_is_gone_postgres() {
+    import_support::files::files_move_with_their_messages(Database::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_export_is_accepted_sqlite() {
+    import_support::files::file_export_is_accepted(Database::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_export_is_accepted_postgres() {
+    import_support::files::file_export_is_accepted(Database::postgres().await).await;
+}

@@ -16,6 +16,7 @@ pub mod conversation_info;
 pub mod conversations;
 pub mod directory;
 pub mod fields;
+pub mod files;
 pub mod history;
 pub mod membership;
 pub mod moderation;

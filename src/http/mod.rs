@@ -6,6 +6,7 @@ mod auth;
 mod broadcasts;
 mod clients;
 mod conversations;
+mod files;
 mod global;
 mod health;
 pub mod json;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(agora::router())
         .merge(member_info::router())
+        .merge(files::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -59,6 +59,17 @@ pub struct LeancloudArgs {
     /// mismatch.
     #[arg(long)]
     pub verify: bool,
+    /// What to do with the files messages reference (`_lcfile.url`): copy them into this
+    /// server's file storage and rewrite the messages to the copies under `public_url`, or
+    /// keep the URLs (files hosted elsewhere).
+    #[arg(long, value_enum, default_value_t = FilesArg::Copy)]
+    pub files: FilesArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FilesArg {
+    Copy,
+    Keep,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -134,6 +145,11 @@ async fn run_leancloud(config: &Config, args: LeancloudArgs) -> anyhow::Result<(
     options.progress_every =
         (args.progress_secs > 0).then(|| Duration::from_secs(args.progress_secs));
     options.cancel = interrupt_token();
+    options.files = (args.files == FilesArg::Copy).then(|| super::files::FilesTarget {
+        files_url: config.files_url.clone(),
+        public_url: config.public_url.clone(),
+        max_file_bytes: config.max_file_bytes,
+    });
     if args.verify {
         let report = verify::run(options).await?;
         print!("{report}");

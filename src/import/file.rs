@@ -1,4 +1,5 @@
-//! `tidings import conversations FILE`: a console export of `_Conversation`. Accepts a JSON
+//! `tidings import conversations FILE`: a console export of `_Conversation` (or of `_File`:
+//! file objects, imported keeping their `objectId` and URL). Accepts a JSON
 //! array, `{"results": [...]}`, and one JSON object per line (the console's export format).
 //! A malformed line or record is reported with its line number and skipped, never fatal.
 //! Conversations keep their `objectId`, fields, members, mutes and times; messages are not
@@ -174,6 +175,12 @@ async fn load(
     };
     let mut imported = Vec::new();
     for (place, record) in records {
+        if let Ok(value) = record.as_ref() {
+            if super::files::is_file_record(value) {
+                load_file_record(options, store, &mut report, place, value).await?;
+                continue;
+            }
+        }
         let conv = match record.and_then(|value| convert::conversation(&value)) {
             Ok(conv) => conv,
             Err(reason) => {
@@ -205,6 +212,48 @@ async fn load(
     }
     report.checksum = hex::encode(hasher.finalize());
     Ok(report)
+}
+
+/// One record of a `_File` export: imported as an external file keeping its objectId (with
+/// `verify`: checked to exist with the same URL).
+async fn load_file_record(
+    options: &FileOptions,
+    store: &Store,
+    report: &mut FileReport,
+    place: String,
+    value: &Value,
+) -> anyhow::Result<()> {
+    let file = match super::files::file_record(value) {
+        Ok(file) => file,
+        Err(reason) => {
+            report.skipped.push(Skipped {
+                item: place,
+                reason,
+            });
+            return Ok(());
+        }
+    };
+    let app = options.app_id.as_str();
+    if options.verify {
+        let problem = match store.find_file(app, &file.object_id).await? {
+            None => Some("missing from the target".to_owned()),
+            Some(found) if found.storage_key.is_none() && found.url != file.url => {
+                Some(format!("url {} in the target", found.url))
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = problem {
+            report.mismatches.push(Skipped {
+                item: format!("{place} (file {})", file.object_id),
+                reason,
+            });
+        }
+    } else if store.import_external_file(app, &file).await? {
+        report.created += 1;
+    } else {
+        report.updated += 1;
+    }
+    Ok(())
 }
 
 /// How the target's copy differs from the file's, if it does.

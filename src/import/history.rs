@@ -140,6 +140,12 @@ pub(crate) async fn write_messages(
             }
         }
     }
+    if let Some(copier) = &ctx.files {
+        // Before the page is written: a resumed run re-reads the page and finds the copies.
+        copier
+            .rewrite(&ctx.store, &ctx.app, &mut messages, &ctx.report)
+            .await?;
+    }
     let outcome = ctx
         .store
         .import_messages(&ctx.app, conv_id, &messages, &cursor)

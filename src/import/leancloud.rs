@@ -49,6 +49,8 @@ pub struct Options {
     pub progress_every: Option<Duration>,
     /// Cancelling stops the run cleanly (what was committed stays; re-run to resume).
     pub cancel: CancellationToken,
+    /// Copy the files messages reference (`_lcfile.url`) here; `None`: keep their URLs.
+    pub files: Option<super::files::FilesTarget>,
 }
 
 impl Options {
@@ -73,6 +75,7 @@ impl Options {
             max_messages: None,
             progress_every: Some(Duration::from_secs(5)),
             cancel: CancellationToken::new(),
+            files: None,
         }
     }
 
@@ -97,6 +100,8 @@ pub(crate) struct Ctx {
     pub report: Mutex<Report>,
     pub page_size: u32,
     pub stop: CancellationToken,
+    /// Copies referenced files into the target (`--files copy`).
+    pub files: Option<super::files::FileCopier>,
 }
 
 /// Runs the import; see the module docs.
@@ -146,6 +151,11 @@ async fn import(options: &Options, store: Store) -> anyhow::Result<Report> {
         report: Mutex::new(Report::default()),
         page_size: options.page_size.clamp(1, 1000),
         stop: stop.clone(),
+        files: options
+            .files
+            .as_ref()
+            .map(|target| super::files::FileCopier::new(target, &options.database_url))
+            .transpose()?,
     });
     let printer_stop = CancellationToken::new();
     let printer = options

@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod convert;
 pub mod file;
+pub mod files;
 mod history;
 pub mod leancloud;
 pub mod listing;

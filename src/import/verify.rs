@@ -33,11 +33,16 @@ pub struct VerifyReport {
     pub mismatches: Vec<Mismatch>,
     /// Source records that could not be read (not counted as mismatches).
     pub unreadable: Vec<Skipped>,
+    /// Copied files checked (`--files copy`), and those missing or of the wrong size.
+    pub files_checked: u64,
+    pub file_problems: Vec<String>,
 }
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
-        self.mismatches.is_empty() && self.source_checksum == self.target_checksum
+        self.mismatches.is_empty()
+            && self.source_checksum == self.target_checksum
+            && self.file_problems.is_empty()
     }
 }
 
@@ -68,6 +73,17 @@ impl fmt::Display for VerifyReport {
         }
         if !self.unreadable.is_empty() {
             super::write_skips(f, self.unreadable.len() as u64, &self.unreadable)?;
+        }
+        if self.files_checked > 0 || !self.file_problems.is_empty() {
+            writeln!(
+                f,
+                "  files: {} copies checked, {} missing or of the wrong size",
+                self.files_checked,
+                self.file_problems.len()
+            )?;
+            for problem in &self.file_problems {
+                writeln!(f, "    {problem}")?;
+            }
         }
         Ok(())
     }
@@ -133,6 +149,12 @@ async fn compare(options: &Options, store: &Store) -> anyhow::Result<VerifyRepor
     report.mismatches.sort_by(|a, b| a.conv_id.cmp(&b.conv_id));
     report.source_checksum = super::overall_checksum(sources);
     report.target_checksum = super::overall_checksum(targets);
+    if let Some(target) = &options.files {
+        let copier = super::files::FileCopier::new(target, &options.database_url)?;
+        let (checked, problems) = copier.verify(store, &options.app_id).await?;
+        report.files_checked = checked;
+        report.file_problems = problems;
+    }
     Ok(report)
 }
 

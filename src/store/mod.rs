@@ -11,6 +11,7 @@ pub mod broadcasts;
 pub mod catchup;
 pub mod conversations;
 pub mod counters;
+pub mod files;
 pub mod import;
 pub mod messages;
 pub mod moderation;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod files;
 pub mod fill;
 pub mod flaky;
 pub mod records;
@@ -138,6 +139,20 @@ pub struct Server {
 impl Server {
     /// Opens (migrating) the store at `url` with `keys` as its app and serves it on a random port.
     pub async fn start(url: &str, keys: &Keys, settings: Option<AppSettings>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        Server::start_on(listener, url, keys, settings, |_| {}).await
+    }
+
+    /// [`Server::start`] on `listener`, with `configure` changing the configuration first.
+    pub async fn start_on(
+        listener: TcpListener,
+        url: &str,
+        keys: &Keys,
+        settings: Option<AppSettings>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Server {
         let mut config = Config::defaults().unwrap_or_else(|e| panic!("default config: {e}"));
         config.listen = "127.0.0.1:0".into();
         config.database_url = url.to_owned();
@@ -145,6 +160,7 @@ impl Server {
         config.app_id = keys.app_id.clone();
         config.app_key = keys.app_key.clone();
         config.master_key = keys.master_key.clone();
+        configure(&mut config);
         let (store, _) = tidings::open_store(&config)
             .await
             .unwrap_or_else(|e| panic!("opening {url}: {e:#}"));
@@ -154,9 +170,6 @@ impl Server {
                 .await
                 .unwrap_or_else(|e| panic!("settings: {e}"));
         }
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
         let address = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("address: {e}"));

@@ -172,6 +172,7 @@ export class TidingsServer {
       ...process.env,
       TIDINGS_LISTEN: this.host,
       TIDINGS_DATABASE_URL: this.db.url,
+      TIDINGS_FILES_URL: path.join(this.dir, 'files'),
       TIDINGS_APP_ID: APP.appId,
       TIDINGS_APP_KEY: APP.appKey,
       TIDINGS_MASTER_KEY: APP.masterKey,
