@@ -337,6 +337,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.delivery.forget_conversation(app, conv);
         Ok(done.rows_affected() > 0)
     }
 
@@ -378,6 +379,7 @@ impl Store {
             ));
         }
         tx.commit().await?;
+        self.delivery.forget_members(app, &conv.id, &added);
         Ok((now, added))
     }
 
@@ -406,6 +408,7 @@ impl Store {
         }
         self.sync_member_count(&mut tx, app, conv, now).await?;
         tx.commit().await?;
+        self.delivery.forget_members(app, &conv.id, &removed);
         Ok((now, removed))
     }
 

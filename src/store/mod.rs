@@ -10,6 +10,8 @@ pub mod broadcasts;
 pub mod catchup;
 pub mod conversations;
 pub mod counters;
+mod delivery;
+mod flush;
 pub mod import;
 pub mod messages;
 pub mod positions;
@@ -21,6 +23,7 @@ use crate::error::Result;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use query::Dialect;
@@ -34,6 +37,8 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     writer: MessageWriter,
+    /// Delivered and own-read positions, written in batches (`delivery.rs`).
+    delivery: Arc<delivery::Tracker>,
 }
 
 impl Store {
@@ -81,11 +86,14 @@ impl Store {
             });
         }
         let writer_pool = pool_options(dialect, 1).connect_with(options).await?;
-        let writer = MessageWriter::start(writer_pool, dialect, write_batch_max);
+        let delivery = Arc::new(delivery::Tracker::default());
+        let writer = MessageWriter::start(writer_pool, dialect, write_batch_max, delivery.clone());
+        flush::spawn_flusher(pool.clone(), dialect, delivery.clone());
         Ok(Store {
             pool,
             dialect,
             writer,
+            delivery,
         })
     }
 
@@ -115,7 +123,33 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the delivery positions held in memory (also done every
+    /// [`delivery::FLUSH_INTERVAL`] and at [`Store::close`]).
+    pub async fn flush_positions(&self) -> Result<()> {
+        flush::flush(&self.pool, self.dialect, &self.delivery, |_| true).await
+    }
+
+    /// Writes the held positions of one client, before reading its positions back.
+    pub(crate) async fn flush_client(&self, app: &str, client: &str) -> Result<()> {
+        flush::flush(&self.pool, self.dialect, &self.delivery, |(a, _, c)| {
+            a == app && c == client
+        })
+        .await
+    }
+
+    /// Writes the held positions of one conversation's members.
+    pub(crate) async fn flush_conversation(&self, app: &str, conv: &str) -> Result<()> {
+        flush::flush(&self.pool, self.dialect, &self.delivery, |(a, c, _)| {
+            a == app && c == conv
+        })
+        .await
+    }
+
+    /// Flushes held positions, then closes the pool.
     pub async fn close(&self) {
+        if let Err(err) = self.flush_positions().await {
+            tracing::error!(error = %err, "delivery positions lost at shutdown");
+        }
         self.pool.close().await;
     }
 }

@@ -6,12 +6,14 @@
 //! (`last_seq = last_seq + k ... RETURNING`), and its timestamp is clamped to never go below
 //! the conversation's previous message, so `(timestamp, seq)` order agrees with `seq`.
 
+use super::delivery::{Recent, Tracker};
 use super::Dialect;
 use crate::domain::message::{Message, MessageKind, Priority};
 use crate::error::{Error, Result};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -65,7 +67,12 @@ impl MessageWriter {
     /// steps took about a millisecond each on Postgres, and 0.1-0.3 ms on this thread. The
     /// batch is on the critical path of every send. It stops when the last `MessageWriter`
     /// is dropped.
-    pub(super) fn start(pool: AnyPool, dialect: Dialect, batch_max: usize) -> MessageWriter {
+    pub(super) fn start(
+        pool: AnyPool,
+        dialect: Dialect,
+        batch_max: usize,
+        delivery: Arc<Tracker>,
+    ) -> MessageWriter {
         let (queue, inbox) = mpsc::channel(batch_max * 8);
         let spawned = std::thread::Builder::new()
             .name("tidings-writer".into())
@@ -74,7 +81,7 @@ impl MessageWriter {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(run(pool, dialect, batch_max, inbox)),
+                    Ok(runtime) => runtime.block_on(run(pool, dialect, batch_max, inbox, delivery)),
                     Err(err) => {
                         tracing::error!(error = ?err, "message writer runtime failed to start")
                     }
@@ -104,6 +111,7 @@ async fn run(
     dialect: Dialect,
     batch_max: usize,
     mut inbox: mpsc::Receiver<Pending>,
+    delivery: Arc<Tracker>,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
     // The writer keeps its connection between batches: taking it from the pool each time
@@ -120,6 +128,16 @@ async fn run(
         };
         match outcome {
             Ok(outcomes) => {
+                // Before anyone is answered, so that receivers' acks find the messages.
+                for (new, outcome) in messages.iter().zip(&outcomes) {
+                    if let Ok(Written {
+                        message,
+                        duplicate: false,
+                    }) = outcome
+                    {
+                        delivery.record(&new.app_id, &message.conv_id, recent(message));
+                    }
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
@@ -370,10 +388,20 @@ async fn advance_sequences<'k>(
 /// The `n`-th parameter of a statement. SQLite gets anonymous `?`: sqlx looks up the name
 /// of every numbered parameter, a linear walk each time, which made binding a 64-row INSERT
 /// (1,344 parameters) quadratic. Postgres needs `$n`.
-fn placeholder(dialect: Dialect, n: usize) -> String {
+pub(super) fn placeholder(dialect: Dialect, n: usize) -> String {
     match dialect {
         Dialect::Sqlite => "?".to_owned(),
         Dialect::Postgres => format!("${n}"),
+    }
+}
+
+fn recent(message: &Message) -> Recent {
+    Recent {
+        seq: message.seq,
+        msg_id: message.msg_id.clone(),
+        from_client: message.from_client.clone(),
+        timestamp: message.timestamp,
+        ack_at: None,
     }
 }
 
