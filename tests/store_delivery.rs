@@ -63,7 +63,7 @@ async fn acks_deliver_each_message_once_and_reach_the_database(backend: Backend)
     // Android form, one message at a time; then a repeat, then the JS form over a range.
     assert_eq!(
         delivered_ids(&store, &conv, "bob", UpTo::Message(&m1)).await,
-        [m1.clone()]
+        vec![m1.clone()]
     );
     assert!(delivered_ids(&store, &conv, "bob", UpTo::Message(&m1))
         .await
@@ -77,7 +77,7 @@ async fn acks_deliver_each_message_once_and_reach_the_database(backend: Backend)
     // Bob's own message is not delivered to Bob.
     assert_eq!(
         delivered_ids(&store, &conv, "bob", UpTo::Message(&own)).await,
-        [m2.clone()]
+        vec![m2.clone()]
     );
     // A non-member's ack moves nothing.
     assert!(delivered_ids(&store, &conv, "mallory", UpTo::Message(&m2))
@@ -93,7 +93,7 @@ async fn acks_deliver_each_message_once_and_reach_the_database(backend: Backend)
         .into_iter()
         .map(|m| m.msg_id)
         .collect();
-    assert_eq!(carol_left, [own.clone()]);
+    assert_eq!(carol_left, vec![own.clone()]);
 
     store.flush_positions().await.unwrap();
     let positions = store.member_positions(APP, &conv).await.unwrap();
@@ -128,7 +128,7 @@ async fn positions_survive_a_clean_restart(backend: Backend) {
     let (m2, _) = send(&store, &conv, "alice", "two").await;
     assert_eq!(
         delivered_ids(&store, &conv, "bob", UpTo::Message(&m1)).await,
-        [m1.clone()]
+        vec![m1.clone()]
     );
     // Alice's own send counts as read for her.
     store.advance_own(APP, &conv, "alice", 2).await.unwrap();
@@ -144,12 +144,12 @@ async fn positions_survive_a_clean_restart(backend: Backend) {
         .into_iter()
         .map(|m| m.msg_id)
         .collect();
-    assert_eq!(left, [m2.clone()]);
+    assert_eq!(left, vec![m2.clone()]);
     // After the restart nothing is recent: the ack is resolved from the database, and
     // still reports only what is new.
     assert_eq!(
         delivered_ids(&store, &conv, "bob", UpTo::Message(&m2)).await,
-        [m2.clone()]
+        vec![m2.clone()]
     );
     store.flush_positions().await.unwrap();
     let stored = store.find_message(APP, &conv, &m2).await.unwrap().unwrap();
@@ -173,7 +173,7 @@ async fn a_member_who_left_and_came_back_is_not_sent_old_deliveries(backend: Bac
     let (m1, _) = send(&store, &conv, "alice", "one").await;
     assert_eq!(
         delivered_ids(&store, &conv, "bob", UpTo::Message(&m1)).await,
-        [m1.clone()]
+        vec![m1.clone()]
     );
     let found = store.find_conversation(APP, &conv).await.unwrap().unwrap();
     store
@@ -189,7 +189,7 @@ async fn a_member_who_left_and_came_back_is_not_sent_old_deliveries(backend: Bac
     // Joining starts at the conversation's last message: only m3 is new for Bob.
     assert_eq!(
         delivered_ids(&store, &conv, "bob", UpTo::Message(&m3)).await,
-        [m3.clone()]
+        vec![m3.clone()]
     );
     assert!(delivered_ids(&store, &conv, "bob", UpTo::Message(&m2))
         .await

@@ -1,6 +1,7 @@
-//! `GET /healthz` (the process is up) and `GET /readyz` (the database answers).
+//! `GET /healthz` (the process is up) and `GET /readyz` (the database answers and the
+//! message writer can take a write: 503 otherwise, 200 again once it can).
 
-use crate::error::Result;
+use crate::error::{code, Error, Result};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
@@ -18,6 +19,12 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
-    state.store.ping().await?;
+    if let Err(err) = state.store.ping().await {
+        tracing::warn!(error = %err, "not ready");
+        return Err(Error::unavailable(
+            code::SERVER_TIMEOUT,
+            "Not ready: the database cannot take writes.",
+        ));
+    }
     Ok(Json(json!({"status": "ready"})))
 }

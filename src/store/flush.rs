@@ -1,8 +1,8 @@
 //! Writes what `delivery.rs` holds: member positions and first-delivery stamps, each kind in
 //! `UPDATE … FROM (VALUES …)` statements of many rows, all in one transaction.
 
+use super::batch::placeholder;
 use super::delivery::{AckStamp, MemberWrite, Pending, Tracker};
-use super::writer::placeholder;
 use super::{begin_write, greatest, Dialect};
 use crate::error::Result;
 use sqlx::{Any, AnyPool};

@@ -6,6 +6,7 @@
 //! goes through the pool.
 
 pub mod apps;
+mod batch;
 pub mod broadcasts;
 pub mod catchup;
 pub mod conversations;
@@ -117,10 +118,25 @@ impl Store {
         &self.writer
     }
 
-    /// For `/readyz`: can the database answer?
+    /// For `/readyz`: can the database answer, and can the message writer take a write?
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        let answered = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(&self.pool),
+        )
+        .await;
+        match answered {
+            Ok(done) => {
+                done?;
+            }
+            Err(_) => {
+                return Err(crate::error::Error::unavailable(
+                    crate::error::code::SERVER_TIMEOUT,
+                    "The database does not answer.",
+                ))
+            }
+        }
+        self.writer.ready().await
     }
 
     /// Writes the delivery positions held in memory (also done every
@@ -168,7 +184,20 @@ fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
                 Ok(())
             })
         }),
-        Dialect::Postgres => options,
+        Dialect::Postgres => options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // A statement cannot hold a connection (or the writer) forever, and the server
+                // drops connections whose client vanished. sqlx 0.8 has no client-side
+                // keepalive option: a send that the database does not answer is bounded by
+                // the writer's timeout instead.
+                conn.execute(
+                    "SET statement_timeout = '10s'; SET tcp_keepalives_idle = 30;
+                     SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3;",
+                )
+                .await?;
+                Ok(())
+            })
+        }),
     }
 }
 
