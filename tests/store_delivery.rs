@@ -205,3 +205,35 @@ async fn a_member_who_left_and_came_back_is_not_sent_old_deliveries_on_sqlite() 
 async fn a_member_who_left_and_came_back_is_not_sent_old_deliveries_on_postgres() {
     a_member_who_left_and_came_back_is_not_sent_old_deliveries(Backend::Postgres).await;
 }
+
+async fn member_lists_follow_membership_changes(backend: Backend) {
+    let (store, _guard) = open(backend).await;
+    let conv = store_support::conversation(&store, APP, &["alice", "bob"]).await;
+    assert_eq!(store.members(APP, &conv).await.unwrap(), ["alice", "bob"]);
+    let found = store.find_conversation(APP, &conv).await.unwrap().unwrap();
+    store
+        .add_members(APP, &found, &["carol".to_owned()], 500, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.members(APP, &conv).await.unwrap(),
+        ["alice", "bob", "carol"]
+    );
+    store
+        .remove_members(APP, &found, &["alice".to_owned()], 2)
+        .await
+        .unwrap();
+    assert_eq!(store.members(APP, &conv).await.unwrap(), ["bob", "carol"]);
+    store.delete_conversation(APP, &conv).await.unwrap();
+    assert!(store.members(APP, &conv).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn member_lists_follow_membership_changes_on_sqlite() {
+    member_lists_follow_membership_changes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn member_lists_follow_membership_changes_on_postgres() {
+    member_lists_follow_membership_changes(Backend::Postgres).await;
+}

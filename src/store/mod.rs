@@ -14,6 +14,7 @@ pub mod counters;
 mod delivery;
 mod flush;
 pub mod import;
+mod member_cache;
 pub mod messages;
 pub mod positions;
 pub mod query;
@@ -40,6 +41,8 @@ pub struct Store {
     writer: MessageWriter,
     /// Delivered and own-read positions, written in batches (`delivery.rs`).
     delivery: Arc<delivery::Tracker>,
+    /// Member lists for the fan-out (`member_cache.rs`).
+    member_cache: Arc<member_cache::MemberCache>,
 }
 
 impl Store {
@@ -95,6 +98,7 @@ impl Store {
             dialect,
             writer,
             delivery,
+            member_cache: Arc::default(),
         })
     }
 
