@@ -23,13 +23,16 @@ pub mod code {
     /// "invalid parameter" family; see docs/reliability.md.
     pub const INVALID_CHARACTER: i64 = 1;
     /// LeanCloud's "request timed out".
-    pub const REQUEST_TIMEOUT: i64 = 124;
+    /// LeanStorage "server timeout": a request or a write that could not finish in time.
+    pub const REQUEST_TIMEOUT: i64 = SERVER_TIMEOUT;
     pub const UNAUTHORIZED: i64 = 401;
     pub const FORBIDDEN: i64 = 403;
     pub const PAYLOAD_TOO_LARGE: i64 = 413;
     pub const TOO_MANY_REQUESTS: i64 = 429;
     pub const APP_NOT_AVAILABLE: i64 = 4100;
     pub const SIGNATURE_FAILED: i64 = 4102;
+    /// LeanStorage "server timeout": here, a write the database could not take in time.
+    pub const SERVER_TIMEOUT: i64 = 124;
     pub const INVALID_LOGIN: i64 = 4103;
     pub const SESSION_REQUIRED: i64 = 4105;
     pub const FRAME_TOO_LONG: i64 = 4109;
@@ -87,6 +90,9 @@ pub enum Error {
     /// A rate limit is exhausted; the client may retry after this many seconds.
     #[error("Too many requests.")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The server cannot do it now (the database does not take writes in time). (HTTP 503)
+    #[error("{message}")]
+    Unavailable { code: i64, message: String },
     /// Anything the client did not cause. Logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -129,6 +135,12 @@ impl Error {
             message: message.into(),
         }
     }
+    pub fn unavailable(code: i64, message: impl Into<String>) -> Self {
+        Error::Unavailable {
+            code,
+            message: message.into(),
+        }
+    }
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Error::Internal(anyhow::anyhow!("{message}"))
     }
@@ -140,7 +152,8 @@ impl Error {
             Error::BadRequest { code, .. }
             | Error::NotFound { code, .. }
             | Error::Conflict { code, .. }
-            | Error::Forbidden { code, .. } => *code,
+            | Error::Forbidden { code, .. }
+            | Error::Unavailable { code, .. } => *code,
             Error::PayloadTooLarge => code::PAYLOAD_TOO_LARGE,
             Error::MethodNotAllowed => 405,
             Error::TooManyRequests { .. } => code::TOO_MANY_REQUESTS,
@@ -155,6 +168,7 @@ impl Error {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -23,7 +23,14 @@ pub async fn stats(state: &AppState, app: &str) -> Result<(usize, i64)> {
     Ok((state.hub.online_count(app), today))
 }
 
-/// For `/readyz`: can the database answer?
+/// For `/readyz`: can the database and the message writer take writes? 503 when not.
 pub async fn ready(state: &AppState) -> Result<()> {
-    state.store.ping().await
+    if let Err(err) = state.store.ping().await {
+        tracing::warn!(error = %err, "not ready");
+        return Err(crate::error::Error::unavailable(
+            crate::error::code::SERVER_TIMEOUT,
+            "Not ready: the database cannot take writes.",
+        ));
+    }
+    Ok(())
 }

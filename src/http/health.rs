@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process is up) and `GET /readyz` (the database answers).
+//! `GET /healthz` (the process is up) and `GET /readyz` (the database answers and the
+//! message writer can take a write: 503 otherwise, 200 again once it can).
 
 use crate::error::Result;
 use crate::state::AppState;

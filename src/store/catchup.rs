@@ -58,6 +58,8 @@ impl Store {
     /// Stored messages from others that `client` has not acknowledged yet, per
     /// conversation in sequence order (offline replay for protocol version 1).
     pub async fn undelivered(&self, app: &str, client: &str, limit: i64) -> Result<Vec<Message>> {
+        // Acks held in memory move `delivered_seq`: written first, so nothing acked comes back.
+        self.flush_client(app, client).await?;
         let sql = format!(
             "SELECT {MESSAGE_SELECT} FROM messages m JOIN members mb ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id
              WHERE mb.app_id = $1 AND mb.client_id = $2 AND m.seq > mb.delivered_seq AND m.from_client <> $2

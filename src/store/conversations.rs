@@ -108,6 +108,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.member_cache.invalidate(app, &new.id);
         let created = Conversation {
             id: new.id,
             kind: new.kind,
@@ -153,8 +154,15 @@ impl Store {
         }
     }
 
+    /// The members of `conv`, sorted (cached, see `member_cache.rs`).
     pub async fn members(&self, app: &str, conv: &str) -> Result<Vec<String>> {
-        self.client_list("members", app, conv).await
+        let generation = match self.member_cache.get(app, conv) {
+            Ok(list) => return Ok(list.as_ref().clone()),
+            Err(generation) => generation,
+        };
+        let list = self.client_list("members", app, conv).await?;
+        self.member_cache.put(app, conv, generation, list.clone());
+        Ok(list)
     }
 
     pub async fn mutes(&self, app: &str, conv: &str) -> Result<Vec<String>> {
@@ -337,6 +345,8 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.member_cache.invalidate(app, conv);
+        self.delivery.forget_conversation(app, conv);
         Ok(done.rows_affected() > 0)
     }
 
@@ -378,6 +388,8 @@ impl Store {
             ));
         }
         tx.commit().await?;
+        self.member_cache.invalidate(app, &conv.id);
+        self.delivery.forget_members(app, &conv.id, &added);
         Ok((now, added))
     }
 
@@ -406,6 +418,8 @@ impl Store {
         }
         self.sync_member_count(&mut tx, app, conv, now).await?;
         tx.commit().await?;
+        self.member_cache.invalidate(app, &conv.id);
+        self.delivery.forget_members(app, &conv.id, &removed);
         Ok((now, removed))
     }
 

@@ -256,6 +256,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.delivery.forget_message(app, conv, msg_id);
         Ok(row.is_some())
     }
 }

@@ -7,12 +7,16 @@
 
 pub mod access;
 pub mod apps;
+mod batch;
 pub mod broadcasts;
 pub mod catchup;
 pub mod conversations;
 pub mod counters;
+mod delivery;
 pub mod files;
+mod flush;
 pub mod import;
+mod member_cache;
 pub mod messages;
 pub mod moderation;
 pub mod positions;
@@ -24,6 +28,7 @@ use crate::error::Result;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use query::Dialect;
@@ -37,6 +42,10 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     writer: MessageWriter,
+    /// Delivered and own-read positions, written in batches (`delivery.rs`).
+    delivery: Arc<delivery::Tracker>,
+    /// Member lists for the fan-out (`member_cache.rs`).
+    member_cache: Arc<member_cache::MemberCache>,
 }
 
 impl Store {
@@ -84,11 +93,15 @@ impl Store {
             });
         }
         let writer_pool = pool_options(dialect, 1).connect_with(options).await?;
-        let writer = MessageWriter::start(writer_pool, dialect, write_batch_max);
+        let delivery = Arc::new(delivery::Tracker::default());
+        let writer = MessageWriter::start(writer_pool, dialect, write_batch_max, delivery.clone());
+        flush::spawn_flusher(pool.clone(), dialect, delivery.clone());
         Ok(Store {
             pool,
             dialect,
             writer,
+            delivery,
+            member_cache: Arc::default(),
         })
     }
 
@@ -112,13 +125,54 @@ impl Store {
         &self.writer
     }
 
-    /// For `/readyz`: can the database answer?
+    /// For `/readyz`: can the database answer, and can the message writer take a write?
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        let answered = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(&self.pool),
+        )
+        .await;
+        match answered {
+            Ok(done) => {
+                done?;
+            }
+            Err(_) => {
+                return Err(crate::error::Error::unavailable(
+                    crate::error::code::SERVER_TIMEOUT,
+                    "The database does not answer.",
+                ))
+            }
+        }
+        self.writer.ready().await
     }
 
+    /// Writes the delivery positions held in memory (also done every
+    /// [`delivery::FLUSH_INTERVAL`] and at [`Store::close`]).
+    pub async fn flush_positions(&self) -> Result<()> {
+        flush::flush(&self.pool, self.dialect, &self.delivery, |_| true).await
+    }
+
+    /// Writes the held positions of one client, before reading its positions back.
+    pub(crate) async fn flush_client(&self, app: &str, client: &str) -> Result<()> {
+        flush::flush(&self.pool, self.dialect, &self.delivery, |(a, _, c)| {
+            a == app && c == client
+        })
+        .await
+    }
+
+    /// Writes the held positions of one conversation's members.
+    pub(crate) async fn flush_conversation(&self, app: &str, conv: &str) -> Result<()> {
+        flush::flush(&self.pool, self.dialect, &self.delivery, |(a, c, _)| {
+            a == app && c == conv
+        })
+        .await
+    }
+
+    /// Flushes held positions, then closes the pool.
     pub async fn close(&self) {
+        if let Err(err) = self.flush_positions().await {
+            tracing::error!(error = %err, "delivery positions lost at shutdown");
+        }
         self.pool.close().await;
     }
 }
@@ -137,7 +191,20 @@ fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
                 Ok(())
             })
         }),
-        Dialect::Postgres => options,
+        Dialect::Postgres => options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // A statement cannot hold a connection (or the writer) forever, and the server
+                // drops connections whose client vanished. sqlx 0.8 has no client-side
+                // keepalive option: a send that the database does not answer is bounded by
+                // the writer's timeout instead.
+                conn.execute(
+                    "SET statement_timeout = '10s'; SET tcp_keepalives_idle = 30;
+                     SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3;",
+                )
+                .await?;
+                Ok(())
+            })
+        }),
     }
 }
 

@@ -2,6 +2,7 @@
 //! receipts, receipt times. Unread is `last_seq - read_seq`: O(1) per conversation, never a
 //! `COUNT(*)` over messages.
 
+use super::delivery::{AckStamp, Advanced};
 use super::messages::{message_from_row, MESSAGE_SELECT};
 use super::Store;
 use crate::domain::message::Message;
@@ -63,6 +64,7 @@ impl Store {
         client: &str,
         changed_after: Option<i64>,
     ) -> Result<Vec<UnreadConversation>> {
+        self.flush_client(app, client).await?;
         let rows = sqlx::query(&format!(
             "SELECT mb.conv_id, c.kind, c.last_seq - mb.read_seq AS unread FROM members mb
              JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
@@ -229,6 +231,7 @@ impl Store {
 
     /// Total unread of `client`, over every conversation or one (E42).
     pub async fn unread_count(&self, app: &str, client: &str, conv: Option<&str>) -> Result<i64> {
+        self.flush_client(app, client).await?;
         let sql = "SELECT CAST(COALESCE(SUM(c.last_seq - mb.read_seq), 0) AS BIGINT) AS n FROM members mb
              JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
              WHERE mb.app_id = $1 AND mb.client_id = $2 AND c.last_seq > mb.read_seq AND ($3 = '' OR mb.conv_id = $3)";
@@ -242,19 +245,10 @@ impl Store {
     }
 
     /// Moves a member's read (and delivered) position up to `seq`: a member's own message
-    /// is read and delivered for that member.
+    /// is read and delivered for that member. Held in memory and written in the next batch
+    /// (a non-member's position matches no row there).
     pub async fn advance_own(&self, app: &str, conv: &str, client: &str, seq: i64) -> Result<()> {
-        let greatest = super::greatest(self.dialect());
-        sqlx::query(&format!(
-            "UPDATE members SET read_seq = {greatest}(read_seq, $1), delivered_seq = {greatest}(delivered_seq, $1)
-             WHERE app_id = $2 AND conv_id = $3 AND client_id = $4 AND read_seq < $1"
-        ))
-        .bind(seq)
-        .bind(app)
-        .bind(conv)
-        .bind(client)
-        .execute(self.pool())
-        .await?;
+        self.delivery.advance_own(app, conv, client, seq);
         Ok(())
     }
 
@@ -295,6 +289,9 @@ impl Store {
             return Ok(None);
         };
         let seq: i64 = target.try_get("seq")?;
+        // Own sends held in memory count in the unread left.
+        self.flush_client(app, client).await?;
+        self.delivery.raised(app, conv, client, seq);
         let greatest = super::greatest(self.dialect());
         let row = sqlx::query(&format!(
             "UPDATE members SET read_seq = {greatest}(read_seq, $1), delivered_seq = {greatest}(delivered_seq, $1),
@@ -326,9 +323,10 @@ impl Store {
         }))
     }
 
-    /// A receiver acknowledged messages up to a message or a time. Moves its
-    /// delivered position, stamps `ack_at` on first delivery, and returns the messages from
-    /// others that were newly delivered (at most `limit`, for receipts).
+    /// A receiver acknowledged messages up to a message or a time. Moves its delivered
+    /// position and stamps `ack_at` on first delivery, in memory (written in the next batch,
+    /// see `delivery.rs`), and returns the messages from others that were newly delivered
+    /// (at most `limit`, for receipts). Each message is returned once per receiver.
     pub async fn mark_delivered(
         &self,
         app: &str,
@@ -338,75 +336,57 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<Delivered>> {
-        let target = match upto {
-            UpTo::Message(mid) => sqlx::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+        let Some(upto) = self.delivery_target(app, conv, upto).await? else {
+            return Ok(Vec::new());
+        };
+        if self.delivery.delivered(app, conv, client).is_none() {
+            let Some(row) = sqlx::query("SELECT delivered_seq FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
                 .bind(app)
                 .bind(conv)
-                .bind(mid)
+                .bind(client)
                 .fetch_optional(self.pool())
                 .await?
-                .map(|r| r.try_get::<i64, _>("seq"))
-                .transpose()?,
-            UpTo::Time(until) => sqlx::query(
-                "SELECT MAX(seq) AS seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3",
-            )
-            .bind(app)
-            .bind(conv)
-            .bind(until)
-            .fetch_one(self.pool())
-            .await?
-            .try_get::<Option<i64>, _>("seq")?,
-        };
-        let Some(upto) = target else {
-            return Ok(Vec::new());
-        };
-        let Some(row) = sqlx::query("SELECT delivered_seq FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
-            .bind(app)
-            .bind(conv)
-            .bind(client)
-            .fetch_optional(self.pool())
-            .await?
-        else {
-            return Ok(Vec::new());
-        };
-        let from: i64 = row.try_get("delivered_seq")?;
-        if upto <= from {
-            return Ok(Vec::new());
+            else {
+                return Ok(Vec::new());
+            };
+            self.delivery
+                .load(app, conv, client, row.try_get("delivered_seq")?);
         }
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE members SET delivered_seq = $1, delivered_at = $2 WHERE app_id = $3 AND conv_id = $4 AND client_id = $5 AND delivered_seq < $1")
-            .bind(upto)
-            .bind(now)
-            .bind(app)
-            .bind(conv)
-            .bind(client)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE messages SET ack_at = $1 WHERE app_id = $2 AND conv_id = $3 AND seq > $4 AND seq <= $5
-               AND ack_at IS NULL AND from_client <> $6",
-        )
-        .bind(now)
-        .bind(app)
-        .bind(conv)
-        .bind(from)
-        .bind(upto)
-        .bind(client)
-        .execute(&mut *tx)
-        .await?;
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let from = match self.delivery.advance(app, conv, client, upto, now, limit) {
+            Advanced::Unchanged => return Ok(Vec::new()),
+            Advanced::Known(newly) => {
+                return Ok(newly
+                    .into_iter()
+                    .map(|m| Delivered {
+                        msg_id: m.msg_id,
+                        from_client: m.from_client,
+                        timestamp: m.timestamp,
+                    })
+                    .collect())
+            }
+            Advanced::Unknown { from } => from,
+        };
+        // Behind the recent window (a catch-up ack): read the range, stamp it in the batch.
+        self.delivery.stamp_range(AckStamp::Range {
+            app: app.to_owned(),
+            conv: conv.to_owned(),
+            client: client.to_owned(),
+            from,
+            upto,
+            at: now,
+        });
         let rows = sqlx::query(&format!(
             "SELECT msg_id, from_client, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND seq > $3 AND seq <= $4
-               AND from_client <> $5 ORDER BY seq DESC LIMIT {}",
-            limit.max(0)
+               AND from_client <> $5 ORDER BY seq DESC LIMIT {limit}"
         ))
         .bind(app)
         .bind(conv)
         .bind(from)
         .bind(upto)
         .bind(client)
-        .fetch_all(&mut *tx)
+        .fetch_all(self.pool())
         .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|r| {
                 Ok(Delivered {
@@ -418,8 +398,38 @@ impl Store {
             .collect()
     }
 
+    /// The seq an ack reaches: from the recent messages when they know it, else stored.
+    async fn delivery_target(&self, app: &str, conv: &str, upto: UpTo<'_>) -> Result<Option<i64>> {
+        Ok(match upto {
+            UpTo::Message(mid) => match self.delivery.resolve_id(app, conv, mid) {
+                Some(seq) => Some(seq),
+                None => sqlx::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+                    .bind(app)
+                    .bind(conv)
+                    .bind(mid)
+                    .fetch_optional(self.pool())
+                    .await?
+                    .map(|r| r.try_get::<i64, _>("seq"))
+                    .transpose()?,
+            },
+            UpTo::Time(until) => match self.delivery.resolve_time(app, conv, until) {
+                Some(seq) => Some(seq),
+                None => sqlx::query(
+                    "SELECT MAX(seq) AS seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3",
+                )
+                .bind(app)
+                .bind(conv)
+                .bind(until)
+                .fetch_one(self.pool())
+                .await?
+                .try_get::<Option<i64>, _>("seq")?,
+            },
+        })
+    }
+
     /// Delivery and read times of the members of `conv`.
     pub async fn member_positions(&self, app: &str, conv: &str) -> Result<Vec<MemberPositions>> {
+        self.flush_conversation(app, conv).await?;
         let rows = sqlx::query("SELECT client_id, delivered_at, read_at FROM members WHERE app_id = $1 AND conv_id = $2 ORDER BY client_id")
             .bind(app)
             .bind(conv)

@@ -2,24 +2,31 @@
 //! batch in one transaction (one fsync), then answers every sender in it. Alone, a send is
 //! written at once; under load the batch grows by itself.
 //!
-//! Each message's `seq` comes from its conversation row in the same transaction
-//! (`last_seq = last_seq + k ... RETURNING`), and its timestamp is clamped to never go below
-//! the conversation's previous message, so `(timestamp, seq)` order agrees with `seq`.
+//! Bounded under faults: a message the database refuses fails alone (its batch is written
+//! again one message at a time); each batch runs as a task of its own, so a panic fails that
+//! batch and the writer goes on; a send not stored within the write timeout is answered with
+//! an error (and skipped if it has not been started); `ready` asks the writer itself whether
+//! it can take a write. The batch itself is in `batch.rs`.
 
+use super::batch::write_batch;
+use super::delivery::{Recent, Tracker};
 use super::Dialect;
 use crate::domain::message::{Message, MessageKind, Priority};
-use crate::error::{Error, Result};
+use crate::error::{code, Error, Result};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
-use std::collections::HashMap;
-use std::time::Instant;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// How many rows go into one multi-row INSERT (well under both backends' parameter limits).
-const ROWS_PER_INSERT: usize = 64;
-const MESSAGE_COLUMNS: usize = 21;
-/// How many conversations one sequence UPDATE advances (4 parameters each).
-const GROUPS_PER_UPDATE: usize = 256;
+/// How long a send waits to be stored before it is answered with an error.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `/readyz` waits for the writer (at most; less if the write timeout is shorter).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A message with this text makes its batch panic (tests of the supervision).
+#[cfg(test)]
+pub(super) const PANIC_FOR_TESTS: &str = "tidings-writer-test-panic";
 
 /// A message to persist. `now` is the server time at receipt; the stored timestamp may be
 /// later if the conversation's previous message is.
@@ -51,11 +58,18 @@ pub struct Written {
     pub duplicate: bool,
 }
 
-type Pending = (NewMessage, oneshot::Sender<Result<Written>>);
+// Probes are rare; boxing the write would cost an allocation per send.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Write(NewMessage, oneshot::Sender<Result<Written>>),
+    /// Can the writer take a write now? (`/readyz`)
+    Probe(oneshot::Sender<bool>),
+}
 
 #[derive(Clone)]
 pub struct MessageWriter {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Job>,
+    timeout_ms: Arc<AtomicU64>,
 }
 
 impl MessageWriter {
@@ -65,7 +79,12 @@ impl MessageWriter {
     /// steps took about a millisecond each on Postgres, and 0.1-0.3 ms on this thread. The
     /// batch is on the critical path of every send. It stops when the last `MessageWriter`
     /// is dropped.
-    pub(super) fn start(pool: AnyPool, dialect: Dialect, batch_max: usize) -> MessageWriter {
+    pub(super) fn start(
+        pool: AnyPool,
+        dialect: Dialect,
+        batch_max: usize,
+        delivery: Arc<Tracker>,
+    ) -> MessageWriter {
         let (queue, inbox) = mpsc::channel(batch_max * 8);
         let spawned = std::thread::Builder::new()
             .name("tidings-writer".into())
@@ -74,7 +93,9 @@ impl MessageWriter {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(run(pool, dialect, batch_max, inbox)),
+                    Ok(runtime) => {
+                        runtime.block_on(supervise(pool, dialect, batch_max, inbox, delivery))
+                    }
                     Err(err) => {
                         tracing::error!(error = ?err, "message writer runtime failed to start")
                     }
@@ -83,57 +104,227 @@ impl MessageWriter {
         if let Err(err) = spawned {
             tracing::error!(error = ?err, "message writer thread failed to start");
         }
-        MessageWriter { queue }
+        MessageWriter {
+            queue,
+            timeout_ms: Arc::new(AtomicU64::new(WRITE_TIMEOUT.as_millis() as u64)),
+        }
     }
 
-    /// Persists one message; resolves once its batch has committed.
+    /// Changes the write timeout (every clone of this writer sees it).
+    pub fn set_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Persists one message; resolves once its batch has committed, or with a 503 (code
+    /// 124) after the write timeout. A send that timed out before its batch started is not
+    /// written; one already in a batch may still be stored (a resend with the same dedup key
+    /// then answers with that copy).
     pub async fn write(&self, message: NewMessage) -> Result<Written> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((message, reply))
-            .await
-            .map_err(|_| Error::internal("message writer stopped"))?;
-        answer
-            .await
-            .map_err(|_| Error::internal("message writer dropped a send"))?
+        let stored = async {
+            self.queue
+                .send(Job::Write(message, reply))
+                .await
+                .map_err(|_| Error::internal("message writer stopped"))?;
+            answer
+                .await
+                .map_err(|_| Error::internal("message writer dropped a send"))?
+        };
+        match tokio::time::timeout(self.timeout(), stored).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::unavailable(
+                code::SERVER_TIMEOUT,
+                "The message could not be stored in time. Try again.",
+            )),
+        }
+    }
+
+    /// Whether the writer answers and its database takes a write lock, within a short wait.
+    pub async fn ready(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let probed = async {
+            self.queue.send(Job::Probe(reply)).await.ok()?;
+            answer.await.ok()
+        };
+        match tokio::time::timeout(self.timeout().min(PROBE_TIMEOUT), probed).await {
+            Ok(Some(true)) => Ok(()),
+            _ => Err(Error::unavailable(
+                code::SERVER_TIMEOUT,
+                "The message writer cannot take writes.",
+            )),
+        }
     }
 }
 
-async fn run(
+/// Takes jobs from the queue and runs each batch as a task of its own: a panic there fails
+/// that batch (its senders get an error) and the loop goes on with a fresh connection.
+async fn supervise(
     pool: AnyPool,
     dialect: Dialect,
     batch_max: usize,
-    mut inbox: mpsc::Receiver<Pending>,
+    mut inbox: mpsc::Receiver<Job>,
+    delivery: Arc<Tracker>,
 ) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
+    let mut jobs: Vec<Job> = Vec::with_capacity(batch_max);
     // The writer keeps its connection between batches: taking it from the pool each time
     // costs a health-check round trip (and, on SQLite, two thread hops) per batch.
     let mut held: Option<PoolConnection<Any>> = None;
-    while inbox.recv_many(&mut batch, batch_max).await > 0 {
-        let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.drain(..).unzip();
-        let outcome = match held.as_mut() {
-            Some(conn) => write_batch(conn, dialect, &messages).await,
-            None => match own_connection(&pool).await {
-                Ok(conn) => write_batch(held.insert(conn), dialect, &messages).await,
-                Err(err) => Err(err),
-            },
-        };
-        match outcome {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome);
-                }
+    while inbox.recv_many(&mut jobs, batch_max).await > 0 {
+        let mut writes = Vec::with_capacity(jobs.len());
+        let mut probes = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                // Its sender gave up waiting: not written.
+                Job::Write(_, reply) if reply.is_closed() => {}
+                Job::Write(message, reply) => writes.push((message, reply)),
+                Job::Probe(reply) => probes.push(reply),
             }
+        }
+        let batch = run_batch(
+            pool.clone(),
+            dialect,
+            held.take(),
+            writes,
+            probes,
+            delivery.clone(),
+        );
+        match tokio::spawn(batch).await {
+            Ok(conn) => held = conn,
             Err(err) => {
-                tracing::error!(error = ?err, batch = messages.len(), "message batch failed");
-                // Back to the pool, which checks it before handing it out again.
-                held = None;
-                for reply in replies {
-                    let _ = reply.send(Err(Error::internal("message batch failed")));
-                }
+                tracing::error!(error = %err, "message batch task failed; the writer goes on");
             }
         }
     }
+}
+
+/// Writes one batch and answers its senders and probes. Returns the connection to keep, or
+/// none when the database failed (the pool checks it before handing it out again).
+async fn run_batch(
+    pool: AnyPool,
+    dialect: Dialect,
+    held: Option<PoolConnection<Any>>,
+    writes: Vec<(NewMessage, oneshot::Sender<Result<Written>>)>,
+    probes: Vec<oneshot::Sender<bool>>,
+    delivery: Arc<Tracker>,
+) -> Option<PoolConnection<Any>> {
+    let (messages, replies): (Vec<NewMessage>, Vec<_>) = writes.into_iter().unzip();
+    #[cfg(test)]
+    if messages.iter().any(|m| m.data == PANIC_FOR_TESTS) {
+        panic!("message batch panics for a test");
+    }
+    let mut conn = match held {
+        Some(conn) => conn,
+        None => match own_connection(&pool).await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::error!(error = ?err, "message writer has no connection");
+                for reply in replies {
+                    let _ = reply.send(Err(Error::internal("message writer has no connection")));
+                }
+                for probe in probes {
+                    let _ = probe.send(false);
+                }
+                return None;
+            }
+        },
+    };
+    let mut healthy = true;
+    if !messages.is_empty() {
+        let outcomes = write_isolated(&mut conn, dialect, &messages, &replies, &mut healthy).await;
+        // Before anyone is answered, so that receivers' acks find the messages.
+        for (new, outcome) in messages.iter().zip(&outcomes) {
+            if let Ok(Written {
+                message,
+                duplicate: false,
+            }) = outcome
+            {
+                delivery.record(&new.app_id, &message.conv_id, recent(message));
+            }
+        }
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+    if !probes.is_empty() {
+        let ready = healthy && probe(&mut conn, dialect).await.is_ok();
+        healthy &= ready;
+        for reply in probes {
+            let _ = reply.send(ready);
+        }
+    }
+    healthy.then_some(conn)
+}
+
+/// The batch in one transaction; if the database refuses it, each message alone, so that
+/// one bad message fails by itself. A failure that is not the database refusing a
+/// statement (a lost connection, a timeout of the pool) fails the batch at once.
+async fn write_isolated(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    messages: &[NewMessage],
+    replies: &[oneshot::Sender<Result<Written>>],
+    healthy: &mut bool,
+) -> Vec<Result<Written>> {
+    let err = match write_batch(conn, dialect, messages).await {
+        Ok(outcomes) => return outcomes,
+        Err(err) => err,
+    };
+    if messages.len() == 1 || !refused_by_database(&err) {
+        tracing::error!(error = ?err, batch = messages.len(), "message batch failed");
+        *healthy = false;
+        return messages
+            .iter()
+            .map(|_| Err(Error::internal("message batch failed")))
+            .collect();
+    }
+    tracing::warn!(error = ?err, batch = messages.len(), "message batch refused; writing its messages one at a time");
+    let mut outcomes = Vec::with_capacity(messages.len());
+    for (message, reply) in messages.iter().zip(replies) {
+        if reply.is_closed() {
+            outcomes.push(Err(Error::internal("the sender gave up waiting")));
+            continue;
+        }
+        let alone = write_batch(conn, dialect, std::slice::from_ref(message)).await;
+        outcomes.push(match alone.map(|mut one| one.pop()) {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => Err(Error::internal("message left unanswered")),
+            Err(err) => {
+                tracing::error!(error = ?err, msg_id = %message.msg_id, "message refused by the database");
+                Err(Error::internal("message could not be stored"))
+            }
+        });
+    }
+    outcomes
+}
+
+/// The database answered and refused a statement (constraint, invalid value, statement
+/// timeout), as opposed to the connection failing.
+fn refused_by_database(err: &Error) -> bool {
+    match err {
+        Error::Internal(inner) => matches!(
+            inner.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Database(_))
+        ),
+        _ => false,
+    }
+}
+
+/// Takes the write lock (SQLite) or a transaction (Postgres) and lets it go.
+async fn probe(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
+    let mut tx = match dialect {
+        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => conn.begin().await?,
+    };
+    sqlx::query("SELECT 1").execute(&mut *tx).await?;
+    tx.rollback().await?;
+    Ok(())
 }
 
 /// A connection opened from the writer's thread. The pool may hold one opened on the
@@ -145,354 +336,58 @@ async fn own_connection(pool: &AnyPool) -> Result<PoolConnection<Any>> {
     Ok(pool.acquire().await?)
 }
 
-/// Writes a batch in one transaction. Per-message refusals (unknown conversation) are
-/// per-message results; a database failure fails the whole batch.
-async fn write_batch(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    messages: &[NewMessage],
-) -> Result<Vec<Result<Written>>> {
-    let started = Instant::now();
-    let mut tx = match dialect {
-        // Take the write lock up front, as `super::begin_write` does for pooled writes.
-        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-        Dialect::Postgres => conn.begin().await?,
-    };
-    let mut outcomes: Vec<Option<Result<Written>>> = (0..messages.len()).map(|_| None).collect();
-
-    // Resends: answer with the stored copy (or the first copy earlier in this batch).
-    let mut first_in_batch: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
-    let mut fresh: Vec<usize> = Vec::new();
-    let mut echoes: Vec<(usize, usize)> = Vec::new();
-    for (index, message) in messages.iter().enumerate() {
-        if let Some(key) = &message.dedup_key {
-            let id = (
-                message.app_id.as_str(),
-                message.conv_id.as_str(),
-                message.from_client.as_str(),
-                key.as_str(),
-            );
-            if let Some(&first) = first_in_batch.get(&id) {
-                echoes.push((index, first));
-                continue;
-            }
-            if let Some(stored) = find_by_dedup_key(&mut tx, message).await? {
-                outcomes[index] = Some(Ok(Written {
-                    message: stored,
-                    duplicate: true,
-                }));
-                continue;
-            }
-            first_in_batch.insert(id, index);
-        }
-        fresh.push(index);
-    }
-
-    // Sequences and timestamps: one UPDATE for all the conversations in the batch.
-    let mut groups: Vec<((&str, &str), Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
-    for &index in &fresh {
-        let key = (
-            messages[index].app_id.as_str(),
-            messages[index].conv_id.as_str(),
-        );
-        match group_of.get(&key) {
-            Some(&g) => groups[g].1.push(index),
-            None => {
-                group_of.insert(key, groups.len());
-                groups.push((key, vec![index]));
-            }
-        }
-    }
-    let begun = started.elapsed();
-    let advances: Vec<Advance<'_>> = groups
-        .iter()
-        .map(|(key, indexes)| Advance {
-            key: *key,
-            count: indexes.len() as i64,
-            now: indexes
-                .iter()
-                .map(|&i| messages[i].now)
-                .max()
-                .unwrap_or_default(),
-        })
-        .collect();
-    let advanced = advance_sequences(&mut tx, dialect, &advances).await?;
-    let mut stored: Vec<(usize, Message)> = Vec::with_capacity(fresh.len());
-    for ((key, indexes), advance) in groups.iter().zip(&advances) {
-        let Some(row) = advanced.get(key) else {
-            for &index in indexes {
-                outcomes[index] = Some(Err(Error::conversation_not_found()));
-            }
-            continue;
-        };
-        let timestamp = row.last_message_at.unwrap_or(advance.now);
-        let first_seq = row.last_seq - indexes.len() as i64 + 1;
-        for (offset, &index) in indexes.iter().enumerate() {
-            stored.push((
-                index,
-                assigned(
-                    &messages[index],
-                    first_seq + offset as i64,
-                    timestamp,
-                    row.kind,
-                ),
-            ));
-        }
-    }
-
-    let sequenced = started.elapsed();
-    for chunk in stored.chunks(ROWS_PER_INSERT) {
-        insert_messages(
-            &mut tx,
-            dialect,
-            chunk.iter().map(|(i, m)| (&messages[*i], m)),
-        )
-        .await?;
-    }
-    insert_targets(&mut tx, stored.iter().map(|(i, m)| (&messages[*i], m))).await?;
-    let inserted = started.elapsed();
-    tx.commit().await?;
-    tracing::debug!(
-        messages = messages.len(),
-        conversations = groups.len(),
-        begin_us = begun.as_micros() as u64,
-        sequence_us = (sequenced - begun).as_micros() as u64,
-        insert_us = (inserted - sequenced).as_micros() as u64,
-        commit_us = (started.elapsed() - inserted).as_micros() as u64,
-        "message batch committed"
-    );
-
-    for (index, message) in stored {
-        outcomes[index] = Some(Ok(Written {
-            message,
-            duplicate: false,
-        }));
-    }
-    for (index, first) in echoes {
-        let copy = match &outcomes[first] {
-            Some(Ok(written)) => Ok(Written {
-                message: written.message.clone(),
-                duplicate: true,
-            }),
-            _ => Err(Error::conversation_not_found()),
-        };
-        outcomes[index] = Some(copy);
-    }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Err(Error::internal("message left unanswered"))))
-        .collect())
-}
-
-/// Advances one conversation's `last_seq` by `count` and its `last_message_at` to `now`.
-struct Advance<'a> {
-    key: (&'a str, &'a str),
-    count: i64,
-    now: i64,
-}
-
-/// A conversation's row after the advance.
-struct Advanced {
-    last_seq: i64,
-    last_message_at: Option<i64>,
-    kind: i64,
-}
-
-/// Applies `advances` with `UPDATE … FROM (VALUES …) … RETURNING`, at most
-/// [`GROUPS_PER_UPDATE`] conversations per statement: one round trip where there used to be
-/// one per conversation. Each statement's VALUES list is padded to a power of two with rows
-/// that match no conversation, so that only a handful of distinct statements reach the
-/// prepared-statement cache. Conversations that do not exist are absent from the answer.
-async fn advance_sequences<'k>(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    dialect: Dialect,
-    advances: &[Advance<'k>],
-) -> Result<HashMap<(&'k str, &'k str), Advanced>> {
-    let greatest = super::greatest(dialect);
-    let mut advanced = HashMap::with_capacity(advances.len());
-    for chunk in advances.chunks(GROUPS_PER_UPDATE) {
-        let rows = chunk.len().next_power_of_two();
-        let values = (0..rows)
-            .map(|r| {
-                format!(
-                    "({})",
-                    (1..=4)
-                        .map(|c| placeholder(dialect, 4 * r + c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "UPDATE conversations SET last_seq = last_seq + v.column3,
-                 last_message_at = {greatest}(COALESCE(last_message_at, 0), v.column4)
-             FROM (VALUES {values}) AS v
-             WHERE conversations.app_id = v.column1 AND conversations.id = v.column2
-             RETURNING app_id, id, last_seq, last_message_at, kind"
-        );
-        let mut query = sqlx::query(&sql);
-        for advance in chunk {
-            query = query
-                .bind(advance.key.0)
-                .bind(advance.key.1)
-                .bind(advance.count)
-                .bind(advance.now);
-        }
-        for _ in chunk.len()..rows {
-            query = query.bind("").bind("").bind(0_i64).bind(0_i64);
-        }
-        let mut by_conv: HashMap<&str, Vec<&Advance<'k>>> = HashMap::with_capacity(chunk.len());
-        for advance in chunk {
-            by_conv.entry(advance.key.1).or_default().push(advance);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            let app: String = row.try_get("app_id")?;
-            let conv: String = row.try_get("id")?;
-            let found = by_conv
-                .get(conv.as_str())
-                .and_then(|same| same.iter().find(|a| a.key.0 == app));
-            let Some(advance) = found else { continue };
-            advanced.insert(
-                advance.key,
-                Advanced {
-                    last_seq: row.try_get("last_seq")?,
-                    last_message_at: row.try_get("last_message_at")?,
-                    kind: row.try_get("kind")?,
-                },
-            );
-        }
-    }
-    Ok(advanced)
-}
-
-/// The `n`-th parameter of a statement. SQLite gets anonymous `?`: sqlx looks up the name
-/// of every numbered parameter, a linear walk each time, which made binding a 64-row INSERT
-/// (1,344 parameters) quadratic. Postgres needs `$n`.
-fn placeholder(dialect: Dialect, n: usize) -> String {
-    match dialect {
-        Dialect::Sqlite => "?".to_owned(),
-        Dialect::Postgres => format!("${n}"),
-    }
-}
-
-fn assigned(new: &NewMessage, seq: i64, timestamp: i64, conv_kind: i64) -> Message {
-    Message {
-        conv_id: new.conv_id.clone(),
-        conv_kind,
-        seq,
-        msg_id: new.msg_id.clone(),
-        timestamp,
-        from_client: new.from_client.clone(),
-        data: new.data.clone(),
-        bin: new.bin,
-        from_ip: new.from_ip.clone(),
-        kind: new.kind,
-        no_sync: new.no_sync,
-        priority: new.priority,
-        mention_all: new.mention_all,
-        mention_pids: new.mention_pids.clone(),
-        push_data: new.push_data.clone(),
-        to_clients: new.to_clients.clone(),
-        patch_timestamp: None,
-        recalled: false,
+fn recent(message: &Message) -> Recent {
+    Recent {
+        seq: message.seq,
+        msg_id: message.msg_id.clone(),
+        from_client: message.from_client.clone(),
+        timestamp: message.timestamp,
         ack_at: None,
-        transient: false,
     }
 }
 
-async fn insert_messages<'a>(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    dialect: Dialect,
-    rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
-) -> Result<()> {
-    let rows: Vec<_> = rows.collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let tuples = (0..rows.len())
-        .map(|r| {
-            let cells =
-                (1..=MESSAGE_COLUMNS).map(|c| placeholder(dialect, r * MESSAGE_COLUMNS + c));
-            format!("({})", cells.collect::<Vec<_>>().join(","))
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "INSERT INTO messages (app_id, conv_id, seq, msg_id, timestamp, from_client, data, bin, from_ip, kind,
-            conv_kind, no_sync, priority, mention_all, mention_pids, push_data, to_clients, dedup_key,
-            patch_timestamp, recalled, ack_at) VALUES {tuples}"
-    );
-    let mut query = sqlx::query(&sql);
-    for (new, message) in rows {
-        query = query
-            .bind(new.app_id.clone())
-            .bind(message.conv_id.clone())
-            .bind(message.seq)
-            .bind(message.msg_id.clone())
-            .bind(message.timestamp)
-            .bind(message.from_client.clone())
-            .bind(message.data.clone())
-            .bind(super::flag(message.bin))
-            .bind(message.from_ip.clone())
-            .bind(message.kind as i64)
-            .bind(message.conv_kind)
-            .bind(super::flag(message.no_sync))
-            .bind(message.priority as i64)
-            .bind(super::flag(message.mention_all))
-            .bind(json_list(&message.mention_pids))
-            .bind(message.push_data.clone())
-            .bind(json_list(&message.to_clients))
-            .bind(new.dedup_key.clone())
-            .bind(Option::<i64>::None)
-            .bind(0_i64)
-            .bind(Option::<i64>::None);
-    }
-    query.execute(&mut **tx).await?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::{MessageKind, Priority};
 
-async fn insert_targets<'a>(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
-) -> Result<()> {
-    for (new, message) in rows {
-        for client in &message.to_clients {
-            sqlx::query(
-                "INSERT INTO message_targets (app_id, conv_id, client_id, seq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(new.app_id.as_str())
-            .bind(message.conv_id.as_str())
-            .bind(client.as_str())
-            .bind(message.seq)
-            .execute(&mut **tx)
-            .await?;
+    fn message(data: &str) -> NewMessage {
+        NewMessage {
+            app_id: "app".into(),
+            conv_id: "no-such-conversation".into(),
+            msg_id: crate::domain::ids::new_message_id(),
+            from_client: "alice".into(),
+            data: data.into(),
+            bin: false,
+            from_ip: None,
+            kind: MessageKind::Conversation,
+            no_sync: false,
+            priority: Priority::Normal,
+            mention_all: false,
+            mention_pids: Vec::new(),
+            push_data: None,
+            to_clients: Vec::new(),
+            dedup_key: None,
+            now: 1,
         }
     }
-    Ok(())
-}
 
-async fn find_by_dedup_key(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    message: &NewMessage,
-) -> Result<Option<Message>> {
-    let sql = format!(
-        "SELECT {} FROM messages m WHERE m.app_id = $1 AND m.conv_id = $2 AND m.from_client = $3 AND m.dedup_key = $4",
-        super::messages::MESSAGE_SELECT
-    );
-    let row = sqlx::query(&sql)
-        .bind(message.app_id.as_str())
-        .bind(message.conv_id.as_str())
-        .bind(message.from_client.as_str())
-        .bind(message.dedup_key.as_deref())
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.map(|r| super::messages::message_from_row(&r))
-        .transpose()
-}
-
-/// `NULL` for an empty list, else its JSON.
-pub(super) fn json_list(items: &[String]) -> Option<String> {
-    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned()))
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = super::super::Store::connect(&url, 2, 16)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.migrate().await.unwrap_or_else(|e| panic!("{e}"));
+        let writer = store.writer();
+        assert!(writer.write(message(PANIC_FOR_TESTS)).await.is_err());
+        // The writer still answers, from the database: the conversation does not exist.
+        let next = writer.write(message("hello")).await;
+        assert!(
+            matches!(next, Err(Error::NotFound { code, .. }) if code == code::CONVERSATION_NOT_FOUND),
+            "{next:?}"
+        );
+        assert!(writer.ready().await.is_ok());
+    }
 }

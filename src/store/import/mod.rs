@@ -138,6 +138,7 @@ impl Store {
         let mutes: Vec<(String, i64)> = conv.mutes.iter().map(|m| (m.clone(), 0)).collect();
         sync_clients(&mut tx, "mutes", app, &conv.id, &mutes).await?;
         tx.commit().await?;
+        self.member_cache.invalidate(app, &conv.id);
         Ok(existing.is_none())
     }
 

@@ -1,0 +1,185 @@
+//! The group-commit writer under faults (issue 11): a message the database refuses fails
+//! alone and the rest of its batch is stored; a send that cannot be stored in time is
+//! answered at once with 503 and LeanCloud's error shape, `/readyz` is 503 while the writer
+//! cannot take writes and 200 again after. On SQLite and on Postgres.
+
+#![allow(clippy::unwrap_used)]
+
+mod store_support;
+
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor};
+use std::time::{Duration, Instant};
+use store_support::{open, Backend};
+use tidings::domain::message::{MessageKind, Priority};
+use tidings::store::messages::{HistoryQuery, HistoryScope};
+use tidings::store::{NewMessage, Store};
+use tokio_util::sync::CancellationToken;
+
+const APP: &str = "app";
+
+fn new_message(conv: &str, msg_id: &str) -> NewMessage {
+    NewMessage {
+        app_id: APP.into(),
+        conv_id: conv.into(),
+        msg_id: msg_id.into(),
+        from_client: "alice".into(),
+        data: "hello".into(),
+        bin: false,
+        from_ip: None,
+        kind: MessageKind::Conversation,
+        no_sync: false,
+        priority: Priority::Normal,
+        mention_all: false,
+        mention_pids: Vec::new(),
+        push_data: None,
+        to_clients: Vec::new(),
+        dedup_key: None,
+        now: tidings::domain::time::now_ms(),
+    }
+}
+
+async fn stored_count(store: &Store, conv: &str) -> usize {
+    let query = HistoryQuery {
+        start: None,
+        end: None,
+        include_start: false,
+        include_end: false,
+        newest_first: true,
+        limit: 1000,
+    };
+    store
+        .history(APP, HistoryScope::Conversation(conv), &query)
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn a_message_the_database_refuses_fails_alone(backend: Backend) {
+    let (store, _guard) = open(backend).await;
+    let conv = store_support::conversation(&store, APP, &["alice", "bob"]).await;
+    // 60 sends at once batch together; one reuses another's id (a unique-key violation).
+    let mut sends = Vec::new();
+    for n in 0..60 {
+        let id = if n == 59 {
+            "msg-0".to_owned()
+        } else {
+            format!("msg-{n}")
+        };
+        let writer = store.writer().clone();
+        let message = new_message(&conv, &id);
+        sends.push(tokio::spawn(async move { writer.write(message).await }));
+    }
+    let mut stored = 0;
+    let mut refused = 0;
+    for send in sends {
+        match send.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!((stored, refused), (59, 1));
+    assert_eq!(stored_count(&store, &conv).await, 59);
+    // Sequences stay dense: the refused message took no seq.
+    let found = store.find_conversation(APP, &conv).await.unwrap().unwrap();
+    assert_eq!(found.last_seq, 59);
+}
+
+#[tokio::test]
+async fn a_message_the_database_refuses_fails_alone_on_sqlite() {
+    a_message_the_database_refuses_fails_alone(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_message_the_database_refuses_fails_alone_on_postgres() {
+    a_message_the_database_refuses_fails_alone(Backend::Postgres).await;
+}
+
+/// Holds the database's write path from another connection until dropped or released.
+enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(url: &str) -> WriteLock {
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            conn.execute("BEGIN IMMEDIATE").await.unwrap();
+            WriteLock::Sqlite(conn)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            conn.execute("BEGIN; LOCK TABLE conversations IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            WriteLock::Postgres(conn)
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            WriteLock::Sqlite(mut conn) => conn.execute("ROLLBACK").await.map(|_| ()).unwrap(),
+            WriteLock::Postgres(mut conn) => conn.execute("ROLLBACK").await.map(|_| ()).unwrap(),
+        }
+    }
+}
+
+async fn a_send_that_cannot_be_stored_in_time_fails_fast(backend: Backend) {
+    let (store, guard) = open(backend).await;
+    let mut config = tidings::config::Config::defaults().unwrap();
+    config.database_url = guard.url.clone();
+    config.app_id = APP.into();
+    config.app_key = "key".into();
+    config.master_key = "master".into();
+    let conv = store_support::conversation(&store, APP, &["alice", "bob"]).await;
+    store.writer().set_timeout(Duration::from_millis(500));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(tidings::run(config, store, listener, shutdown.clone()));
+    let http = reqwest::Client::new();
+    let send = || {
+        http.post(format!("{base}/1.2/rtm/conversations/{conv}/messages"))
+            .header("X-LC-Id", APP)
+            .header("X-LC-Key", "master,master")
+            .json(&json!({"from_client": "alice", "message": "hello"}))
+            .send()
+    };
+    let ready = || http.get(format!("{base}/readyz")).send();
+    assert_eq!(ready().await.unwrap().status(), 200);
+    assert_eq!(send().await.unwrap().status(), 200);
+
+    let lock = WriteLock::take(&guard.url).await;
+    let started = Instant::now();
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(3), "fails fast");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], json!(124), "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    assert_eq!(ready().await.unwrap().status(), 503);
+
+    lock.release().await;
+    let mut answered = 0;
+    for _ in 0..100 {
+        answered = ready().await.unwrap().status().as_u16();
+        if answered == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, 200, "ready again once the database takes writes");
+    assert_eq!(send().await.unwrap().status(), 200);
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
+}
+
+#[tokio::test]
+async fn a_send_that_cannot_be_stored_in_time_fails_fast_on_sqlite() {
+    a_send_that_cannot_be_stored_in_time_fails_fast(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_send_that_cannot_be_stored_in_time_fails_fast_on_postgres() {
+    a_send_that_cannot_be_stored_in_time_fails_fast(Backend::Postgres).await;
+}
