@@ -28,6 +28,8 @@ pub struct Config {
     pub session_token_ttl_secs: u64,
     pub write_batch_max: usize,
     pub shutdown_grace_secs: u64,
+    pub metrics_enabled: bool,
+    pub admin_token: String,
 }
 
 /// Secrets stay out of logs.
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Config {
             .field("app_id", &self.app_id)
             .field("app_key", &"[redacted]")
             .field("master_key", &"[redacted]")
+            .field("admin_token", &"[redacted]")
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }

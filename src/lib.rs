@@ -9,6 +9,7 @@
 //!
 //! [`run`] serves on a listener until the shutdown token fires; tests call it on port 0.
 
+pub mod admin;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod gateway;
 pub mod http;
 pub mod hub;
 pub mod import;
+pub mod metrics;
 pub mod proto;
 pub mod ratelimit;
 pub mod state;
@@ -108,6 +110,7 @@ pub async fn run_with_clock(
     clock: clock::ServerClock,
 ) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
+    metrics::install();
     let grace_secs = config.shutdown_grace_secs;
     let state = AppState {
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
@@ -120,7 +123,11 @@ pub async fn run_with_clock(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     };
-    let router = gateway::router(state.clone(), http::router(state));
+    let mut ops = admin::router(state.clone());
+    if state.config.metrics_enabled {
+        ops = ops.merge(metrics::router(state.clone()));
+    }
+    let router = gateway::router(state.clone(), http::router(state).merge(ops));
     let signal = shutdown.clone();
     // No Nagle: pushes are small frames, and Nagle plus the peer's delayed ACK would hold a
     // push for up to 40 ms behind an unacknowledged one.

@@ -2,6 +2,7 @@
 //! can do, whichever door it came through.
 
 pub mod acks;
+pub mod admin;
 pub mod agora;
 pub mod conversations;
 pub mod directory;
