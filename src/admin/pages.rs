@@ -179,10 +179,12 @@ fn history_row(message: &Message) -> HistoryRow {
     } else {
         String::new()
     };
-    let content = if message.bin {
+    let content = if message.recalled {
+        "(content recalled)".to_owned()
+    } else if message.bin {
         format!("(binary, {} bytes base64)", message.data.len())
     } else {
-        message.data.clone()
+        typed_text(&message.data).unwrap_or_else(|| message.data.clone())
     };
     HistoryRow {
         time: view::time(message.timestamp),
@@ -230,4 +232,11 @@ pub async fn conversation(
         notice => notice(query.notice.as_deref()),
     };
     view::page(StatusCode::OK, "conversation.html", Some(&signed), context)
+}
+
+/// The text of an SDK typed text message (`{"_lctype": -1, "_lctext": ...}`).
+fn typed_text(data: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(data).ok()?;
+    (value.get("_lctype")?.as_i64()? == -1).then_some(())?;
+    Some(value.get("_lctext")?.as_str()?.to_owned())
 }

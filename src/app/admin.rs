@@ -202,7 +202,7 @@ pub async fn send_message(
         conv,
         &[Kind::Normal, Kind::Temporary, Kind::ChatRoom],
         from,
-        text.to_owned(),
+        text_message(text),
     );
     let sent = send::send(state, &app.app_id, request).await?;
     Ok((*sent.message).clone())
@@ -216,7 +216,12 @@ pub async fn broadcast(
     from: &str,
     text: &str,
 ) -> Result<Message> {
-    let request = SendRequest::new(conv, service::SERVICE, from, text.to_owned());
+    let request = SendRequest::new(conv, service::SERVICE, from, text_message(text));
     let sent = service::global_broadcast(state, &app.app_id, request, None, None).await?;
     Ok((*sent.message).clone())
+}
+
+/// The console's text as the SDKs' typed text message, so they show it as a `TextMessage`.
+fn text_message(text: &str) -> String {
+    serde_json::json!({"_lctype": -1, "_lctext": text}).to_string()
 }
