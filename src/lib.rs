@@ -20,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod import;
 pub mod metrics;
+pub mod openapi;
 pub mod proto;
 pub mod ratelimit;
 pub mod state;
@@ -123,7 +124,7 @@ pub async fn run_with_clock(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     };
-    let mut ops = admin::router(state.clone());
+    let mut ops = admin::router(state.clone()).merge(openapi::router());
     if state.config.metrics_enabled {
         ops = ops.merge(metrics::router(state.clone()));
     }
