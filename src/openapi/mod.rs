@@ -56,6 +56,15 @@ pub fn document() -> Value {
                                "description": "The app's Agora customer id and secret."}
             },
             "schemas": {
+                "AgoraError": {
+                    "type": "object",
+                    "required": ["result"],
+                    "properties": {
+                        "result": {"type": "string", "enum": ["failed"]},
+                        "request_id": {"type": "string"},
+                        "reason": {"type": "string"}
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["code", "error"],
@@ -91,6 +100,14 @@ fn operation(op: &Operation) -> Value {
     } else {
         json!({"application/json": {"schema": {}}})
     };
+    // The Agora-style doors answer errors in Agora's shape, not LeanCloud's.
+    let (error_schema, error_text) = match op.auth {
+        Auth::AgoraBasic => ("#/components/schemas/AgoraError", "An error in Agora's shape."),
+        _ => (
+            "#/components/schemas/Error",
+            "An error in LeanCloud's shape, with a fitting HTTP status.",
+        ),
+    };
     let mut value = json!({
         "operationId": op.operation_id(),
         "summary": op.summary,
@@ -101,8 +118,8 @@ fn operation(op: &Operation) -> Value {
         "responses": {
             "200": {"description": "Success.", "content": ok_type},
             "default": {
-                "description": "An error in LeanCloud's shape, with a fitting HTTP status.",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                "description": error_text,
+                "content": {"application/json": {"schema": {"$ref": error_schema}}}
             }
         }
     });

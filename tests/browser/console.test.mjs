@@ -3,7 +3,7 @@
 // Sign in, find a conversation with the `where` language, read its history (newest first,
 // paged, edits and recalls shown), kick a connected SDK client and see it disconnect, send a
 // global broadcast and see an SDK client receive it. Every page gets a screenshot in
-// tests/browser/output/ (the CI artifact); TIDINGS_SCREENSHOTS_TO_DOCS=1 also writes them to
+// tests/browser/output/<store>/ (the CI artifact); TIDINGS_SCREENSHOTS_TO_DOCS=1 also writes them to
 // docs/screenshots/ for the README.
 
 import assert from 'node:assert/strict';
@@ -16,7 +16,8 @@ import { startServer, REPO_ROOT } from '../sdk/harness.mjs';
 import { Device, closeAllDevices, textOf, withTimeout } from '../sdk/sdk.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const OUTPUT = path.join(here, 'output');
+const STORE = process.env.TIDINGS_TEST_DATABASE_URL?.startsWith('postgres') ? 'postgres' : 'sqlite';
+const OUTPUT = path.join(here, 'output', STORE);
 const DOCS = path.join(REPO_ROOT, 'docs', 'screenshots');
 const CHROMIUM = process.env.TIDINGS_CHROMIUM || '/usr/bin/chromium';
 const STEP_MS = 15_000;

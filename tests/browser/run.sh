@@ -4,7 +4,7 @@
 #
 #   bash tests/browser/run.sh      # needs `cargo build` first (see tests/sdk/harness.mjs)
 #
-# Screenshots go to tests/browser/output/; TIDINGS_SCREENSHOTS_TO_DOCS=1 copies them to
+# Screenshots go to tests/browser/output/<sqlite|postgres>/; TIDINGS_SCREENSHOTS_TO_DOCS=1 copies them to
 # docs/screenshots/. TIDINGS_TEST_DATABASE_URL=postgres://... runs against Postgres.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +28,5 @@ install_locked() {
 install_locked ../sdk
 install_locked .
 
-rm -rf output
 exec timeout --signal=TERM --kill-after=10 240 \
   node --test --test-concurrency=1 --test-reporter=spec console.test.mjs
