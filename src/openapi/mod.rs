@@ -102,7 +102,10 @@ fn operation(op: &Operation) -> Value {
     };
     // The Agora-style doors answer errors in Agora's shape, not LeanCloud's.
     let (error_schema, error_text) = match op.auth {
-        Auth::AgoraBasic => ("#/components/schemas/AgoraError", "An error in Agora's shape."),
+        Auth::AgoraBasic => (
+            "#/components/schemas/AgoraError",
+            "An error in Agora's shape.",
+        ),
         _ => (
             "#/components/schemas/Error",
             "An error in LeanCloud's shape, with a fitting HTTP status.",
