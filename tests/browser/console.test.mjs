@@ -49,6 +49,7 @@ let convId;
 let serviceId;
 
 before(async () => {
+  fs.rmSync(OUTPUT, { recursive: true, force: true });
   server = await startServer();
   const app = server.app;
   const conv = await server.restOk('POST', '/1.2/rtm/conversations', {
