@@ -62,8 +62,17 @@ pub async fn overview(
         })
         .collect();
     let counters = admin::counters(&state, &signed.app);
+    let import = match admin::import_status(&state, &signed.app).await {
+        Ok(status) => json!({
+            "conversations": status.conversations,
+            "complete": status.complete,
+            "last_update": status.last_update.map(view::time),
+        }),
+        Err(err) => return view::error(Some(&signed), &err),
+    };
     let context = context! {
         apps,
+        import,
         counters => json!({"online_clients": counters.online_clients,
                            "sessions_on_server": counters.sessions_on_server}),
         notice => notice(query.notice.as_deref()),

@@ -12,6 +12,7 @@ use crate::domain::{client_id, signature};
 use crate::error::{Error, Result};
 use crate::hub::{Event, Recipients};
 use crate::state::AppState;
+use crate::store::import::status::ImportStatus;
 use crate::store::messages::{HistoryQuery, HistoryScope, Position};
 use std::sync::Arc;
 
@@ -224,4 +225,9 @@ pub async fn broadcast(
 /// The console's text as the SDKs' typed text message, so they show it as a `TextMessage`.
 fn text_message(text: &str) -> String {
     serde_json::json!({"_lctype": -1, "_lctext": text}).to_string()
+}
+
+/// How far `tidings import` has got for this app (the importer itself runs from the CLI).
+pub async fn import_status(state: &AppState, app: &App) -> Result<ImportStatus> {
+    state.store.import_status(&app.app_id).await
 }

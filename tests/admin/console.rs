@@ -225,6 +225,7 @@ async fn the_admin_token_signs_in_and_secrets_stay_masked(backend: Backend) {
         .unwrap();
     assert!(page.contains(APP_ID));
     assert!(!page.contains(MASTER_KEY), "the master key is masked");
+    assert!(page.contains("No import into this app yet."), "{page}");
     let counters: serde_json::Value = get(&server, "/admin/counters.json", Some(&cookie))
         .await
         .json()
@@ -252,3 +253,29 @@ both_backends!(
     user_strings_are_escaped,
     the_admin_token_signs_in_and_secrets_stay_masked
 );
+
+/// The overview's import status reads the importer's resume points.
+#[tokio::test]
+async fn import_status_counts_started_and_finished_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("import.db").display());
+    let store = tidings::store::Store::connect(&url, 4, 16).await.unwrap();
+    store.migrate().await.unwrap();
+    let empty = store.import_status("app").await.unwrap();
+    assert_eq!(
+        (empty.conversations, empty.complete, empty.last_update),
+        (0, 0, None)
+    );
+    store
+        .mark_import_complete("app", "c1", Some(5))
+        .await
+        .unwrap();
+    store
+        .mark_import_complete("other-app", "c2", None)
+        .await
+        .unwrap();
+    let status = store.import_status("app").await.unwrap();
+    assert_eq!((status.conversations, status.complete), (1, 1));
+    assert!(status.last_update.is_some());
+    store.close().await;
+}
