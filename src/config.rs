@@ -42,6 +42,8 @@ pub struct Config {
     pub files_url: String,
     pub max_file_bytes: u64,
     pub file_token_ttl_secs: u64,
+    pub metrics_enabled: bool,
+    pub admin_token: String,
 }
 
 /// Secrets stay out of logs.
@@ -54,6 +56,7 @@ impl std::fmt::Debug for Config {
             .field("app_id", &self.app_id)
             .field("app_key", &"[redacted]")
             .field("master_key", &"[redacted]")
+            .field("admin_token", &"[redacted]")
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }

@@ -9,6 +9,7 @@
 //!
 //! [`run`] serves on a listener until the shutdown token fires; tests call it on port 0.
 
+pub mod admin;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -19,6 +20,8 @@ pub mod gateway;
 pub mod http;
 pub mod hub;
 pub mod import;
+pub mod metrics;
+pub mod openapi;
 pub mod proto;
 pub mod ratelimit;
 pub mod serving;
@@ -120,6 +123,7 @@ pub async fn run_with_clock(
     clock: clock::ServerClock,
 ) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
+    metrics::install();
     let grace_secs = config.shutdown_grace_secs;
     let revocations = app::revocation::Revocations::load(
         &store,
@@ -159,7 +163,11 @@ pub async fn run_with_clock(
     app::startup::announce(&state).await;
     app::uplink::spawn_dispatcher(state.clone());
     app::notifications::spawn_pruner(state.clone());
-    let router = gateway::router(state.clone(), http::router(state));
+    let mut ops = admin::router(state.clone()).merge(openapi::router());
+    if state.config.metrics_enabled {
+        ops = ops.merge(metrics::router(state.clone()));
+    }
+    let router = gateway::router(state.clone(), http::router(state).merge(ops));
     let router = serving::with_request_timeout(router, limits.request_timeout);
     serving::serve(listener, router, limits, shutdown).await;
     // Upgraded sockets are not HTTP connections: give them the grace period, then stop.

@@ -93,6 +93,7 @@ impl RateLimits {
                 .await?;
             if used >= i64::from(daily) {
                 let end_of_day = (utc_day(now) + 1) * 86_400_000;
+                crate::metrics::rate_limited(family.name());
                 return Err(too_many(end_of_day - now));
             }
         }
@@ -138,12 +139,14 @@ impl RateLimits {
             return Err(Error::internal("rate bucket missing"));
         };
         if now < bucket.locked_until_ms {
+            crate::metrics::rate_limited(family.name());
             return Err(too_many(bucket.locked_until_ms - now));
         }
         if bucket.limiter.check().is_err() {
             // LeanCloud: "rejected for one minute after the quota is exceeded" (per second
             // for Agora's limit).
             bucket.locked_until_ms = now + period.as_millis() as i64;
+            crate::metrics::rate_limited(family.name());
             return Err(too_many(period.as_millis() as i64));
         }
         Ok(())

@@ -5,6 +5,7 @@
 
 pub mod acks;
 pub mod actor;
+pub mod admin;
 pub mod agora;
 pub mod background;
 pub mod catchup;

@@ -112,6 +112,7 @@ pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<S
         }
     };
     if !sent.duplicate {
+        crate::metrics::message_accepted(&request.origin, conv.kind);
         fan_out(state, app, &conv, &request, &sent.message).await?;
     }
     Ok(sent)

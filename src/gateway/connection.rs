@@ -98,6 +98,7 @@ pub async fn serve(
     remote_ip: Option<String>,
 ) {
     let (outbox, inbox) = Outbox::new(state.config.ws_queue_capacity);
+    let _connection_gauge = crate::metrics::ConnectionGauge::open();
     let now = Instant::now();
     let mut conn = Conn {
         state,
@@ -131,6 +132,7 @@ async fn run(conn: &mut Conn, socket: &mut WebSocket, inbox: Inbox) -> End {
             wake = inbox.next(BATCH) => match wake {
                 Wake::Overflow => return End::Close(close::SLOW_CLIENT, "slow client"),
                 Wake::Items(mut batch) => {
+                    crate::metrics::outbound_drained(batch.len());
                     if let Some(end) = Box::pin(on_outbound(conn, socket, &mut batch)).await {
                         return end;
                     }
@@ -158,6 +160,7 @@ async fn on_outbound(
     socket: &mut WebSocket,
     batch: &mut Vec<Outbound>,
 ) -> Option<End> {
+    let drained_at = std::time::Instant::now();
     let mut frames = Vec::with_capacity(batch.len());
     for item in batch.drain(..) {
         match item {
@@ -199,6 +202,7 @@ async fn on_outbound(
     if let Err(end) = write(conn, socket, frames).await {
         return Some(end);
     }
+    crate::metrics::outbound_written(drained_at);
     conn.close_after
         .take()
         .map(|(code, reason)| End::Close(code, reason))
@@ -343,6 +347,7 @@ async fn finish(conn: &mut Conn, socket: &mut WebSocket, end: End) {
         End::Close(code, reason) => (Some(code), reason, code != close::FRAME_TOO_LONG),
         End::Gone => (None, "", true),
     };
+    crate::metrics::connection_closed(code);
     if let Some(code) = code {
         let frame = CloseFrame {
             code,

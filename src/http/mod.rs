@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
 async fn method_not_allowed() -> Error {

@@ -114,6 +114,7 @@ impl Hub {
                     });
             }
             event => {
+                crate::metrics::message_fanned_out(&event);
                 let Some(push) = push::encode(&event) else {
                     return;
                 };
@@ -159,6 +160,7 @@ impl Hub {
         outbox: Outbox,
     ) -> SessionGuard {
         let id = self.registry.insert(app, info.clone(), outbox);
+        crate::metrics::session_opened(app);
         SessionGuard::new(Arc::clone(self), app, info.client, id)
     }
 

@@ -291,5 +291,6 @@ impl SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.hub.registry.remove(&self.app, &self.client, self.id);
+        crate::metrics::session_closed(&self.app);
     }
 }

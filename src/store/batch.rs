@@ -128,6 +128,7 @@ pub(super) async fn write_batch(
     insert_targets(&mut tx, stored.iter().map(|(i, m)| (&messages[*i], m))).await?;
     let inserted = started.elapsed();
     tx.commit().await?;
+    crate::metrics::batch_committed(messages.len(), started.elapsed());
     tracing::debug!(
         messages = messages.len(),
         conversations = groups.len(),

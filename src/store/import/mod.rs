@@ -5,6 +5,7 @@
 //! and the per-conversation resume points (`import_state`). `messages`: history pages.
 
 mod messages;
+pub mod status;
 
 use super::Store;
 use crate::domain::conversation::{self, Kind};
