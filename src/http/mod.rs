@@ -12,6 +12,7 @@ pub mod json;
 mod members;
 mod messages;
 mod service;
+mod sign;
 mod uplink;
 
 pub use auth::{AppKey, MasterKey};
@@ -75,12 +76,14 @@ pub fn router(state: AppState) -> Router {
         .merge(uplink::router())
         .merge(broadcasts::router())
         .merge(global::router())
-        .merge(clients::router());
+        .merge(clients::router())
+        .merge(sign::router());
     Router::new()
         .nest("/1.2/rtm", rtm)
         .merge(health::router())
         .merge(agora::router())
         .merge(clients::sdk_router())
+        .merge(sign::sdk_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -86,6 +86,11 @@ pub struct Hooks {
 }
 
 impl Hooks {
+    /// The shared client (also used for the user service of `clients/sign`).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     fn permits(&self, app: &str) -> Arc<Semaphore> {
         let mut map = match self.permits.lock() {
             Ok(map) => map,
@@ -179,14 +184,52 @@ pub async fn call_with_retries(
     None
 }
 
+/// Why a hook call did not answer with a result.
+#[derive(Debug)]
+pub enum Failure {
+    /// The function answered with an error status (a thrown `AV.Cloud.Error`, 401...).
+    Refused { status: u16, error: Option<String> },
+    /// Timeout, unreachable, or not JSON.
+    Unanswered(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused { status, error } => {
+                write!(f, "status {status}: {}", error.as_deref().unwrap_or("-"))
+            }
+            Failure::Unanswered(why) => f.write_str(why),
+        }
+    }
+}
+
+/// A blocking call with the failure itself, for callers that read a refusal
+/// (`_rtmClientSign` denies by throwing); `ask` is the usual entry.
+pub async fn call_blocking(
+    state: &AppState,
+    app: &App,
+    hook: Hook,
+    params: &Value,
+) -> Result<Value, Failure> {
+    call(state, app, hook, params, timeout(app, true)).await
+}
+
+/// Whether failed calls refuse the action (`hook_failure_policy = reject`).
+pub fn failure_rejects(app: &App) -> bool {
+    rejects_on_failure(app)
+}
+
 /// One signed POST, bounded by `limit` including the wait for a concurrency permit.
+/// Answers the function's `result`.
 async fn call(
     state: &AppState,
     app: &App,
     hook: Hook,
     params: &Value,
     limit: Duration,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
+    let unanswered = |e: &dyn std::fmt::Display| Failure::Unanswered(e.to_string());
     let base = app.settings.hook_url.as_deref().unwrap_or_default();
     let url = format!(
         "{}/1.1/functions/{}",
@@ -195,7 +238,7 @@ async fn call(
     );
     let permits = state.hooks.permits(&app.app_id);
     let attempt = async {
-        let _permit = permits.acquire().await.map_err(|e| e.to_string())?;
+        let _permit = permits.acquire().await.map_err(|e| unanswered(&e))?;
         let now = time::now_ms().to_string();
         let sign = format!("{},{now},master", rest_sign(&now, &app.master_key));
         let response = state
@@ -211,17 +254,21 @@ async fn call(
             .json(params)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unanswered(&e))?;
         let status = response.status();
-        let body: Value = response.json().await.map_err(|e| e.to_string())?;
+        let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(format!("status {status}: {body}"));
+            let error = body.get("error").and_then(Value::as_str).map(str::to_owned);
+            return Err(Failure::Refused {
+                status: status.as_u16(),
+                error,
+            });
         }
         Ok(body.get("result").cloned().unwrap_or(Value::Null))
     };
     tokio::time::timeout(limit, attempt)
         .await
-        .map_err(|_| format!("no answer within {} ms", limit.as_millis()))?
+        .map_err(|_| Failure::Unanswered(format!("no answer within {} ms", limit.as_millis())))?
 }
 
 /// JavaScript truthiness of a result field (LeanEngine apps return `drop: 1`, `"yes"`...).
