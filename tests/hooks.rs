@@ -8,10 +8,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+#[allow(unused_macros, dead_code)]
+#[path = "rest/harness.rs"]
+pub mod harness;
+/// The harness's macros name `crate::rest::harness`.
 mod rest {
-    #[macro_use]
-    #[allow(unused_macros, dead_code)]
-    pub mod harness;
+    pub use super::harness;
 }
 #[path = "hooks/receiver.rs"]
 mod receiver;
@@ -145,7 +148,11 @@ async fn a_hook_that_times_out_is_ignored_by_default(backend: Backend) {
     server
         .send(&format!("/conversations/{conv}"), "alice", &text("hi"))
         .await;
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(history_texts(&server, &conv).await, [text("hi")]);
     server.stop().await;
 }
@@ -244,7 +251,11 @@ async fn clients_sign_signs_users_the_hook_allows(backend: Backend) {
         |_| {},
         Arc::new(|_, user| {
             if user["objectId"] == "u-banned" {
-                (400, json!({"code": 1, "error": "banned user"}), Duration::ZERO)
+                (
+                    400,
+                    json!({"code": 1, "error": "banned user"}),
+                    Duration::ZERO,
+                )
             } else {
                 (200, json!({"result": true}), Duration::ZERO)
             }
@@ -259,7 +270,10 @@ async fn clients_sign_signs_users_the_hook_allows(backend: Backend) {
     assert_eq!(signed.status, 200, "{signed:?}");
     let body = &signed.body;
     assert_eq!(body["client_id"], "u-alice");
-    let (ts, nonce) = (body["timestamp"].as_i64().unwrap(), body["nonce"].as_str().unwrap());
+    let (ts, nonce) = (
+        body["timestamp"].as_i64().unwrap(),
+        body["nonce"].as_str().unwrap(),
+    );
     let expected = tidings::domain::signature::realtime_sign(
         &server.app.master_key,
         &[&server.app.app_id, "u-alice", "", &ts.to_string(), nonce],
