@@ -299,3 +299,65 @@ async fn clients_sign_signs_users_the_hook_allows(backend: Backend) {
     server.stop().await;
 }
 on_both!(clients_sign_signs_users_the_hook_allows);
+
+/// Median of `rounds` REST sends, in microseconds.
+async fn median_send_us(server: &TestServer, conv: &str, rounds: usize) -> u128 {
+    let mut took = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        let started = Instant::now();
+        server
+            .send(
+                &format!("/conversations/{conv}"),
+                "alice",
+                &text(&format!("m{i}")),
+            )
+            .await;
+        took.push(started.elapsed().as_micros());
+    }
+    took.sort_unstable();
+    took[rounds / 2]
+}
+
+/// Not a pass/fail test: prints what `_messageReceived` adds to a send, next to the hook's
+/// own round trip. `cargo test --release --test hooks added_latency -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn added_latency() {
+    let rounds = 300;
+    for hooks in ["", "_messageReceived"] {
+        let (server, receiver) =
+            start(Backend::Sqlite, hooks, |_| {}, answer(|_, _| json!({}))).await;
+        let conv = server
+            .create_conversation(json!({"name": "g", "m": ["alice", "bob"]}))
+            .await;
+        median_send_us(&server, &conv, 50).await;
+        let send = median_send_us(&server, &conv, rounds).await;
+        let mut trips = Vec::new();
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let keys = &server.app;
+            let now = tidings::domain::time::now_ms().to_string();
+            let sign = format!(
+                "{},{now},master",
+                tidings::domain::signature::rest_sign(&now, &keys.master_key)
+            );
+            server
+                .http
+                .post(format!("{}/1.1/functions/_messageReceived", receiver.url))
+                .header("X-LC-Id", &keys.app_id)
+                .header("X-LC-Sign", sign)
+                .header("X-LC-Hook-Key", HOOK_KEY)
+                .json(&json!({"content": "x", "toPeers": ["bob"]}))
+                .send()
+                .await
+                .unwrap();
+            trips.push(started.elapsed().as_micros());
+        }
+        trips.sort_unstable();
+        println!(
+            "hooks={hooks:?}: median REST send {send} us; hook round trip alone {} us",
+            trips[rounds / 2]
+        );
+        server.stop().await;
+    }
+}
