@@ -13,15 +13,16 @@ import { useServer, forEachVersion } from '../scenario.mjs';
 import { APP } from '../harness.mjs';
 import { uniqueId, withTimeout, rejects } from '../sdk.mjs';
 import { startEngine, HOOK_KEY } from '../hooks/engine.mjs';
+import { startUserService } from '../hooks/user-service.mjs';
 
 const holder = useServer();
 /** The functions `engine-main.mjs` defines (LeanCloud calls only defined hooks). */
-const DEFINED = '_messageReceived,_conversationStart,_conversationUpdate,_messageSent,_receiversOffline,_clientOnline,_clientOffline';
+const DEFINED = '_messageReceived,_conversationStart,_conversationUpdate,_messageSent,_receiversOffline,_clientOnline,_clientOffline,_rtmClientSign';
 let engine;
+let users;
 
-before(async () => {
-  engine = await startEngine(APP);
-  const settings = { hook_url: engine.url, hook_key: HOOK_KEY, hooks: DEFINED, hook_timeout_ms: 5000 };
+/** `tidings app set` on the server's database, then a restart so the settings apply. */
+async function appSet(settings) {
   for (const [key, value] of Object.entries(settings)) {
     execFileSync(holder.server.binary, ['app', 'set', APP.appId, key, String(value)], {
       env: { ...process.env, TIDINGS_DATABASE_URL: holder.server.db.url },
@@ -29,9 +30,24 @@ before(async () => {
     });
   }
   await holder.server.restart();
+}
+
+before(async () => {
+  engine = await startEngine(APP);
+  users = await startUserService();
+  await appSet({
+    hook_url: engine.url,
+    hook_key: HOOK_KEY,
+    hooks: DEFINED,
+    hook_timeout_ms: 5000,
+    user_service_url: users.url,
+  });
 });
 
-after(() => engine?.stop());
+after(() => {
+  engine?.stop();
+  users?.stop();
+});
 
 forEachVersion(holder, (version, it) => {
   it('_messageReceived drops a message (4402, never delivered) and rewrites another', async (ctx) => {
@@ -106,4 +122,21 @@ forEachVersion(holder, (version, it) => {
     assert.equal(offline.closeCode, 1);
     assert.equal(offline.sourceIP, '127.0.0.1');
   });
+
+  it('createIMClient(AV.User) logs in with a signature from /1.1/rtm/sign; a banned user is refused', async (ctx) => {
+    // A logged-in AV.User as the SDK sees one: an id and a session token.
+    const user = (objectId) => ({ id: objectId, getSessionToken: () => `tok:${objectId}` });
+    await appSet({ login_signature_required: true });
+    try {
+      const id = uniqueId('user', version);
+      const client = await ctx.device({ label: 'user' }).login(user(id));
+      assert.equal(client.id, id);
+      const signed = await engine.waitFor('_rtmClientSign', (u) => u.objectId === id);
+      assert.equal(signed.sessionToken, `tok:${id}`);
+      await rejects(ctx.device({ label: 'banned' }).login(user(uniqueId('banned', version))), 'a banned user');
+      await rejects(ctx.device({ label: 'plain' }).login(uniqueId('plain', version)), 'no signature at all');
+    } finally {
+      await appSet({ login_signature_required: false });
+    }
+  }, { skip: version === 'v4' && 'SDK 4.x sends its REST calls (here /1.1/rtm/sign) over https:// only; the test server is plain HTTP' });
 });
