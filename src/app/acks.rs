@@ -159,10 +159,7 @@ mod tests {
         let waiters = AckWaiters::default();
         let mut waiting = waiters.wait_for("app", "mid", "bob");
         waiters.acknowledged("app", "mid", "mallory");
-        assert!(
-            waiting.try_recv().is_err(),
-            "another client's ack does not count"
-        );
+        assert!(waiting.try_recv().is_err(), "another client's ack does not count");
         waiters.acknowledged("app", "mid", "bob");
         assert_eq!(waiting.try_recv().ok().as_deref(), Some("bob"));
     }
