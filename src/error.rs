@@ -14,6 +14,7 @@ pub mod code {
     pub const OBJECT_NOT_FOUND: i64 = 101;
     pub const INVALID_FILE_NAME: i64 = 122;
     pub const INVALID_KEY_NAME: i64 = 105;
+    pub const USER_NOT_FOUND: i64 = 211;
     pub const INVALID_NESTED_KEY: i64 = 121;
     pub const MALFORMED_JSON: i64 = 107;
     pub const INVALID_TYPE: i64 = 111;
@@ -44,6 +45,7 @@ pub mod code {
     pub const INTERNAL_ERROR: i64 = 4200;
     pub const CONVERSATION_SIGNATURE_FAILED: i64 = 4302;
     pub const CONVERSATION_NOT_FOUND: i64 = 4303;
+    pub const CONVERSATION_REJECTED_BY_APP: i64 = 4305;
     pub const CONVERSATION_FULL: i64 = 4304;
     pub const CONVERSATION_NOT_ALLOWED: i64 = 4308;
     pub const CONVERSATION_UPDATE_REJECTED: i64 = 4309;
@@ -62,6 +64,8 @@ pub mod code {
     pub const BLACKLIST_SIGNATURE_FAILED: i64 = 4546;
     pub const BLOCKED_BY_CONV: i64 = 4548;
     pub const SILENCED: i64 = 4563;
+    pub const MESSAGE_REJECTED_BY_APP: i64 = 4402;
+    pub const MESSAGE_UPDATE_REJECTED_BY_APP: i64 = 4405;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -146,6 +146,7 @@ pub async fn run_with_clock(
         client_quotas: Arc::new(app::quota::ClientQuotas::new(clock.clone())),
         revocations: Arc::new(revocations),
         uplink: Arc::default(),
+        hooks: Arc::default(),
         acks: Arc::new(app::acks::AckWaiters::default()),
         clock,
         store: store.clone(),

@@ -32,6 +32,8 @@ pub struct AppState {
     pub revocations: Arc<Revocations>,
     /// Wakes the service-conversation callback dispatcher.
     pub uplink: Arc<UplinkSignal>,
+    /// The app's LeanEngine-style hooks: one HTTP client, per-app concurrency bounds.
+    pub hooks: Arc<crate::app::hooks::Hooks>,
     pub clock: ServerClock,
     pub config: Arc<Config>,
     /// Where file bytes live (`files_url`).

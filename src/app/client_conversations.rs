@@ -7,7 +7,7 @@ use crate::app::actor::ClientSession;
 use crate::app::conversations::{self, CreateConversation};
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
-use crate::app::{membership, notifications, render};
+use crate::app::{hooks, membership, notifications, render};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::error::Result;
 use crate::hub::push::{envelope, PERMANENT};
@@ -46,7 +46,13 @@ pub async fn start(
     if kind == Kind::ChatRoom {
         request.temporary_ttl_secs = None;
     }
+    let (app, me) = (&session.app, &*session.client);
+    let name = request.name.as_deref();
+    hooks::conversation::start(state, app, me, &request.members, name, &request.attrs).await?;
     let (conv, created) = conversations::create(state, session.app_id(), kind, request).await?;
+    if created {
+        hooks::conversation::started(state, app, &conv.id);
+    }
     if kind == Kind::ChatRoom {
         join_room(state, session, &conv.id);
     } else if created {
@@ -116,6 +122,9 @@ pub async fn update(
     let app = session.app_id();
     let conv = find(state, session, conv_id).await?;
     policy::authorize_client(state, app, &session.client, &conv, Action::Update).await?;
+    let attr =
+        hooks::conversation::update_attr(state, &session.app, &session.client, &conv.id, attr)
+            .await?;
     let (updated_at, updated) =
         conversations::update(state, app, &conv.id, ALL_KINDS, attr.clone()).await?;
     let modified = attr_modified(&attr, &updated);
@@ -198,6 +207,8 @@ pub async fn mute(
         Action::Mute,
     )
     .await?;
+    let on = hooks::conversation::update_mute(state, &session.app, &session.client, &conv.id, on)
+        .await?;
     membership::set_mutes(
         state,
         session.app_id(),

@@ -2,6 +2,7 @@
 
 use crate::app::actor::ClientSession;
 use crate::app::client_conversations::{find, join_room, leave_room};
+use crate::app::hooks::conversation as hooks;
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
 use crate::app::{moderation, notifications};
@@ -48,6 +49,7 @@ pub async fn add_members(
     } else {
         MAX_MEMBERS
     };
+    hooks::before_change(state, app, &conv.id, initiator, clients, true).await?;
     let now = time::now_ms().max(conv.updated_at + 1);
     let (updated_at, added) = state
         .store
@@ -57,6 +59,7 @@ pub async fn add_members(
         let members = state.store.members(app, &conv.id).await?;
         announce(state, app, &conv.id, &added, &members, initiator, true).await?;
     }
+    hooks::after_change(state, app, &conv.id, initiator, &added, true).await?;
     Ok(updated_at)
 }
 
@@ -69,12 +72,14 @@ pub async fn remove_members(
     initiator: &str,
 ) -> Result<i64> {
     check_client_ids("client_ids", clients)?;
+    hooks::before_change(state, app, &conv.id, initiator, clients, false).await?;
     let now = time::now_ms().max(conv.updated_at + 1);
     let (updated_at, removed) = state.store.remove_members(app, conv, clients, now).await?;
     if !removed.is_empty() {
         let members = state.store.members(app, &conv.id).await?;
         announce(state, app, &conv.id, &removed, &members, initiator, false).await?;
     }
+    hooks::after_change(state, app, &conv.id, initiator, &removed, false).await?;
     Ok(updated_at)
 }
 
@@ -232,6 +237,8 @@ async fn self_only(
     adding: bool,
 ) -> Result<()> {
     let app = session.app_id();
+    let me = [session.client.to_string()];
+    hooks::before_change(state, app, &conv.id, &session.client, &me, adding).await?;
     match (conv.kind, adding) {
         (Kind::ChatRoom, true) => join_room(state, session, &conv.id),
         (Kind::ChatRoom, false) => leave_room(state, session, &conv.id),
@@ -248,7 +255,7 @@ async fn self_only(
                 .await?
         }
     }
-    Ok(())
+    hooks::after_change(state, app, &conv.id, &session.client, &me, adding).await
 }
 
 async fn members(

@@ -66,6 +66,9 @@ pub async fn patch(
         }
     }
     let (conv, found) = locate(state, app, kinds, target).await?;
+    let verdict =
+        crate::app::hooks::message::update(state, app, &conv, &found, new_data, bin).await?;
+    let (new_data, bin) = (verdict.new_data, verdict.bin);
     let patched = Arc::new(
         state
             .store

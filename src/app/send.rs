@@ -2,6 +2,7 @@
 //! sends, broadcasts, Agora, WebSocket `direct`) comes here:
 //! validate -> authorize -> persist -> answer -> fan out.
 
+use crate::app::hooks;
 use crate::app::moderation;
 use crate::app::policy::{self, Action};
 use crate::domain::conversation::{Conversation, Kind};
@@ -89,8 +90,9 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
-pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<Sent> {
+pub async fn send(state: &AppState, app: &str, mut request: SendRequest) -> Result<Sent> {
     let conv = admit(state, app, &request).await?;
+    let to_peers = hooks::message::received(state, app, &conv, &mut request).await?;
     let now = time::now_ms();
     if let (Kind::Service, Origin::Session { .. }) = (conv.kind, &request.origin) {
         return uplink(state, app, &conv, &request).await;
@@ -113,7 +115,8 @@ pub async fn send(state: &AppState, app: &str, request: SendRequest) -> Result<S
     };
     if !sent.duplicate {
         crate::metrics::message_accepted(&request.origin, conv.kind);
-        fan_out(state, app, &conv, &request, &sent.message).await?;
+        fan_out(state, app, &conv, &request, &sent.message, to_peers.clone()).await?;
+        hooks::message::delivered(state, app, &conv, &request, &sent.message, to_peers).await?;
     }
     Ok(sent)
 }
@@ -244,11 +247,16 @@ async fn fan_out(
     conv: &Conversation,
     request: &SendRequest,
     message: &Arc<Message>,
+    to_peers: Option<Vec<String>>,
 ) -> Result<()> {
     if state.hub.online_count(app) == 0 {
         return Ok(());
     }
-    let recipients = recipients(state, app, conv, message).await?;
+    let recipients = match to_peers {
+        // Replaced by `_messageReceived`.
+        Some(peers) => Recipients::Clients(peers),
+        None => recipients(state, app, conv, message).await?,
+    };
     let origin_session = match request.origin {
         Origin::Session { session_id, .. } => Some(session_id),
         Origin::Admin => None,

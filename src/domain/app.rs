@@ -42,6 +42,17 @@ pub struct AppSettings {
     pub client_conversations_per_minute: u32,
     /// Where subscribers' messages to service conversations are POSTed (JSON arrays).
     pub service_callback_url: Option<String>,
+    /// LeanEngine-style hooks (`docs/hooks.md`): base URL of the cloud functions, the hook
+    /// key they check, which hooks are defined (comma-separated names or `all`), the
+    /// timeout of one call (ms, 0 = the built-in default per hook) and what a failed call
+    /// means (`ignore`, as LeanCloud, or `reject`).
+    pub hook_url: Option<String>,
+    pub hook_key: Option<String>,
+    pub hooks: String,
+    pub hook_timeout_ms: u64,
+    pub hook_failure_policy: String,
+    /// LeanStorage-compatible user service checking session tokens for `/rtm/clients/sign`.
+    pub user_service_url: Option<String>,
 }
 
 impl Default for AppSettings {
@@ -62,6 +73,12 @@ impl Default for AppSettings {
             connection_command_rate_per_second: 1000,
             client_conversations_per_minute: 60,
             service_callback_url: None,
+            hook_url: None,
+            hook_key: None,
+            hooks: String::new(),
+            hook_timeout_ms: 0,
+            hook_failure_policy: "ignore".to_owned(),
+            user_service_url: None,
         }
     }
 }

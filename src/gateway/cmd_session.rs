@@ -4,6 +4,7 @@
 use super::connection::Conn;
 use super::session::Session;
 use super::{login_sync, reply};
+use crate::app::hooks::presence;
 use crate::app::sessions::{self, LoginProof};
 use crate::domain::app::App;
 use crate::domain::{client_id, ids};
@@ -148,6 +149,8 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
     ));
     conn.reply(opened);
     sessions::record_login(&conn.state, &app.app_id, &client);
+    let (ip, reconnect) = (conn.remote_ip.as_deref(), request.r == Some(true));
+    presence::online(&conn.state, &app, &client, ip, tag.as_deref(), reconnect);
     login_sync::after_open(conn, &app, &client, &request).await;
 }
 
@@ -236,6 +239,14 @@ fn close(conn: &mut Conn, command: GenericCommand) {
         closed.peer_id = Some(session.client.to_string());
         closed.session_message = Some(SessionCommand::default());
         conn.reply(closed);
+        let why = presence::Offline {
+            close_code: presence::CLOSE_LOGOUT,
+            close_msg: "logout",
+            source_ip: conn.remote_ip.as_deref(),
+            tag: session.tag.as_deref(),
+            error: None,
+        };
+        presence::offline(&conn.state, &session.app, &session.client, why);
     }
     conn.sessions_changed();
 }

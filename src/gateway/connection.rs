@@ -361,6 +361,14 @@ async fn finish(conn: &mut Conn, socket: &mut WebSocket, end: End) {
     }
     let sessions: Vec<_> = conn.sessions.drain().collect();
     for session in sessions {
+        let why = crate::app::hooks::presence::Offline {
+            close_code: crate::app::hooks::presence::CLOSE_DISCONNECT,
+            close_msg: reason,
+            source_ip: None,
+            tag: session.tag.as_deref(),
+            error: code.filter(|c| *c >= 4000).map(|c| (i64::from(c), reason)),
+        };
+        crate::app::hooks::presence::offline(&conn.state, &session.app, &session.client, why);
         if let (true, Some(will)) = (unexpected, session.will) {
             dispatch::send_will(&conn.state, &session.app.app_id, *will);
         }

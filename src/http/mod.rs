@@ -14,6 +14,7 @@ mod member_info;
 mod members;
 mod messages;
 mod service;
+mod sign;
 mod uplink;
 
 pub use auth::{AppKey, ImCaller, MasterKey};
@@ -77,13 +78,15 @@ pub fn router(state: AppState) -> Router {
         .merge(uplink::router())
         .merge(broadcasts::router())
         .merge(global::router())
-        .merge(clients::router());
+        .merge(clients::router())
+        .merge(sign::router());
     Router::new()
         .nest("/1.2/rtm", rtm)
         .merge(health::router())
         .merge(agora::router())
         .merge(member_info::router())
         .merge(files::router())
+        .merge(sign::sdk_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
