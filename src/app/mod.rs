@@ -23,6 +23,7 @@ pub mod history;
 pub mod hooks;
 pub mod membership;
 pub mod moderation;
+pub mod moderation_admin;
 pub mod notifications;
 pub mod patch;
 pub mod policy;

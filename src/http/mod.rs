@@ -13,6 +13,7 @@ pub mod json;
 mod member_info;
 mod members;
 mod messages;
+mod moderation;
 mod service;
 mod sign;
 mod uplink;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
             "/service-conversations",
         ))
         .merge(members::router())
+        .merge(moderation::router())
         .merge(messages::router::<Conversations>("/conversations"))
         .merge(messages::router::<ChatRooms>("/chatrooms"))
         .merge(service::router())

@@ -130,3 +130,91 @@ async fn moderation_refusals_change_nothing(backend: Backend) {
     server.stop().await;
 }
 crate::on_both!(moderation_refusals_change_nothing);
+
+/// The admin's moderation routes (master key): the same effects and pushes.
+async fn the_admin_moderates_over_rest(backend: Backend) {
+    use reqwest::Method;
+    use serde_json::json;
+    let server = Server::start(backend).await;
+    let mut owner = server.login("owner").await;
+    let mut carol = server.login("carol").await;
+    let cid = conversation(&mut owner, &["owner", "bob", "carol"]).await;
+    let base = format!("/1.2/rtm/conversations/{cid}");
+
+    let (status, _) = server
+        .rest(
+            Method::PUT,
+            &format!("{base}/member-roles/bob"),
+            Some(json!({"role": "Manager"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, roles) = server
+        .rest(Method::GET, &format!("{base}/member-roles"), None)
+        .await;
+    assert_eq!(roles["results"][0]["role"], "Owner", "{roles}");
+    assert_eq!(roles["results"][1]["client_id"], "bob", "{roles}");
+    let (status, body) = server
+        .rest(
+            Method::PUT,
+            &format!("{base}/member-roles/owner"),
+            Some(json!({"role": "Member"})),
+        )
+        .await;
+    assert_eq!((status, body["code"].clone()), (403, json!(4320)), "{body}");
+
+    let ids = json!({"client_ids": ["carol"]});
+    let (status, _) = server
+        .rest(
+            Method::POST,
+            &format!("{base}/silenced-members"),
+            Some(ids.clone()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    carol
+        .expect(CommandType::Conv, Some(OpType::Shutuped))
+        .await;
+    assert_eq!(
+        send_code(&mut carol, direct(&cid, "hello?")).await,
+        Some(4563)
+    );
+    let (_, listed) = server
+        .rest(Method::GET, &format!("{base}/silenced-members"), None)
+        .await;
+    assert_eq!(listed["result"], json!(["carol"]));
+    server
+        .rest(
+            Method::DELETE,
+            &format!("{base}/silenced-members"),
+            Some(ids.clone()),
+        )
+        .await;
+    assert_eq!(send_code(&mut carol, direct(&cid, "hello")).await, None);
+
+    let (status, _) = server
+        .rest(
+            Method::POST,
+            &format!("{base}/blocked-members"),
+            Some(ids.clone()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    carol.expect(CommandType::Conv, Some(OpType::Blocked)).await;
+    assert_eq!(members(&server, &cid).await, ["bob", "owner"]);
+    let (_, listed) = server
+        .rest(Method::GET, &format!("{base}/blocked-members"), None)
+        .await;
+    assert_eq!(listed["result"], json!(["carol"]));
+    let (status, _) = server
+        .rest_with(
+            Method::GET,
+            &format!("{base}/blocked-members"),
+            None,
+            crate::gateway_support::APP_KEY,
+        )
+        .await;
+    assert_eq!(status, 401, "the app key is not enough");
+    server.stop().await;
+}
+crate::on_both!(the_admin_moderates_over_rest);
