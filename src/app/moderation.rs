@@ -472,7 +472,8 @@ pub async fn block(
     Ok(change)
 }
 
-/// A client blocks (`on`) or unblocks conversations: it is not invited back to them.
+/// A client blocks (`on`) or unblocks conversations: kept and listed (`blacklist query` with
+/// `srcPid`); invites are not filtered by it yet.
 pub async fn client_block(
     state: &AppState,
     session: &ClientSession,
