@@ -100,6 +100,41 @@ async fn may_moderate(
         || actor == Role::Manager && target == Role::Member)
 }
 
+/// The ids a moderator may act on, and the outcome so far with the refused ones: invalid
+/// ids (4103) and those its role does not reach (4320). A plain Member reaches nobody.
+async fn targets(
+    state: &AppState,
+    app: &str,
+    conv: &Conversation,
+    actor: Role,
+    ids: Vec<String>,
+) -> Result<(ClientChange, Vec<String>)> {
+    if actor == Role::Member {
+        return Err(unauthorized());
+    }
+    let mut change = ClientChange {
+        updated_at: conv.updated_at,
+        ..Default::default()
+    };
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
+    for id in ids {
+        if !client_id::is_valid(&id) {
+            change.failed.push((code::INVALID_LOGIN, vec![id]));
+        } else if may_moderate(state, app, conv, actor, &id).await? {
+            allowed.push(id);
+        } else {
+            refused.push(id);
+        }
+    }
+    if !refused.is_empty() {
+        change
+            .failed
+            .push((code::CONVERSATION_OPERATION_UNAUTHORIZED, refused));
+    }
+    Ok((change, allowed))
+}
+
 /// `member_info_update`: the Owner sets Managers and Members; a Manager promotes Members.
 pub async fn update_role(
     state: &AppState,
@@ -206,29 +241,7 @@ pub async fn silence(
 ) -> Result<ClientChange> {
     let app = session.app_id();
     let (conv, actor) = moderator(state, session, conv_id).await?;
-    if actor == Role::Member {
-        return Err(unauthorized());
-    }
-    let mut change = ClientChange {
-        updated_at: conv.updated_at,
-        ..Default::default()
-    };
-    let mut allowed = Vec::new();
-    let mut refused = Vec::new();
-    for id in ids {
-        if !client_id::is_valid(&id) {
-            change.failed.push((code::INVALID_LOGIN, vec![id]));
-        } else if may_moderate(state, app, &conv, actor, &id).await? {
-            allowed.push(id);
-        } else {
-            refused.push(id);
-        }
-    }
-    if !refused.is_empty() {
-        change
-            .failed
-            .push((code::CONVERSATION_OPERATION_UNAUTHORIZED, refused));
-    }
+    let (mut change, allowed) = targets(state, app, &conv, actor, ids).await?;
     if allowed.is_empty() {
         return Ok(change);
     }
@@ -400,29 +413,7 @@ pub async fn block(
             "Blacklist signature verification failed.",
         )
     })?;
-    if actor == Role::Member {
-        return Err(unauthorized());
-    }
-    let mut change = ClientChange {
-        updated_at: conv.updated_at,
-        ..Default::default()
-    };
-    let mut allowed = Vec::new();
-    let mut refused = Vec::new();
-    for id in ids {
-        if !client_id::is_valid(&id) {
-            change.failed.push((code::INVALID_LOGIN, vec![id]));
-        } else if may_moderate(state, app, &conv, actor, &id).await? {
-            allowed.push(id);
-        } else {
-            refused.push(id);
-        }
-    }
-    if !refused.is_empty() {
-        change
-            .failed
-            .push((code::CONVERSATION_OPERATION_UNAUTHORIZED, refused));
-    }
+    let (mut change, allowed) = targets(state, app, &conv, actor, ids).await?;
     if allowed.is_empty() {
         return Ok(change);
     }

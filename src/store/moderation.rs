@@ -223,6 +223,8 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
+    /// One notification for each client: one multi-row INSERT per 200 clients (a group of
+    /// 500 is three statements, not 500).
     pub async fn insert_notifications(
         &self,
         app: &str,
@@ -230,21 +232,24 @@ impl Store {
         server_ts: i64,
         body: &str,
     ) -> Result<()> {
-        for client in clients {
-            sqlx::query(
-                "INSERT INTO notifications (app_id, client_id, server_ts, body) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(app)
-            .bind(client)
-            .bind(server_ts)
-            .bind(body)
-            .execute(self.pool())
-            .await?;
+        for chunk in clients.chunks(200) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${}, $2, $3)", i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO notifications (app_id, client_id, server_ts, body) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(app).bind(server_ts).bind(body);
+            for client in chunk {
+                query = query.bind(client);
+            }
+            query.execute(self.pool()).await?;
         }
         Ok(())
     }
 
-    /// A client's notifications at or after `since`, oldest first: `(server_ts, body)`.
+    /// A client's notifications after `since`, oldest first: `(server_ts, body)`.
     pub async fn notifications_since(
         &self,
         app: &str,
