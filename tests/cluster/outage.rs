@@ -83,6 +83,7 @@ async fn redis_stopping_pauses_only_cross_node_delivery_on(backend: Backend) {
         text_of(&bob.expect(CommandType::Direct, None).await),
         "after the outage"
     );
+    alice.expect(CommandType::Direct, None).await;
     bob.request(super::direct(&cid, "back from B")).await;
     assert_eq!(
         text_of(&alice.expect(CommandType::Direct, None).await),
