@@ -278,3 +278,40 @@ async fn a_quota_is_enforced_across_nodes_on(backend: Backend) {
     }
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn official_sdk_clients_spread_over_three_nodes() {
+    official_sdk_clients_spread_over_three_nodes_on(Backend::Sqlite).await;
+    official_sdk_clients_spread_over_three_nodes_on(Backend::Postgres).await;
+}
+
+async fn official_sdk_clients_spread_over_three_nodes_on(backend: Backend) {
+    let redis = shared_redis_url();
+    support::require_redis(&redis).await;
+    support::ensure_sdk_packages();
+    let mut db = SharedDb::create(backend).await;
+    let nodes = support::nodes(&db, &redis, 3, |_| {}).await;
+    let urls: Vec<String> = nodes.iter().map(|n| format!("http://{}", n.addr)).collect();
+    let run = tokio::process::Command::new("node")
+        .arg("tests/cluster/sdk_cross_node.mjs")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TIDINGS_CLUSTER_NODES", urls.join(","))
+        .env("TIDINGS_CLUSTER_APP_ID", gateway_support::APP_ID)
+        .env("TIDINGS_CLUSTER_APP_KEY", gateway_support::APP_KEY)
+        .env("TIDINGS_CLUSTER_MASTER_KEY", gateway_support::MASTER_KEY)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the SDK script finished in time")
+        .expect("node is required for the SDK cluster test");
+    assert!(
+        output.status.success(),
+        "SDK clients across nodes failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+    db.drop_database().await;
+}

@@ -20,7 +20,7 @@ async fn redis_stopping_pauses_only_cross_node_delivery_on(backend: Backend) {
     let mut db = SharedDb::create(backend).await;
     let nodes = support::nodes(&db, &redis.url(), 2, |_| {}).await;
     let (a, b) = (&nodes[0], &nodes[1]);
-    let mut alice = a.login("alice").await;
+    let _alice = a.login("alice").await;
     let mut amy = a.login("amy").await;
     let mut bob = b.login("bob").await;
     eventually!(

@@ -240,3 +240,24 @@ impl Drop for PrivateRedis {
         self.stop();
     }
 }
+
+/// The official SDK packages of tests/sdk, installed as tests/sdk/run.sh does (`npm ci` when
+/// node_modules is missing or older than the lock file).
+pub fn ensure_sdk_packages() {
+    let script = r#"
+set -euo pipefail
+cd tests/sdk
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.tidings-lock-sha256
+if [ ! -d node_modules ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp"
+fi
+"#;
+    let status = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("bash and npm are required for the SDK cluster test");
+    assert!(status.success(), "npm ci in tests/sdk failed");
+}
