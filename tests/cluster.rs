@@ -89,7 +89,9 @@ async fn three_nodes_behave_as_one_server_on(backend: Backend) {
     let mut db = SharedDb::create(backend).await;
     let nodes = support::nodes(&db, &redis, 3, |_| {}).await;
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
-    let mut alice = a.login("alice").await;
+    let mut alice = a.connect("lc.protobuf2.3").await;
+    let opened = alice.open("alice", SessionCommand::default()).await;
+    let alice_token = opened.session_message.unwrap().st.unwrap();
     let mut bob = b.login("bob").await;
     let mut carol = c.login("carol").await;
     eventually!(
@@ -154,6 +156,36 @@ async fn three_nodes_behave_as_one_server_on(backend: Backend) {
         (Some(uid.as_str()), Some("bob"))
     );
     carol.expect(CommandType::Direct, None).await;
+
+    // A member added through A is reached by a send on B, whose member cache held the
+    // list without her: the invalidation crossed the bus.
+    let mut erin = c.login("erin").await;
+    let (status, body) = a
+        .rest(
+            Method::POST,
+            &format!("/1.2/rtm/conversations/{cid}/members"),
+            Some(json!({"client_ids": ["erin"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually!(
+        "C's presence of Erin to reach B",
+        check_online(b, &["erin"]).await == ["erin"]
+    );
+    bob.request(direct(&cid, "welcome erin")).await;
+    assert_eq!(
+        text_of(&erin.expect(CommandType::Direct, None).await),
+        "welcome erin"
+    );
+    assert_eq!(
+        text_of(&carol.expect(CommandType::Direct, None).await),
+        "welcome erin"
+    );
+    drop(erin);
+    eventually!(
+        "Erin to be offline on B",
+        check_online(b, &["erin"]).await.is_empty()
+    );
 
     // Stats count the clients of every node.
     let (_, stats) = b.rest(Method::GET, "/1.2/rtm/stats", None).await;
@@ -221,6 +253,23 @@ async fn three_nodes_behave_as_one_server_on(backend: Backend) {
     eventually!(
         "Alice to be offline everywhere",
         check_online(b, &["alice"]).await.is_empty()
+    );
+    // The kick voided her session token on every node.
+    let mut again = b.connect("lc.protobuf2.3").await;
+    let refused = again
+        .open(
+            "alice",
+            SessionCommand {
+                r: Some(true),
+                st: Some(alice_token),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        refused.session_message.as_ref().unwrap().code,
+        Some(4112),
+        "{refused:?}"
     );
 
     // A same-tag login on B closes the old session on A with 4111.
