@@ -2,7 +2,7 @@
 //! and its expiry. Reading the row was one `SELECT` (and a pool ping) per message, as much
 //! database work as the message's share of the group commit.
 //!
-//! None of these facts change after creation; only a delete ends them. So entries live until
+//! None of these facts change after creation; only a delete (or a re-import) ends them. So entries live until
 //! the delete drops them (or the cache starts over at its capacity). A send that slips past a
 //! stale entry (the conversation was deleted on another node, or between the check and the
 //! write) is still refused: the writer advances the conversation's sequence inside the batch
@@ -64,6 +64,11 @@ impl SendFactsCache {
 }
 
 impl Store {
+    /// Drops what is cached about sending to `conv` (its row was deleted or replaced).
+    pub(super) fn forget_send_facts(&self, app: &str, conv: &str) {
+        self.send_facts.forget(app, conv);
+    }
+
     /// What a send needs of its conversation (cached, see `send_facts.rs`): a
     /// `Conversation` carrying only `id`, `kind` and `expires_at`; members, mutes and fields
     /// are left empty (ask `Store::is_member` and `Store::members`). 404 as
