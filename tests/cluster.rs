@@ -310,8 +310,27 @@ async fn a_quota_is_enforced_across_nodes_on(backend: Backend) {
     let mut db = SharedDb::create(backend).await;
     let nodes = support::nodes(&db, &redis, 3, |settings| {
         settings.message_rate_per_minute = 4;
+        settings.client_message_rate_per_second = 3;
     })
     .await;
+    // WebSocket: one client's sessions on A and B share its per-second message quota.
+    let mut on_a = nodes[0].login("walt").await;
+    let mut on_b = nodes[1].login("walt").await;
+    let mut start = command(CommandType::Conv, Some(OpType::Start));
+    start.conv_message = Some(ConvCommand {
+        m: vec!["walt".into(), "zoe".into()],
+        ..Default::default()
+    });
+    let ws_cid = on_a.request(start).await.conv_message.unwrap().cid.unwrap();
+    let mut codes = Vec::new();
+    for n in 0..6 {
+        let session = if n % 2 == 0 { &mut on_a } else { &mut on_b };
+        let ack = session.request(direct(&ws_cid, "quota")).await;
+        codes.push(ack.ack_message.and_then(|a| a.code));
+    }
+    assert_eq!(&codes[..3], [None, None, None], "{codes:?}");
+    assert!(codes[3..].contains(&Some(4116)), "{codes:?}");
+
     let cid = create_conversation(&nodes[0], &["alice", "bob"]).await;
     for i in 0..4 {
         let (status, body) = rest_send(&nodes[i % 3], &cid, "alice", "counted").await;

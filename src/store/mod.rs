@@ -138,9 +138,11 @@ impl Store {
         self.member_cache.set_hook(hook);
     }
 
-    /// Drops a cached member list changed on another node.
+    /// Drops a cached member list changed on another node (and the conversation's send
+    /// facts: a delete there ends them too).
     pub fn forget_members(&self, app: &str, conv: &str) {
         self.member_cache.forget(app, conv);
+        self.send_facts.forget(app, conv);
     }
 
     /// Drops every cached member list.
