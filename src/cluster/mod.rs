@@ -34,6 +34,9 @@ const QUEUE: usize = 65_536;
 /// How long a remote Agora wait is remembered.
 const ACK_WAIT: Duration = Duration::from_secs(60);
 
+/// (app, msg) -> (destination client, waiting node, since).
+type RemoteWaits = HashMap<(String, String), (String, String, Instant)>;
+
 pub struct Outgoing {
     pub channel: String,
     pub payload: Vec<u8>,
@@ -52,8 +55,8 @@ pub struct Cluster {
     replica: Replica,
     /// Subscribed and publishing: cross-node delivery works.
     up: AtomicBool,
-    /// (app, msg) -> (destination client, waiting node, since).
-    remote_waits: Mutex<HashMap<(String, String), (String, String, Instant)>>,
+    /// Agora waits of other nodes for an ack that may happen here.
+    remote_waits: Mutex<RemoteWaits>,
 }
 
 impl Cluster {
