@@ -1,6 +1,7 @@
 //! Several nodes on one database and one Redis (issue 17, docs/cluster.md): fan-out,
-//! presence, kicks, tag conflicts, receipts and quotas across nodes; a Redis outage; a node
-//! killed. Every scenario runs on SQLite and on Postgres.
+//! presence, kicks, tag conflicts, receipts, cache invalidation, Agora acks and quotas across
+//! nodes, official SDK clients spread over three nodes; a Redis outage; a node killed. Every
+//! scenario runs on SQLite and on Postgres.
 //!
 //! Run: `cargo test --test cluster` (Redis at 127.0.0.1:6379, or `TIDINGS_TEST_REDIS_URL`;
 //! `redis-server` on the PATH for the outage test; Postgres as for the other suites).
@@ -378,6 +379,58 @@ async fn official_sdk_clients_spread_over_three_nodes_on(backend: Backend) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    for node in nodes {
+        node.stop().await;
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn agora_wait_for_ack_sees_an_ack_made_on_another_node() {
+    agora_wait_for_ack_sees_an_ack_made_on_another_node_on(Backend::Sqlite).await;
+    agora_wait_for_ack_sees_an_ack_made_on_another_node_on(Backend::Postgres).await;
+}
+
+async fn agora_wait_for_ack_sees_an_ack_made_on_another_node_on(backend: Backend) {
+    let redis = shared_redis_url();
+    support::require_redis(&redis).await;
+    let mut db = SharedDb::create(backend).await;
+    let nodes = support::nodes(&db, &redis, 2, |settings| {
+        settings.agora_customer_id = Some("customer".into());
+        settings.agora_customer_secret = Some("secret".into());
+    })
+    .await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let mut bob = b.login("bob").await;
+    eventually!(
+        "A to see Bob on B",
+        check_online(a, &["bob"]).await == ["bob"]
+    );
+    let url = format!(
+        "http://{}/dev/v2/project/{}/rtm/users/alice/peer_messages?wait_for_ack=true",
+        a.addr,
+        gateway_support::APP_ID
+    );
+    let request = a
+        .http
+        .post(url)
+        .basic_auth("customer", Some("secret"))
+        .json(&json!({"destination": "bob", "payload": "ping"}))
+        .send();
+    let waiting = tokio::spawn(request);
+    let push = bob.expect(CommandType::Direct, None).await;
+    let delivered = push.direct_message.unwrap();
+    let mut ack = command(CommandType::Ack, None);
+    ack.ack_message = Some(AckCommand {
+        cid: delivered.cid.clone(),
+        mid: delivered.id.clone(),
+        ..Default::default()
+    });
+    bob.send(&ack).await;
+    let response = waiting.await.unwrap().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "message_delivered", "{body}");
     for node in nodes {
         node.stop().await;
     }
