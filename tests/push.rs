@@ -30,10 +30,12 @@ macro_rules! on_both {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
+                crate::logs();
                 super::$name(crate::rest::harness::Backend::Sqlite).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                crate::logs();
                 super::$name(crate::rest::harness::Backend::Postgres).await;
             }
         }
@@ -53,6 +55,15 @@ use standins::Recorder;
 use std::time::Duration;
 use ws::Ws;
 
+
+/// Server logs in the test output, filtered by `RUST_LOG` (default `warn`).
+pub fn logs() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(filter)
+        .try_init();
+}
 
 /// A server whose app pushes through `webhook`, retrying fast.
 pub async fn with_webhook(

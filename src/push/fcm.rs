@@ -45,13 +45,22 @@ pub struct CachedAccess {
     made_for: String,
 }
 
+fn cached(service: &PushService, app: &App, made_for: &str) -> Option<String> {
+    let tokens = service.fcm_tokens.lock();
+    let cached = tokens.get(&app.app_id)?;
+    (cached.made_for == made_for && Instant::now() < cached.expires).then(|| cached.token.clone())
+}
+
 async fn access_token(service: &PushService, app: &App, account: &ServiceAccount) -> Outcome {
     let token_uri = account.token_uri.as_deref().unwrap_or(DEFAULT_TOKEN_URI);
     let made_for = format!("{}:{token_uri}", account.client_email);
-    if let Some(cached) = service.fcm_tokens.lock().get(&app.app_id) {
-        if cached.made_for == made_for && Instant::now() < cached.expires {
-            return Outcome::Token(cached.token.clone());
-        }
+    if let Some(token) = cached(service, app, &made_for) {
+        return Outcome::Token(token);
+    }
+    // One grant at a time: calls racing for the first token wait for it, not fetch their own.
+    let _fetching = service.fcm_fetch.lock().await;
+    if let Some(token) = cached(service, app, &made_for) {
+        return Outcome::Token(token);
     }
     let Ok(key) = jsonwebtoken::EncodingKey::from_rsa_pem(account.private_key.as_bytes()) else {
         return Outcome::Failed("the service account's private_key is not an RSA key".into());

@@ -66,6 +66,7 @@ pub struct PushService {
     http: reqwest::Client,
     apns_tokens: Mutex<HashMap<String, apns::CachedJwt>>,
     fcm_tokens: Mutex<HashMap<String, fcm::CachedAccess>>,
+    fcm_fetch: tokio::sync::Mutex<()>,
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Wakes the worker when a job is queued (else it polls).
     wake: Notify,
@@ -87,6 +88,7 @@ impl PushService {
             http: reqwest::Client::new(),
             apns_tokens: Mutex::default(),
             fcm_tokens: Mutex::default(),
+            fcm_fetch: tokio::sync::Mutex::default(),
             permits: Mutex::default(),
             wake: Notify::new(),
             counters: metrics::Counters::default(),

@@ -52,7 +52,9 @@ async fn offline_members_get_one_push_each(backend: Backend) {
     assert_eq!(bob["client"], "bob");
     assert_eq!(bob["platform"], "ios");
 
-    // No push_data: the built-in template; the unregistered token is gone.
+    // No push_data: the built-in template; the unregistered token is gone (dropped as the
+    // webhook's answer arrives: give that a moment).
+    registered().await;
     server.send(&target, "alice", &text("second")).await;
     server
         .send_json(&target, json!({"from_client": "alice", "message": text("fleeting"), "transient": true}))

@@ -42,12 +42,14 @@ async fn apns_over_http2_with_a_provider_token(backend: Backend) {
     let calls = production.wait_for("/3/device/", 1).await;
     assert_eq!(calls[0]["aps"], json!({"alert": "hi bob", "badge": 1, "sound": "default"}));
     assert_eq!(calls[0]["convId"], conv.as_str());
-    let headers = production.headers(0);
+    let headers = production.headers("/3/device/");
     assert_eq!(header(&headers, "apns-topic"), standins::APNS_TOPIC);
     assert_eq!(header(&headers, "apns-push-type"), "alert");
     assert_eq!(header(&headers, "apns-priority"), "10");
     assert!(header(&headers, "authorization").starts_with("bearer "));
     production.wait_for("/gone", 1).await;
+    // The stand-in records before it answers: give the server a moment to drop the token.
+    super::registered().await;
 
     // `_profile: "dev"` goes to the sandbox; the unregistered token is not tried again.
     let dev = json!({"alert": "dev build", "_profile": "dev"});
@@ -94,6 +96,7 @@ async fn fcm_v1_with_a_service_account(backend: Backend) {
         }})
     );
     fcm.wait_for("/gone", 1).await;
+    super::registered().await;
     server.send(&target, "alice", &text("again")).await;
     let calls = fcm.settle("/v1/projects/", 2).await;
     assert_eq!(calls[1]["message"]["notification"]["body"], "alice: again");

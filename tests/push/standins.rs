@@ -72,8 +72,11 @@ impl Recorder {
         again
     }
 
-    pub fn headers(&self, index: usize) -> Vec<(String, String)> {
-        self.calls.lock().unwrap()[index].1.clone()
+    /// The headers of the first call under `path_prefix`.
+    pub fn headers(&self, path_prefix: &str) -> Vec<(String, String)> {
+        let calls = self.calls.lock().unwrap();
+        let first = calls.iter().find(|(p, _, _)| p.starts_with(path_prefix));
+        first.map(|(_, h, _)| h.clone()).unwrap_or_default()
     }
 }
 
@@ -236,7 +239,7 @@ pub async fn fcm() -> Recorder {
     }
     async fn send(
         State(rec): State<Recorder>,
-        Path(project): Path<String>,
+        Path((project, method)): Path<(String, String)>,
         version: Version,
         headers: HeaderMap,
         body: Bytes,
@@ -251,7 +254,7 @@ pub async fn fcm() -> Recorder {
         if header(&headers, "authorization") != "Bearer test-access-token" {
             return error(401, "UNAUTHENTICATED");
         }
-        if project != format!("{FCM_PROJECT}:send") {
+        if project != FCM_PROJECT || method != "messages:send" {
             return error(404, "NOT_FOUND");
         }
         let Ok(body) = serde_json::from_slice::<Value>(&body) else {
@@ -264,7 +267,7 @@ pub async fn fcm() -> Recorder {
             rec.calls.lock().unwrap().push(("/gone".into(), vec![], body.clone()));
             return error(404, "UNREGISTERED");
         }
-        let path = format!("/v1/projects/{project}");
+        let path = format!("/v1/projects/{project}/{method}");
         rec.calls.lock().unwrap().push((path, text_headers(&headers), body));
         (StatusCode::OK, Json(json!({"name": format!("projects/{FCM_PROJECT}/messages/1")})))
     }
@@ -273,7 +276,7 @@ pub async fn fcm() -> Recorder {
     let rec = recorder(url);
     let router = Router::new()
         .route("/token", post(token))
-        .route("/v1/projects/{project}", post(send))
+        .route("/v1/projects/{project}/{method}", post(send))
         .with_state(rec.clone());
     serve_h2(listener, router);
     rec
