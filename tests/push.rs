@@ -42,19 +42,18 @@ macro_rules! on_both {
     };
 }
 
+#[path = "push/durability.rs"]
+mod durability;
 #[path = "push/offline.rs"]
 mod offline;
 #[path = "push/providers.rs"]
 mod providers;
-#[path = "push/durability.rs"]
-mod durability;
 
 use rest::harness::{Backend, TestServer};
 use serde_json::{json, Value};
 use standins::Recorder;
 use std::time::Duration;
 use ws::Ws;
-
 
 /// Server logs in the test output, filtered by `RUST_LOG` (default `warn`).
 pub fn logs() {
@@ -85,7 +84,13 @@ pub async fn with_webhook(
 /// Logs `client` in with `token` (as Swift does) and leaves without logging out: the client
 /// is offline with a registered device.
 pub async fn offline_with_token(server: &TestServer, client: &str, token: &str) {
-    let ws = Ws::login(&server.base_url, &server.app.app_id, client, ws::swift_session(token)).await;
+    let ws = Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        client,
+        ws::swift_session(token),
+    )
+    .await;
     registered().await;
     ws.disconnect().await;
 }

@@ -52,7 +52,12 @@ pub fn platform_of(device_type: Option<i32>, user_agent: Option<&str>) -> String
     match device_type {
         Some(2) => "ios",
         Some(1) => "android",
-        _ if ["swift", "objc", "ios", "iphone"].iter().any(|w| ua.contains(w)) => "ios",
+        _ if ["swift", "objc", "ios", "iphone"]
+            .iter()
+            .any(|w| ua.contains(w)) =>
+        {
+            "ios"
+        }
         _ if ["android", "java"].iter().any(|w| ua.contains(w)) => "android",
         _ => "unknown",
     }
@@ -87,7 +92,12 @@ pub async fn register_device(
 
 /// `session open` without a token but with a `deviceId`: installations registered over
 /// REST with that id are bound to the client (LeanCloud's auto-binding).
-pub async fn bind_installation(state: &AppState, app: &App, client: &str, device_id: &str) -> Result<()> {
+pub async fn bind_installation(
+    state: &AppState,
+    app: &App,
+    client: &str,
+    device_id: &str,
+) -> Result<()> {
     if enabled(app) {
         state
             .store
@@ -99,7 +109,12 @@ pub async fn bind_installation(state: &AppState, app: &App, client: &str, device
 
 /// Logout (`session close`): the device (every device of the client when the session had
 /// no device id) stops getting the client's pushes.
-pub async fn forget_device(state: &AppState, app: &App, client: &str, device_id: Option<&str>) -> Result<()> {
+pub async fn forget_device(
+    state: &AppState,
+    app: &App,
+    client: &str,
+    device_id: Option<&str>,
+) -> Result<()> {
     state
         .store
         .unbind_push_devices(&app.app_id, client, device_id)
@@ -128,7 +143,12 @@ pub fn after_login(state: &AppState, app: &Arc<App>, client: &str, login: LoginD
     tokio::spawn(async move {
         let done = match (token, device_id) {
             (Some(token), device_id) => {
-                let registration = Registration { token, platform, device_id, profile: None };
+                let registration = Registration {
+                    token,
+                    platform,
+                    device_id,
+                    profile: None,
+                };
                 register_device(&state, &app, &client, registration).await
             }
             (None, Some(device_id)) => bind_installation(&state, &app, &client, &device_id).await,
@@ -141,8 +161,17 @@ pub fn after_login(state: &AppState, app: &Arc<App>, client: &str, login: LoginD
 }
 
 /// `report/upload {type: "token", data}` (Swift, after a token change).
-pub fn reported(state: &AppState, app: &Arc<App>, client: &str, device_id: Option<&str>, kind: Option<&str>, data: Option<&str>) {
-    let (Some("token"), Some(token)) = (kind, data) else { return };
+pub fn reported(
+    state: &AppState,
+    app: &Arc<App>,
+    client: &str,
+    device_id: Option<&str>,
+    kind: Option<&str>,
+    data: Option<&str>,
+) {
+    let (Some("token"), Some(token)) = (kind, data) else {
+        return;
+    };
     let registration = Registration {
         token: token.to_owned(),
         platform: "ios".to_owned(),
@@ -174,7 +203,10 @@ pub fn wants_offline_push(app: &App, conv: &Conversation, message: &Message) -> 
     enabled(app)
         && conv.kind != Kind::ChatRoom
         && !message.transient
-        && matches!(message.kind, MessageKind::Conversation | MessageKind::PerUser)
+        && matches!(
+            message.kind,
+            MessageKind::Conversation | MessageKind::PerUser
+        )
 }
 
 /// The offline recipients of `message` as decided (by `_receiversOffline` or by default):
@@ -226,7 +258,10 @@ pub async fn offline_push(
             payload::from_template(app.settings.push.push_template.as_deref(), &input)
         });
     let job = job_for(message, "message", payload, devices);
-    state.push.enqueue(&state.store, &app.app_id, provider, job).await
+    state
+        .push
+        .enqueue(&state.store, &app.app_id, provider, job)
+        .await
 }
 
 fn job_for(message: &Message, kind: &str, payload: Value, devices: Vec<Device>) -> Job {
@@ -279,7 +314,10 @@ async fn queue_broadcast(
             .await?;
         if !devices.is_empty() {
             let job = job_for(message, "subscribers", payload, devices);
-            state.push.enqueue(&state.store, app_id, provider, job).await?;
+            state
+                .push
+                .enqueue(&state.store, app_id, provider, job)
+                .await?;
         }
         return Ok(());
     }
@@ -291,7 +329,10 @@ async fn queue_broadcast(
         after = last.object_id.clone();
         let full = devices.len() as i64 == page;
         let job = job_for(message, "broadcast", payload.clone(), devices);
-        state.push.enqueue(&state.store, app_id, provider, job).await?;
+        state
+            .push
+            .enqueue(&state.store, app_id, provider, job)
+            .await?;
         if !full {
             break;
         }
@@ -316,7 +357,9 @@ pub async fn save_installation(
                 .store
                 .find_push_device(&app.app_id, id)
                 .await?
-                .ok_or_else(|| Error::not_found(code::OBJECT_NOT_FOUND, "Could not find installation."))?,
+                .ok_or_else(|| {
+                    Error::not_found(code::OBJECT_NOT_FOUND, "Could not find installation.")
+                })?,
         ),
         None => None,
     };
@@ -329,25 +372,36 @@ pub async fn save_installation(
         .or_else(|| text("registrationId"))
         .or_else(|| installation_id.clone())
         .or_else(|| existing.as_ref().map(|d| d.token.clone()))
-        .ok_or_else(|| Error::bad_request(code::MISSING_REQUIRED, "deviceToken must be specified."))?;
+        .ok_or_else(|| {
+            Error::bad_request(code::MISSING_REQUIRED, "deviceToken must be specified.")
+        })?;
     if !valid_token(&token) {
         return Err(Error::invalid("deviceToken is not a device token."));
     }
     let new_id = ids::random_alphanumeric(24);
     let device = Device {
-        object_id: existing.as_ref().map_or(new_id.clone(), |d| d.object_id.clone()),
+        object_id: existing
+            .as_ref()
+            .map_or(new_id.clone(), |d| d.object_id.clone()),
         token,
         platform,
         client_id: existing.as_ref().and_then(|d| d.client_id.clone()),
         device_id: installation_id.or_else(|| existing.as_ref().and_then(|d| d.device_id.clone())),
-        profile: text("deviceProfile").or_else(|| existing.as_ref().and_then(|d| d.profile.clone())),
+        profile: text("deviceProfile")
+            .or_else(|| existing.as_ref().and_then(|d| d.profile.clone())),
     };
     if let Some(old) = existing.as_ref().filter(|old| old.token != device.token) {
-        state.store.delete_push_token(&app.app_id, &old.token).await?;
+        state
+            .store
+            .delete_push_token(&app.app_id, &old.token)
+            .await?;
     }
     let extra = Value::Object(body).to_string();
     let now = time::now_ms();
-    let saved = state.store.save_push_device(&app.app_id, &device, &extra, now).await?;
+    let saved = state
+        .store
+        .save_push_device(&app.app_id, &device, &extra, now)
+        .await?;
     let stamp = time::iso(now);
     let created = existing.is_none() && saved.object_id == new_id;
     let answer = if created {

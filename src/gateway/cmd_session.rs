@@ -255,7 +255,12 @@ fn close(conn: &mut Conn, command: GenericCommand) {
             error: None,
         };
         presence::offline(&conn.state, &session.app, &session.client, why);
-        push::after_logout(&conn.state, &session.app, &session.client, session.device.as_deref());
+        push::after_logout(
+            &conn.state,
+            &session.app,
+            &session.client,
+            session.device.as_deref(),
+        );
     }
     conn.sessions_changed();
 }

@@ -28,7 +28,11 @@ async fn create(
     Body(body): Body<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let (created, answer) = push::save_installation(&state, &app, None, body).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(answer)))
 }
 

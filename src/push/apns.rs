@@ -103,8 +103,14 @@ pub async fn send(service: &PushService, app: &App, job: &Job, device: &Device) 
         .h2
         .post(url)
         .header("authorization", format!("bearer {jwt}"))
-        .header("apns-topic", push.push_apns_topic.as_deref().unwrap_or_default())
-        .header("apns-push-type", if background { "background" } else { "alert" })
+        .header(
+            "apns-topic",
+            push.push_apns_topic.as_deref().unwrap_or_default(),
+        )
+        .header(
+            "apns-push-type",
+            if background { "background" } else { "alert" },
+        )
         .header("apns-priority", if background { "5" } else { "10" })
         .header("apns-id", uuid::Uuid::new_v4().to_string())
         .json(&body)

@@ -101,7 +101,12 @@ async fn access_token(service: &PushService, app: &App, account: &ServiceAccount
     let Some(token) = grant.get("access_token").and_then(Value::as_str) else {
         return Outcome::Retry("OAuth answer without access_token".into());
     };
-    let lifetime = Duration::from_secs(grant.get("expires_in").and_then(Value::as_u64).unwrap_or(3600));
+    let lifetime = Duration::from_secs(
+        grant
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(3600),
+    );
     service.fcm_tokens.lock().insert(
         app.app_id.clone(),
         CachedAccess {
@@ -136,7 +141,9 @@ pub fn message(payload: &Value, token: &str) -> Value {
     }
     let data: Map<String, Value> = fields
         .into_iter()
-        .filter(|(k, _)| !k.starts_with('_') && !matches!(k.as_str(), "badge" | "sound" | "category"))
+        .filter(|(k, _)| {
+            !k.starts_with('_') && !matches!(k.as_str(), "badge" | "sound" | "category")
+        })
         .map(|(k, v)| {
             let text = match v {
                 Value::String(s) => s,
@@ -156,7 +163,12 @@ pub fn message(payload: &Value, token: &str) -> Value {
 }
 
 pub async fn send(service: &PushService, app: &App, job: &Job, device: &Device) -> Outcome {
-    let text = app.settings.push.push_fcm_service_account.as_deref().unwrap_or_default();
+    let text = app
+        .settings
+        .push
+        .push_fcm_service_account
+        .as_deref()
+        .unwrap_or_default();
     let account = match ServiceAccount::parse(text) {
         Ok(account) => account,
         Err(e) => return Outcome::Failed(e),
@@ -165,7 +177,12 @@ pub async fn send(service: &PushService, app: &App, job: &Job, device: &Device) 
         Outcome::Token(token) => token,
         other => return other,
     };
-    let base = app.settings.push.push_fcm_url.as_deref().unwrap_or(super::settings::FCM_URL);
+    let base = app
+        .settings
+        .push
+        .push_fcm_url
+        .as_deref()
+        .unwrap_or(super::settings::FCM_URL);
     let url = format!(
         "{}/v1/projects/{}/messages:send",
         base.trim_end_matches('/'),

@@ -35,7 +35,8 @@ impl Counters {
             return;
         }
         *self.counts.lock().entry((provider, count)).or_default() += n;
-        ::metrics::counter!(PUSHES, "provider" => provider, "outcome" => count.label()).increment(n);
+        ::metrics::counter!(PUSHES, "provider" => provider, "outcome" => count.label())
+            .increment(n);
     }
 
     /// The count so far of `count` for `provider` (`apns`, `fcm`, `webhook`).

@@ -109,12 +109,20 @@ impl PushService {
 
     /// How long to wait before attempt `attempts + 1` (doubling, at most ten minutes).
     fn backoff_ms(&self, attempts: i64) -> i64 {
-        let doubled = self.retry_base_ms.saturating_mul(1 << attempts.clamp(0, 20));
+        let doubled = self
+            .retry_base_ms
+            .saturating_mul(1 << attempts.clamp(0, 20));
         doubled.min(600_000) as i64
     }
 
     /// Queues `job` (split into rows of [`DEVICES_PER_JOB`] devices) and wakes the worker.
-    pub async fn enqueue(&self, store: &Store, app: &str, provider: Provider, job: Job) -> Result<()> {
+    pub async fn enqueue(
+        &self,
+        store: &Store,
+        app: &str,
+        provider: Provider,
+        job: Job,
+    ) -> Result<()> {
         let now = crate::domain::time::now_ms();
         for devices in job.devices.chunks(DEVICES_PER_JOB) {
             let row = Job {
@@ -123,7 +131,9 @@ impl PushService {
             };
             let text = serde_json::to_string(&row).unwrap_or_default();
             let id = crate::domain::ids::random_alphanumeric(24);
-            store.enqueue_push_job(&id, app, provider.name(), &text, now).await?;
+            store
+                .enqueue_push_job(&id, app, provider.name(), &text, now)
+                .await?;
         }
         self.wake.notify_one();
         Ok(())

@@ -138,7 +138,10 @@ mod tests {
         };
         let filled = from_template(None, &input);
         assert_eq!(filled["alert"], "alice: hi \"bob\"");
-        let custom = from_template(Some(r#"{"alert":"${convId}@${timestamp}","x":[1]}"#), &input);
+        let custom = from_template(
+            Some(r#"{"alert":"${convId}@${timestamp}","x":[1]}"#),
+            &input,
+        );
         assert_eq!(custom, json!({"alert": "c1@42", "x": [1]}));
     }
 

@@ -9,7 +9,11 @@ pub const APNS_SANDBOX_URL: &str = "https://api.sandbox.push.apple.com";
 pub const FCM_URL: &str = "https://fcm.googleapis.com";
 
 /// Settings whose values never leave the process.
-pub const SECRET_KEYS: &[&str] = &["push_apns_key", "push_fcm_service_account", "push_webhook_key"];
+pub const SECRET_KEYS: &[&str] = &[
+    "push_apns_key",
+    "push_fcm_service_account",
+    "push_webhook_key",
+];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
@@ -100,19 +104,22 @@ impl PushSettings {
                         .err()
                         .map(|_| "push_apns_key must be the .p8 key (PEM)".to_owned())
                 }),
-            Some(Provider::Fcm) => missing("push_fcm_service_account", &self.push_fcm_service_account)
-                .or_else(|| {
+            Some(Provider::Fcm) => {
+                missing("push_fcm_service_account", &self.push_fcm_service_account).or_else(|| {
                     let text = self.push_fcm_service_account.as_deref().unwrap_or_default();
                     super::fcm::ServiceAccount::parse(text)
                         .err()
                         .map(|e| format!("push_fcm_service_account: {e}"))
-                }),
+                })
+            }
         }
     }
 
     pub fn apns_sandbox(&self) -> bool {
         self.push_apns_environment.eq_ignore_ascii_case("sandbox")
-            || self.push_apns_environment.eq_ignore_ascii_case("development")
+            || self
+                .push_apns_environment
+                .eq_ignore_ascii_case("development")
     }
 }
 

@@ -96,7 +96,9 @@ async fn deliver(state: &AppState, row: &PushJobRow) -> crate::error::Result<()>
     let provider = app.as_ref().and_then(|a| a.settings.push.provider());
     let (Some(app), Some(provider)) = (app, provider) else {
         // The app is gone or stopped pushing: nothing to deliver through.
-        service.counters.add(label, Count::Dropped, job.devices.len() as u64);
+        service
+            .counters
+            .add(label, Count::Dropped, job.devices.len() as u64);
         return state.store.delete_push_job(&row.id).await;
     };
     let label = provider.name();
@@ -123,7 +125,10 @@ async fn deliver(state: &AppState, row: &PushJobRow) -> crate::error::Result<()>
             Outcome::Sent => service.counters.add(label, Count::Sent, 1),
             Outcome::Unregistered => {
                 service.counters.add(label, Count::Dropped, 1);
-                state.store.delete_push_token(&row.app_id, &device.token).await?;
+                state
+                    .store
+                    .delete_push_token(&row.app_id, &device.token)
+                    .await?;
             }
             Outcome::Retry(reason) => {
                 last_reason = reason;
@@ -142,7 +147,9 @@ async fn deliver(state: &AppState, row: &PushJobRow) -> crate::error::Result<()>
     }
     let attempts = row.attempts + 1;
     if attempts >= service.max_attempts {
-        service.counters.add(label, Count::Failed, left.len() as u64);
+        service
+            .counters
+            .add(label, Count::Failed, left.len() as u64);
         tracing::warn!(app = %row.app_id, provider = label, reason = %last_reason, attempts, "push given up");
         return state.store.delete_push_job(&row.id).await;
     }
@@ -150,5 +157,8 @@ async fn deliver(state: &AppState, row: &PushJobRow) -> crate::error::Result<()>
     job.devices = left;
     let text = serde_json::to_string(&job).unwrap_or_default();
     let due = crate::domain::time::now_ms() + service.backoff_ms(row.attempts);
-    state.store.retry_push_job(&row.id, &text, attempts, due).await
+    state
+        .store
+        .retry_push_job(&row.id, &text, attempts, due)
+        .await
 }

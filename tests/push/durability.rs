@@ -16,7 +16,13 @@ async fn outage_then_restart_delivers_once(backend: Backend) {
         .await;
     offline_with_token(&server, "bob", "b0b0").await;
     hook.status.store(503, Ordering::SeqCst);
-    let sent = server.send(&format!("/conversations/{conv}"), "alice", &text("while down")).await;
+    let sent = server
+        .send(
+            &format!("/conversations/{conv}"),
+            "alice",
+            &text("while down"),
+        )
+        .await;
     // A few failed attempts (100, 200, 400 ms ...), then a restart while still down.
     tokio::time::sleep(Duration::from_millis(900)).await;
     server.restart().await;

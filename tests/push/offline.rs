@@ -16,18 +16,41 @@ async fn offline_members_get_one_push_each(backend: Backend) {
     let hook = standins::webhook().await;
     let server = with_webhook(backend, &hook, |_| {}).await;
     let members = ["alice", "bob", "carol", "dave", "erin", "frank", "gone"];
-    let conv = server.create_conversation(json!({"name": "g", "m": members})).await;
+    let conv = server
+        .create_conversation(json!({"name": "g", "m": members}))
+        .await;
     let target = format!("/conversations/{conv}");
     offline_with_token(&server, "bob", "b0b0").await;
-    let carol = Ws::login(&server.base_url, &server.app.app_id, "carol", ws::swift_session("ca401")).await;
-    let mut dave = Ws::login(&server.base_url, &server.app.app_id, "dave", ws::swift_session("da7e")).await;
+    let carol = Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        "carol",
+        ws::swift_session("ca401"),
+    )
+    .await;
+    let mut dave = Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        "dave",
+        ws::swift_session("da7e"),
+    )
+    .await;
     dave.mute(&conv).await;
     dave.disconnect().await;
-    let erin = Ws::login(&server.base_url, &server.app.app_id, "erin", ws::swift_session("e4170")).await;
+    let erin = Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        "erin",
+        ws::swift_session("e4170"),
+    )
+    .await;
     registered().await;
     erin.logout().await;
     // A JS-style login without a token, then Swift's `report/upload` of one.
-    let js = SessionCommand { ua: Some("js/5.0.0".into()), ..Default::default() };
+    let js = SessionCommand {
+        ua: Some("js/5.0.0".into()),
+        ..Default::default()
+    };
     let mut frank = Ws::login(&server.base_url, &server.app.app_id, "frank", js).await;
     frank.report_token("f4a2c").await;
     registered().await;
@@ -37,7 +60,10 @@ async fn offline_members_get_one_push_each(backend: Backend) {
 
     let push_data = json!({"alert": "hi from alice", "badge": "Increment", "sound": "default"});
     let first = server
-        .send_json(&target, json!({"from_client": "alice", "message": text("hello"), "push_data": push_data}))
+        .send_json(
+            &target,
+            json!({"from_client": "alice", "message": text("hello"), "push_data": push_data}),
+        )
         .await;
     let calls = hook.wait_for("/push", 1).await;
     let call = &calls[0];
@@ -48,7 +74,12 @@ async fn offline_members_get_one_push_each(backend: Backend) {
     assert_eq!(call["msg"], first.msg_id.as_str());
     assert_eq!(call["from"], "alice");
     assert_eq!(call["kind"], "message");
-    let bob = call["devices"].as_array().unwrap().iter().find(|d| d["token"] == "b0b0").unwrap();
+    let bob = call["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["token"] == "b0b0")
+        .unwrap();
     assert_eq!(bob["client"], "bob");
     assert_eq!(bob["platform"], "ios");
 
@@ -57,7 +88,10 @@ async fn offline_members_get_one_push_each(backend: Backend) {
     registered().await;
     server.send(&target, "alice", &text("second")).await;
     server
-        .send_json(&target, json!({"from_client": "alice", "message": text("fleeting"), "transient": true}))
+        .send_json(
+            &target,
+            json!({"from_client": "alice", "message": text("fleeting"), "transient": true}),
+        )
         .await;
     let calls = hook.settle("/push", 2).await;
     assert_eq!(tokens(&calls[1]), ["b0b0", "f4a2c"]);
@@ -99,7 +133,13 @@ async fn receivers_offline_decides(backend: Backend) {
     let target = format!("/conversations/{conv}");
     offline_with_token(&server, "bob", "b0b0").await;
     offline_with_token(&server, "carl", "ca41").await;
-    let mut dave = Ws::login(&server.base_url, &server.app.app_id, "dave", ws::swift_session("da7e")).await;
+    let mut dave = Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        "dave",
+        ws::swift_session("da7e"),
+    )
+    .await;
     dave.mute(&conv).await;
     dave.disconnect().await;
     registered().await;
@@ -112,12 +152,17 @@ async fn receivers_offline_decides(backend: Backend) {
     let calls = hook.settle("/push", 3).await;
     assert_eq!(tokens(&calls[0]), ["b0b0"]);
     assert_eq!(calls[0]["payload"], json!({"alert": "rewritten"}));
-    assert_eq!(tokens(&calls[1]), ["b0b0", "ca41", "da7e"], "force reaches the muted member");
+    assert_eq!(
+        tokens(&calls[1]),
+        ["b0b0", "ca41", "da7e"],
+        "force reaches the muted member"
+    );
     assert_eq!(calls[1]["payload"]["alert"], "alice: force this");
     assert_eq!(tokens(&calls[2]), ["b0b0", "ca41"]);
     let asked = receiver.calls("_receiversOffline");
     assert_eq!(asked.len(), 4);
-    let mut offline: Vec<String> = serde_json::from_value(asked[0]["offlinePeers"].clone()).unwrap();
+    let mut offline: Vec<String> =
+        serde_json::from_value(asked[0]["offlinePeers"].clone()).unwrap();
     offline.sort();
     assert_eq!(offline, ["bob", "carl", "dave"]);
     server.stop().await;
@@ -131,12 +176,21 @@ async fn broadcasts_push_to_every_device(backend: Backend) {
     let service = server.create_service_conversation("news").await;
     for client in ["sub1", "sub2"] {
         let reply = server
-            .post(&format!("/service-conversations/{service}/subscribers"), json!({"client_id": client}))
+            .post(
+                &format!("/service-conversations/{service}/subscribers"),
+                json!({"client_id": client}),
+            )
             .await;
         reply.assert_success("subscribing");
     }
     offline_with_token(&server, "sub1", "5001").await;
-    let online = Ws::login(&server.base_url, &server.app.app_id, "sub2", ws::swift_session("5002")).await;
+    let online = Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        "sub2",
+        ws::swift_session("5002"),
+    )
+    .await;
     offline_with_token(&server, "other", "0e4e").await;
     registered().await;
 
@@ -173,23 +227,49 @@ async fn installations_bind_to_clients(backend: Backend) {
     let key = server.app.app_key.clone();
     let post = reqwest::Method::POST;
     let body = json!({"deviceType": "android", "installationId": "inst-1", "deviceToken": "70c1", "timeZone": "UTC"});
-    let (status, created) = super::installation(&server, post.clone(), None, &key, body.clone()).await;
+    let (status, created) =
+        super::installation(&server, post.clone(), None, &key, body.clone()).await;
     assert_eq!(status, 201, "{created}");
     let id = created["objectId"].as_str().unwrap().to_owned();
     assert!(created["createdAt"].is_string());
     let (status, again) = installation(&server, post.clone(), None, &key, body).await;
-    assert_eq!((status, again["objectId"].as_str()), (200, Some(id.as_str())));
-    let (status, _) = installation(&server, post.clone(), None, "wrong-key", json!({"deviceToken": "aa"})).await;
+    assert_eq!(
+        (status, again["objectId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    let (status, _) = installation(
+        &server,
+        post.clone(),
+        None,
+        "wrong-key",
+        json!({"deviceToken": "aa"}),
+    )
+    .await;
     assert_eq!(status, 401);
-    let (status, missing) = installation(&server, post, None, &key, json!({"deviceType": "ios"})).await;
-    assert_eq!((status, missing["code"].as_i64()), (400, Some(113)), "{missing}");
+    let (status, missing) =
+        installation(&server, post, None, &key, json!({"deviceType": "ios"})).await;
+    assert_eq!(
+        (status, missing["code"].as_i64()),
+        (400, Some(113)),
+        "{missing}"
+    );
     let put = reqwest::Method::PUT;
     let (status, unknown) = installation(&server, put.clone(), Some("nope"), &key, json!({})).await;
-    assert_eq!((status, unknown["code"].as_i64()), (404, Some(101)), "{unknown}");
+    assert_eq!(
+        (status, unknown["code"].as_i64()),
+        (404, Some(101)),
+        "{unknown}"
+    );
 
-    let conv = server.create_conversation(json!({"name": "g", "m": ["alice", "ian"]})).await;
+    let conv = server
+        .create_conversation(json!({"name": "g", "m": ["alice", "ian"]}))
+        .await;
     let target = format!("/conversations/{conv}");
-    let java = SessionCommand { device_id: Some("inst-1".into()), ua: Some("java/8".into()), ..Default::default() };
+    let java = SessionCommand {
+        device_id: Some("inst-1".into()),
+        ua: Some("java/8".into()),
+        ..Default::default()
+    };
     let ian = Ws::login(&server.base_url, &server.app.app_id, "ian", java).await;
     registered().await;
     ian.disconnect().await;
@@ -199,7 +279,14 @@ async fn installations_bind_to_clients(backend: Backend) {
     assert_eq!(calls[0]["devices"][0]["client"], "ian");
     assert_eq!(calls[0]["devices"][0]["platform"], "android");
 
-    let (status, updated) = installation(&server, put, Some(&id), &key, json!({"deviceToken": "70c2"})).await;
+    let (status, updated) = installation(
+        &server,
+        put,
+        Some(&id),
+        &key,
+        json!({"deviceToken": "70c2"}),
+    )
+    .await;
     assert_eq!(status, 200, "{updated}");
     assert!(updated["updatedAt"].is_string());
     server.send(&target, "alice", &text("two")).await;

@@ -35,12 +35,19 @@ async fn apns_over_http2_with_a_provider_token(backend: Backend) {
     let target = format!("/conversations/{conv}");
     offline_with_token(&server, "bob", "ab12cd34").await;
     offline_with_token(&server, "gone", GONE_TOKEN).await;
-    let push_data = json!({"alert": "hi bob", "badge": "Increment", "sound": "default", "convId": conv});
+    let push_data =
+        json!({"alert": "hi bob", "badge": "Increment", "sound": "default", "convId": conv});
     server
-        .send_json(&target, json!({"from_client": "alice", "message": text("hi"), "push_data": push_data}))
+        .send_json(
+            &target,
+            json!({"from_client": "alice", "message": text("hi"), "push_data": push_data}),
+        )
         .await;
     let calls = production.wait_for("/3/device/", 1).await;
-    assert_eq!(calls[0]["aps"], json!({"alert": "hi bob", "badge": 1, "sound": "default"}));
+    assert_eq!(
+        calls[0]["aps"],
+        json!({"alert": "hi bob", "badge": 1, "sound": "default"})
+    );
     assert_eq!(calls[0]["convId"], conv.as_str());
     let headers = production.headers("/3/device/");
     assert_eq!(header(&headers, "apns-topic"), standins::APNS_TOPIC);
@@ -54,12 +61,18 @@ async fn apns_over_http2_with_a_provider_token(backend: Backend) {
     // `_profile: "dev"` goes to the sandbox; the unregistered token is not tried again.
     let dev = json!({"alert": "dev build", "_profile": "dev"});
     server
-        .send_json(&target, json!({"from_client": "alice", "message": text("dev"), "push_data": dev}))
+        .send_json(
+            &target,
+            json!({"from_client": "alice", "message": text("dev"), "push_data": dev}),
+        )
         .await;
     let calls = sandbox.settle("/3/device/ab12cd34", 1).await;
     assert_eq!(calls[0]["aps"]["alert"], "dev build");
     assert!(calls[0].get("_profile").is_none());
-    assert_eq!(production.bodies("/gone").len() + sandbox.bodies("/gone").len(), 1);
+    assert_eq!(
+        production.bodies("/gone").len() + sandbox.bodies("/gone").len(),
+        1
+    );
     assert_eq!(production.bodies("/3/device/").len(), 1);
     server.stop().await;
 }
@@ -82,9 +95,13 @@ async fn fcm_v1_with_a_service_account(backend: Backend) {
     let target = format!("/conversations/{conv}");
     offline_with_token(&server, "bob", "fcm-token:bob_1").await;
     offline_with_token(&server, "gone", GONE_TOKEN).await;
-    let push_data = json!({"alert": "hi bob", "title": "Chat", "custom": {"n": 1}, "badge": "Increment"});
+    let push_data =
+        json!({"alert": "hi bob", "title": "Chat", "custom": {"n": 1}, "badge": "Increment"});
     server
-        .send_json(&target, json!({"from_client": "alice", "message": text("hi"), "push_data": push_data}))
+        .send_json(
+            &target,
+            json!({"from_client": "alice", "message": text("hi"), "push_data": push_data}),
+        )
         .await;
     let calls = fcm.wait_for("/v1/projects/", 1).await;
     assert_eq!(
@@ -100,7 +117,11 @@ async fn fcm_v1_with_a_service_account(backend: Backend) {
     server.send(&target, "alice", &text("again")).await;
     let calls = fcm.settle("/v1/projects/", 2).await;
     assert_eq!(calls[1]["message"]["notification"]["body"], "alice: again");
-    assert_eq!(fcm.bodies("/gone").len(), 1, "the unregistered token is dropped");
+    assert_eq!(
+        fcm.bodies("/gone").len(),
+        1,
+        "the unregistered token is dropped"
+    );
     assert_eq!(fcm.bodies("/token").len(), 1, "the access token is reused");
     server.stop().await;
 }

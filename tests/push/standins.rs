@@ -59,7 +59,10 @@ impl Recorder {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no {count} calls to {path_prefix}: {:?}", self.bodies(path_prefix));
+        panic!(
+            "no {count} calls to {path_prefix}: {:?}",
+            self.bodies(path_prefix)
+        );
     }
 
     /// Waits a moment and asserts there are exactly `count` calls.
@@ -88,7 +91,10 @@ fn text_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 fn recorder(url: String) -> Recorder {
@@ -102,7 +108,11 @@ fn recorder(url: String) -> Recorder {
 /// The app's push webhook: records every POST that carries the key; answers `status`,
 /// listing [`GONE_TOKEN`] as unregistered.
 pub async fn webhook() -> Recorder {
-    async fn receive(State(rec): State<Recorder>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+    async fn receive(
+        State(rec): State<Recorder>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, Json<Value>) {
         let status = StatusCode::from_u16(rec.status.load(Ordering::SeqCst)).unwrap();
         if header(&headers, "x-tidings-push-key") != WEBHOOK_KEY {
             return (StatusCode::UNAUTHORIZED, Json(json!({})));
@@ -111,12 +121,17 @@ pub async fn webhook() -> Recorder {
             return (status, Json(json!({"error": "down"})));
         }
         let body: Value = serde_json::from_slice(&body).unwrap();
-        rec.calls.lock().unwrap().push(("/push".into(), text_headers(&headers), body));
+        rec.calls
+            .lock()
+            .unwrap()
+            .push(("/push".into(), text_headers(&headers), body));
         (StatusCode::OK, Json(json!({"unregistered": [GONE_TOKEN]})))
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rec = recorder(format!("http://{}/push", listener.local_addr().unwrap()));
-    let router = Router::new().route("/push", post(receive)).with_state(rec.clone());
+    let router = Router::new()
+        .route("/push", post(receive))
+        .with_state(rec.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     rec
 }
@@ -132,7 +147,9 @@ async fn bind() -> (tokio::net::TcpListener, String) {
 fn serve_h2(listener: tokio::net::TcpListener, router: Router) {
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let service = TowerToHyperService::new(router.clone());
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
@@ -144,7 +161,10 @@ fn serve_h2(listener: tokio::net::TcpListener, router: Router) {
 }
 
 fn refuse(status: u16, reason: &str) -> (StatusCode, Json<Value>) {
-    (StatusCode::from_u16(status).unwrap(), Json(json!({ "reason": reason })))
+    (
+        StatusCode::from_u16(status).unwrap(),
+        Json(json!({ "reason": reason })),
+    )
 }
 
 /// APNs: `POST /3/device/{token}` over HTTP/2 with a bearer ES256 JWT (kid = key id, iss =
@@ -191,14 +211,20 @@ pub async fn apns() -> Recorder {
             return refuse(400, "PayloadEmpty");
         }
         if token == GONE_TOKEN {
-            rec.calls.lock().unwrap().push(("/gone".into(), vec![], body));
+            rec.calls
+                .lock()
+                .unwrap()
+                .push(("/gone".into(), vec![], body));
             return refuse(410, "Unregistered");
         }
         if !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return refuse(400, "BadDeviceToken");
         }
         let path = format!("/3/device/{token}");
-        rec.calls.lock().unwrap().push((path, text_headers(&headers), body));
+        rec.calls
+            .lock()
+            .unwrap()
+            .push((path, text_headers(&headers), body));
         (StatusCode::OK, Json(json!({})))
     }
     let (listener, url) = bind().await;
@@ -215,10 +241,17 @@ pub async fn apns() -> Recorder {
 /// this URL) and gives `test-access-token`; `POST /v1/projects/{p}/messages:send` wants
 /// that bearer and `{"message": {"token": ...}}`. [`GONE_TOKEN`] is 404 `UNREGISTERED`.
 pub async fn fcm() -> Recorder {
-    async fn token(State(rec): State<Recorder>, version: Version, body: Bytes) -> (StatusCode, Json<Value>) {
+    async fn token(
+        State(rec): State<Recorder>,
+        version: Version,
+        body: Bytes,
+    ) -> (StatusCode, Json<Value>) {
         let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let bad = (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})));
+        let bad = (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant"})),
+        );
         if version != Version::HTTP_2
             || field("grant_type").as_deref() != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
         {
@@ -227,15 +260,27 @@ pub async fn fcm() -> Recorder {
         let key = jsonwebtoken::DecodingKey::from_rsa_pem(FCM_PUBLIC.as_bytes()).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_audience(&[format!("{}/token", rec.url)]);
-        let Some(Ok(decoded)) = field("assertion").map(|a| jsonwebtoken::decode::<Value>(&a, &key, &validation)) else {
+        let Some(Ok(decoded)) =
+            field("assertion").map(|a| jsonwebtoken::decode::<Value>(&a, &key, &validation))
+        else {
             return bad;
         };
         let claims = &decoded.claims;
-        if claims["iss"] != FCM_EMAIL || claims["scope"] != "https://www.googleapis.com/auth/firebase.messaging" {
+        if claims["iss"] != FCM_EMAIL
+            || claims["scope"] != "https://www.googleapis.com/auth/firebase.messaging"
+        {
             return bad;
         }
-        rec.calls.lock().unwrap().push(("/token".into(), vec![], claims.clone()));
-        (StatusCode::OK, Json(json!({"access_token": "test-access-token", "expires_in": 3599, "token_type": "Bearer"})))
+        rec.calls
+            .lock()
+            .unwrap()
+            .push(("/token".into(), vec![], claims.clone()));
+        (
+            StatusCode::OK,
+            Json(
+                json!({"access_token": "test-access-token", "expires_in": 3599, "token_type": "Bearer"}),
+            ),
+        )
     }
     async fn send(
         State(rec): State<Recorder>,
@@ -264,12 +309,21 @@ pub async fn fcm() -> Recorder {
             return error(400, "INVALID_ARGUMENT");
         };
         if token == GONE_TOKEN {
-            rec.calls.lock().unwrap().push(("/gone".into(), vec![], body.clone()));
+            rec.calls
+                .lock()
+                .unwrap()
+                .push(("/gone".into(), vec![], body.clone()));
             return error(404, "UNREGISTERED");
         }
         let path = format!("/v1/projects/{project}/{method}");
-        rec.calls.lock().unwrap().push((path, text_headers(&headers), body));
-        (StatusCode::OK, Json(json!({"name": format!("projects/{FCM_PROJECT}/messages/1")})))
+        rec.calls
+            .lock()
+            .unwrap()
+            .push((path, text_headers(&headers), body));
+        (
+            StatusCode::OK,
+            Json(json!({"name": format!("projects/{FCM_PROJECT}/messages/1")})),
+        )
     }
     // The URL is needed inside the handlers (the assertion's audience): bind first.
     let (listener, url) = bind().await;

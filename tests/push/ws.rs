@@ -62,7 +62,10 @@ impl Ws {
         self.next_i += 1;
         command.i = Some(i);
         let bytes = command.encode_to_vec();
-        self.socket.send(Message::Binary(bytes.into())).await.unwrap();
+        self.socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let frame = tokio::time::timeout_at(deadline, self.socket.next())
@@ -102,7 +105,9 @@ impl Ws {
 
     /// `session close`: a logout.
     pub async fn logout(mut self) {
-        let reply = self.request(command(CommandType::Session, OpType::Close)).await;
+        let reply = self
+            .request(command(CommandType::Session, OpType::Close))
+            .await;
         assert_eq!(reply.op, Some(OpType::Closed as i32), "{reply:?}");
     }
 
