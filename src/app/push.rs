@@ -8,6 +8,7 @@ use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::message::{Message, MessageKind};
 use crate::domain::{ids, time};
 use crate::error::{code, Error, Result};
+use crate::push::device::{platform_of, valid_token};
 use crate::push::payload::{self, TemplateInput};
 use crate::push::Job;
 use crate::state::AppState;
@@ -15,9 +16,6 @@ use crate::store::push::Device;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
-
-/// Longest device token accepted (FCM tokens are ~160 characters, vendor ones vary).
-const MAX_TOKEN_LEN: usize = 512;
 
 /// A device a client (or an installation) wants pushes on.
 #[derive(Debug, Clone, Default)]
@@ -34,34 +32,6 @@ pub struct Registration {
 /// Whether the app pushes at all (apps without a provider pay nothing for push).
 pub fn enabled(app: &App) -> bool {
     app.settings.push.provider().is_some()
-}
-
-/// Tokens go into provider URLs: a conservative alphabet, bounded length.
-pub fn valid_token(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= MAX_TOKEN_LEN
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
-}
-
-/// `ios` / `android` from the protocol's `systemInfo.deviceType` or, failing that, the
-/// SDK's user agent.
-pub fn platform_of(device_type: Option<i32>, user_agent: Option<&str>) -> String {
-    let ua = user_agent.unwrap_or_default().to_ascii_lowercase();
-    match device_type {
-        Some(2) => "ios",
-        Some(1) => "android",
-        _ if ["swift", "objc", "ios", "iphone"]
-            .iter()
-            .any(|w| ua.contains(w)) =>
-        {
-            "ios"
-        }
-        _ if ["android", "java"].iter().any(|w| ua.contains(w)) => "android",
-        _ => "unknown",
-    }
-    .to_owned()
 }
 
 /// `session open` with a `deviceToken`, or `report/upload` of type `token`: the client's

@@ -4,6 +4,7 @@
 //! by `app::push`; this module only delivers, retries with backoff and counts.
 
 pub mod apns;
+pub mod device;
 pub mod fcm;
 pub mod metrics;
 pub mod payload;

@@ -15,7 +15,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "push_webhook_key",
 ];
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
 pub struct PushSettings {
     /// `apns`, `fcm`, `webhook`, or empty (no offline push).
@@ -129,5 +129,53 @@ pub fn redact(settings: &mut serde_json::Value, redacted: &str) {
         if let Some(secret) = settings.get_mut(*key).filter(|v| !v.is_null()) {
             *secret = serde_json::Value::String(redacted.to_owned());
         }
+    }
+}
+
+/// Credentials never reach logs: printed through the redacted JSON form.
+impl std::fmt::Debug for PushSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        redact(&mut value, crate::domain::app::REDACTED);
+        write!(f, "PushSettings {value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_problems_named() {
+        let settings = PushSettings {
+            push_provider: "webhook".into(),
+            push_webhook_key: Some("webhook-secret".into()),
+            push_apns_key: Some("apns-secret".into()),
+            push_fcm_service_account: Some("fcm-secret".into()),
+            ..Default::default()
+        };
+        let app = crate::domain::app::AppSettings {
+            push: settings.clone(),
+            ..Default::default()
+        };
+        let printed = format!("{settings:?} {app:?} {}", app.redacted());
+        for secret in ["webhook-secret", "apns-secret", "fcm-secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(settings
+            .problem()
+            .unwrap_or_default()
+            .contains("push_webhook_url"));
+        let apns = PushSettings {
+            push_provider: "apns".into(),
+            ..Default::default()
+        };
+        assert!(apns.problem().is_some());
+        let bad = PushSettings {
+            push_provider: "carrier-pigeon".into(),
+            ..Default::default()
+        };
+        assert!(bad.problem().is_some());
+        assert_eq!(PushSettings::default().problem(), None);
     }
 }
