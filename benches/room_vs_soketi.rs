@@ -53,6 +53,8 @@ fn main() -> Result<()> {
     if !args.check_bench_mode("room_vs_soketi", USAGE) {
         return Ok(());
     }
+    // Before pinning, so the machine line counts every core.
+    support::header("room_vs_soketi", &args);
     // Read by support's server start (`taskset -c`); set before any thread exists.
     let server_cpu = args.text("server-cpu", "0");
     std::env::set_var(
@@ -74,7 +76,6 @@ fn main() -> Result<()> {
 }
 
 async fn run_all(args: Args) -> Result<()> {
-    support::header("room_vs_soketi", &args);
     let targets = targets(&args)?;
     let runs: usize = args.number("runs", 1)?;
     let server_cpu = args.text("server-cpu", "0");

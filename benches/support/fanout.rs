@@ -89,7 +89,7 @@ pub struct Outcome {
     pub last_max: f64,
     pub load_us_per_delivery: f64,
     pub server_us_per_delivery: f64,
-    members: usize,
+    pub members: usize,
     pub load_before: String,
     pub load_after: String,
 }
