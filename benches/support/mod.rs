@@ -9,6 +9,9 @@
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod chatroom;
+pub mod fanout;
+pub mod pusher;
 pub mod ws;
 
 use anyhow::{bail, Context, Result};
@@ -286,7 +289,15 @@ pub fn server_binary(args: &Args) -> PathBuf {
 }
 
 fn tidings_command(args: &Args, db: &Database) -> Command {
-    let mut command = Command::new(server_binary(args));
+    // `--server-cpu 0`: the server runs under `taskset -c 0` (pinned from its first thread).
+    let cpu = args.text("server-cpu", "");
+    let mut command = if cpu.is_empty() {
+        Command::new(server_binary(args))
+    } else {
+        let mut taskset = Command::new("taskset");
+        taskset.args(["-c", &cpu]).arg(server_binary(args));
+        taskset
+    };
     for (key, _) in std::env::vars() {
         if key.starts_with("TIDINGS_") && !key.starts_with("TIDINGS_BENCH_") {
             command.env_remove(key);
@@ -692,6 +703,31 @@ pub async fn analyze(pool: &AnyPool, backend: Backend) -> Result<()> {
         pool.execute("ANALYZE").await?;
     }
     Ok(())
+}
+
+/// Pins every thread of this process to `cpu` (a `taskset -c` list) with `taskset -a -p`;
+/// threads started afterwards inherit it. Call before starting the async runtime.
+pub fn pin_self(cpu: &str) -> Result<()> {
+    let pid = std::process::id().to_string();
+    let out = Command::new("taskset")
+        .args(["-a", "-c", "-p", cpu, &pid])
+        .output()
+        .context("running taskset (util-linux)")?;
+    if !out.status.success() {
+        bail!("taskset -c {cpu}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// CPU seconds (user + system) process `pid` has used so far, from `/proc/PID/stat` (the
+/// counters `getrusage` reports, in 10 ms ticks).
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// CPU seconds this process has used so far.
