@@ -20,6 +20,8 @@ pub mod code {
     pub const INVALID_TYPE: i64 = 111;
     pub const MISSING_REQUIRED: i64 = 113;
     pub const READ_ONLY_KEY: i64 = 117;
+    /// LeanStorage "object too large": a conversation's custom fields past their cap.
+    pub const OBJECT_TOO_LARGE: i64 = 116;
     /// A string holds a character the server cannot store (U+0000). LeanCloud's generic
     /// "invalid parameter" family; see docs/reliability.md.
     pub const INVALID_CHARACTER: i64 = 1;
