@@ -193,6 +193,24 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        // The database unreachable, restarting or over its statement timeout is a
+        // temporary state the client should retry through: 503 with 124, not an opaque 500.
+        let unreachable = match &err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // Class 08: connection exception; 57P0x: shutting down or starting up;
+            // 57014: statement timeout.
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "57014"),
+            _ => false,
+        };
+        if unreachable {
+            tracing::warn!(error = %err, "database unavailable");
+            return Error::unavailable(
+                code::SERVER_TIMEOUT,
+                "The database is unavailable; try again.",
+            );
+        }
         Error::Internal(err.into())
     }
 }

@@ -233,19 +233,30 @@ pub async fn ws_request(ws: &mut Socket, command: &GenericCommand) -> Option<Gen
 }
 
 pub async fn ws_login(base: &str, name: &str) -> Option<Socket> {
-    let url = base.replace("http://", "ws://") + "/";
-    let mut request = url.into_client_request().ok()?;
+    ws_login_with(base, name, None).await
+}
+
+/// Logs in on a socket whose kernel receive buffer is `receive_buffer` bytes when given (a
+/// client on a slow link: the server's writes stall once it stops reading).
+pub async fn ws_login_with(base: &str, name: &str, receive_buffer: Option<u32>) -> Option<Socket> {
+    let address = base.trim_start_matches("http://").to_owned();
+    let mut request = format!("ws://{address}/").into_client_request().ok()?;
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static("lc.protobuf2.3"),
     );
-    let (mut ws, _) = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size).ok()?;
+    }
+    let connect = async {
+        let tcp = socket.connect(address.parse().ok()?).await.ok()?;
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+        tokio_tungstenite::client_async(request, stream).await.ok()
+    };
+    let (mut ws, _) = tokio::time::timeout(Duration::from_secs(5), connect)
+        .await
+        .ok()??;
     let open = GenericCommand {
         cmd: Some(CommandType::Session as i32),
         op: Some(OpType::Open as i32),

@@ -12,7 +12,7 @@
 //! `RELIABILITY_ROOM_MEMBERS=1000 RELIABILITY_ROOM_SECS=30 RELIABILITY_ROOM_P99_RATIO=1.2
 //! RELIABILITY_ROOM_SLACK_MS=0 cargo test --release --test reliability slow_consumer -- --nocapture`.
 
-use super::binary::{ws_login, ws_request, Socket};
+use super::binary::{ws_login, ws_login_with, ws_request, Socket};
 use crate::gateway_support::{Backend, Server};
 use futures_util::StreamExt;
 use parking_lot::Mutex;
@@ -91,6 +91,20 @@ async fn read_member(mut ws: Socket, inbox: Arc<Inbox>, paused: Arc<AtomicBool>)
     inbox.closed.store(true, Ordering::Relaxed);
 }
 
+async fn online(server: &Server, client: &str) -> bool {
+    let (status, body) = server
+        .rest(
+            Method::POST,
+            "/1.2/rtm/clients/check-online",
+            Some(json!({ "client_ids": [client] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["results"]
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|id| id == client))
+}
+
 async fn join(ws: &mut Socket, cid: &str, name: &str, i: i32) {
     let mut join = crate::gateway_support::command(CommandType::Conv, Some(OpType::Add));
     join.i = Some(i);
@@ -106,7 +120,7 @@ async fn join(ws: &mut Socket, cid: &str, name: &str, i: i32) {
 /// Sends `count` messages at `rate`/s, each spawned so a slow one does not delay the next;
 /// returns the texts the server acknowledged.
 async fn send_run(server: &Server, cid: &str, run: u8, count: u64, rate: f64) -> Vec<String> {
-    let padding = "p".repeat(512);
+    let padding = "p".repeat(2000);
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sends = Vec::new();
@@ -193,7 +207,12 @@ async fn a_member_that_stops_reading_does_not_slow_the_room_and_catches_up() {
     let mut pauses = Vec::new();
     for m in 0..members {
         let name = format!("member{m}");
-        let mut ws = ws_login(&base, &name).await.expect("login failed");
+        // The slow one is on a slow link: a 4 KB receive buffer, so the server's writes
+        // stall within a second of it not reading (default buffers take minutes to fill).
+        let buffer = (m == slow).then_some(4096);
+        let mut ws = ws_login_with(&base, &name, buffer)
+            .await
+            .expect("login failed");
         join(&mut ws, &cid, &name, 2).await;
         let inbox = Arc::new(Inbox::default());
         let paused = Arc::new(AtomicBool::new(false));
@@ -202,13 +221,29 @@ async fn a_member_that_stops_reading_does_not_slow_the_room_and_catches_up() {
         pauses.push(paused);
     }
 
-    // Run 1: everyone reads.
+    // Warm-up (not measured: first connections, caches, the allocator), then run 1:
+    // everyone reads.
+    let warm_up = send_run(&server, &cid, 0, rate as u64, rate).await;
+    wait_delivered(&inboxes, usize::MAX, &warm_up).await;
     let sent_1 = send_run(&server, &cid, 1, count, rate).await;
     wait_delivered(&inboxes, usize::MAX, &sent_1).await;
-    // Run 2: member 0 stops reading.
+    // Run 2: member 0 stops reading. Sent second by second until the server has closed it
+    // (it is then offline) and at least as many messages as run 1 went out.
     pauses[slow].store(true, Ordering::Relaxed);
     let stalled_at = Instant::now();
-    let sent_2 = send_run(&server, &cid, 2, count, rate).await;
+    let mut sent_2 = Vec::new();
+    let mut closed_after = None;
+    while closed_after.is_none() || (sent_2.len() as u64) < count {
+        assert!(
+            stalled_at.elapsed() < Duration::from_secs(120),
+            "the slow member was not closed within 120 s"
+        );
+        sent_2.extend(send_run(&server, &cid, 2, rate as u64, rate).await);
+        if closed_after.is_none() && !online(&server, "member0").await {
+            closed_after = Some(stalled_at.elapsed());
+        }
+    }
+    let closed_after = closed_after.unwrap_or_default();
     wait_delivered(&inboxes, slow, &sent_2).await;
 
     let latencies = |run: u8| -> Vec<u64> {
@@ -229,11 +264,14 @@ async fn a_member_that_stops_reading_does_not_slow_the_room_and_catches_up() {
     };
     let (p99_1, p99_2) = (p99(latencies(1)), p99(latencies(2)));
 
-    // The server closed the slow member: once it reads again it finds the end of the stream.
+    // Closed by the server: once it reads again it finds the end of the stream.
     pauses[slow].store(false, Ordering::Relaxed);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !inboxes[slow].closed.load(Ordering::Relaxed) {
-        assert!(Instant::now() < deadline, "the slow member was not closed");
+        assert!(
+            Instant::now() < deadline,
+            "the slow member's socket did not end"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let got_live = inboxes[slow].texts.lock().len();
@@ -274,13 +312,13 @@ async fn a_member_that_stops_reading_does_not_slow_the_room_and_catches_up() {
     eprintln!(
         "slow consumer: {members} members, {rate} msg/s, {count} messages per run; others' \
          p99 {p99_1:?} without, {p99_2:?} with a member not reading; the slow one closed \
-         within {:?} of stalling, having read {got_live} of {} live; missing after catch-up: {missing}",
-        stalled_at.elapsed(),
-        sent_1.len() + sent_2.len()
+         within {closed_after:?} of stalling, having read {got_live} of {} live; missing after \
+         catch-up: {missing}",
+        warm_up.len() + sent_1.len() + sent_2.len()
     );
     assert_eq!(missing, 0, "the slow member did not catch up");
     assert!(
-        got_live < sent_1.len() + sent_2.len(),
+        got_live < warm_up.len() + sent_1.len() + sent_2.len(),
         "the slow member was not cut off"
     );
     assert!(
