@@ -17,6 +17,15 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The load tests (SIGKILL, Postgres restart, slow consumer) take this in turn: run side by
+/// side on a 2-core machine they would measure each other.
+pub async fn one_load_test_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+        .lock()
+        .await
+}
+
 /// A free port (bound once and released; the binary binds it again).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

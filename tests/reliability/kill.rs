@@ -8,7 +8,7 @@
 //! `RELIABILITY_KILLS=20 cargo test --test reliability kill -- --nocapture`.
 //! `RELIABILITY_SEED` replays the kill moments of a run (each run prints its seed).
 
-use super::binary::{prepare_app, rest_sender, ws_sender, Binary, Ledger};
+use super::binary::{one_load_test_at_a_time, prepare_app, rest_sender, ws_sender, Binary, Ledger};
 use crate::gateway_support::{Backend, MASTER_KEY};
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
@@ -133,6 +133,7 @@ pub fn assert_ledger_holds(ledger: &Ledger, stored: &[(String, i64, String, Stri
 }
 
 async fn killed_under_load(backend: Backend) {
+    let _turn = one_load_test_at_a_time().await;
     let kills = env_number("RELIABILITY_KILLS", 3);
     let seed = env_number("RELIABILITY_SEED", rand::random::<u32>() as u64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -193,6 +194,23 @@ async fn killed_under_load(backend: Backend) {
         "nothing was acknowledged after the last restart"
     );
     server.sigkill().await;
+    drop_database(&database_url).await;
+}
+
+/// Drops a Postgres database made by [`fresh_database`] (SQLite files go with their dir).
+pub async fn drop_database(database_url: &str) {
+    use sqlx::{Connection, Executor};
+    let Some((base, name)) = database_url
+        .strip_prefix("postgres")
+        .and_then(|_| database_url.rsplit_once('/'))
+    else {
+        return;
+    };
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+        let _ = admin
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

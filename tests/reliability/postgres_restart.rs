@@ -7,7 +7,7 @@
 //! Needs the Postgres server binaries: `RELIABILITY_PG_BIN` (default
 //! /usr/lib/postgresql/15/bin). As root, they run as the `postgres` user.
 
-use super::binary::{prepare_app, rest_sender, ws_sender, Binary, Ledger};
+use super::binary::{one_load_test_at_a_time, prepare_app, rest_sender, ws_sender, Binary, Ledger};
 use super::kill::{assert_ledger_holds, stored_messages};
 use crate::gateway_support::{APP_ID, MASTER_KEY};
 use std::path::{Path, PathBuf};
@@ -159,6 +159,7 @@ async fn readyz(http: &reqwest::Client, base: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_fails_fast_and_the_server_recovers_by_itself() {
+    let _turn = one_load_test_at_a_time().await;
     let cluster = PrivatePostgres::init();
     prepare_app(&cluster.url()).await;
     let server = Binary::start(&cluster.url(), &[]).await;
