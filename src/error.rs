@@ -193,15 +193,15 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        // The database unreachable, restarting or over its statement timeout is a
-        // temporary state the client should retry through: 503 with 124, not an opaque 500.
+        // The database unreachable or restarting is a temporary state the client should
+        // retry through: 503 with 124, not an opaque 500. (A statement timeout stays an
+        // internal error: the writer retries such a batch one message at a time.)
         let unreachable = match &err {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-            // Class 08: connection exception; 57P0x: shutting down or starting up;
-            // 57014: statement timeout.
+            // Class 08: connection exception; 57P0x: shutting down or starting up.
             sqlx::Error::Database(db) => db
                 .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "57014"),
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
             _ => false,
         };
         if unreachable {
