@@ -4,7 +4,7 @@
 #   scripts/reliability.sh            bounded form, what CI runs: the fault tests
 #                                     (`cargo test --test reliability`, both stores: SIGKILL
 #                                     3 times per store, Postgres stopped mid-load, a slow
-#                                     consumer in a 100-member room, slowloris, caps, input)
+#                                     consumer in a 50-member room, slowloris, caps, input)
 #                                     and each fuzz target for RELIABILITY_FUZZ_SECS (20) s
 #   scripts/reliability.sh fuzz       the fuzz part of the bounded form only; fails on a crash
 #   scripts/reliability.sh long       the long forms: 20 SIGKILLs per store, a 1,000-member
