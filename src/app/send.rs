@@ -127,7 +127,7 @@ pub async fn admit(state: &AppState, app: &str, request: &SendRequest) -> Result
     validate(request)?;
     let conv = state
         .store
-        .conversation_of_kind(app, &request.conv_id, request.kinds)
+        .conversation_to_send_to(app, &request.conv_id, request.kinds)
         .await?;
     if let Origin::Session { .. } = request.origin {
         policy::authorize_client(state, app, &request.from_client, &conv, Action::Send).await?;

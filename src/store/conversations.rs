@@ -184,6 +184,9 @@ impl Store {
 
     /// Whether `client` is a member of `conv`.
     pub async fn is_member(&self, app: &str, conv: &str, client: &str) -> Result<bool> {
+        if let Ok(list) = self.member_cache.get(app, conv) {
+            return Ok(list.iter().any(|m| m == client));
+        }
         let row = sqlx::query(
             "SELECT 1 AS one FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
         )
@@ -346,6 +349,7 @@ impl Store {
         }
         tx.commit().await?;
         self.member_cache.invalidate(app, conv);
+        self.send_facts.forget(app, conv);
         self.delivery.forget_conversation(app, conv);
         Ok(done.rows_affected() > 0)
     }

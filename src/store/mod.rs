@@ -21,6 +21,7 @@ pub mod messages;
 pub mod moderation;
 pub mod positions;
 pub mod query;
+mod send_facts;
 pub mod subscriptions;
 mod writer;
 
@@ -46,6 +47,7 @@ pub struct Store {
     delivery: Arc<delivery::Tracker>,
     /// Member lists for the fan-out (`member_cache.rs`).
     member_cache: Arc<member_cache::MemberCache>,
+    send_facts: Arc<send_facts::SendFactsCache>,
 }
 
 impl Store {
@@ -67,7 +69,7 @@ impl Store {
             Dialect::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = pool_options(dialect, max_connections)
+        let pool = pool_options(dialect, Role::Reader, max_connections)
             .connect_with(options.clone())
             .await?;
         if dialect == Dialect::Sqlite {
@@ -92,7 +94,12 @@ impl Store {
                 }
             });
         }
-        let writer_pool = pool_options(dialect, 1).connect_with(options).await?;
+        let writer_pool = pool_options(dialect, Role::Writer, 1)
+            .connect_with(options)
+            .await?;
+        if dialect == Dialect::Sqlite {
+            spawn_checkpointer(pool.clone());
+        }
         let delivery = Arc::new(delivery::Tracker::default());
         let writer = MessageWriter::start(writer_pool, dialect, write_batch_max, delivery.clone());
         flush::spawn_flusher(pool.clone(), dialect, delivery.clone());
@@ -102,6 +109,7 @@ impl Store {
             writer,
             delivery,
             member_cache: Arc::default(),
+            send_facts: Arc::default(),
         })
     }
 
@@ -177,35 +185,65 @@ impl Store {
     }
 }
 
-fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
-    let options = AnyPoolOptions::new()
+fn pool_options(dialect: Dialect, role: Role, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
         .max_connections(max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(10));
-    match dialect {
-        Dialect::Sqlite => options.after_connect(|conn, _meta| {
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                // FULL: a commit is on disk before a sender is answered. Group commit pays
-                // for one fsync per batch, not per message.
-                conn.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
-                    .await?;
+                conn.execute(connection_setup(dialect, role)).await?;
                 Ok(())
             })
-        }),
-        Dialect::Postgres => options.after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // A statement cannot hold a connection (or the writer) forever, and the server
-                // drops connections whose client vanished. sqlx 0.8 has no client-side
-                // keepalive option: a send that the database does not answer is bounded by
-                // the writer's timeout instead.
-                conn.execute(
-                    "SET statement_timeout = '10s'; SET tcp_keepalives_idle = 30;
-                     SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3;",
-                )
-                .await?;
-                Ok(())
-            })
-        }),
+        })
+}
+
+/// Which connection a setup is for: the message writer's or one of the pool's.
+#[derive(Clone, Copy)]
+enum Role {
+    Reader,
+    Writer,
+}
+
+/// Settings every new connection gets.
+fn connection_setup(dialect: Dialect, role: Role) -> &'static str {
+    match (dialect, role) {
+        // FULL: a commit is on disk before a sender is answered. Group commit pays for one
+        // fsync per batch, not per message.
+        (Dialect::Sqlite, Role::Reader) => {
+            "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+        }
+        // The writer never checkpoints the WAL inside a commit (every 1,000 pages that made
+        // a group commit several times slower); `spawn_checkpointer` does it beside it.
+        (Dialect::Sqlite, Role::Writer) => {
+            "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;
+             PRAGMA wal_autocheckpoint = 0;"
+        }
+        // A statement cannot hold a connection (or the writer) forever, and the server drops
+        // connections whose client vanished. sqlx 0.8 has no client-side keepalive option: a
+        // send that the database does not answer is bounded by the writer's timeout instead.
+        (Dialect::Postgres, _) => {
+            "SET statement_timeout = '10s'; SET tcp_keepalives_idle = 30;
+             SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3;"
+        }
     }
+}
+
+/// Copies the WAL back into the database file every 200 ms, off the writer's commits
+/// (`PASSIVE`: it never waits for readers or the writer, so it cannot stall a send).
+fn spawn_checkpointer(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(err) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::debug!(error = %err, "WAL checkpoint skipped");
+            }
+        }
+    });
 }
 
 /// `sqlite://./data/tidings.db` -> creates `./data` and asks sqlx to create the file.

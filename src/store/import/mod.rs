@@ -140,6 +140,8 @@ impl Store {
         sync_clients(&mut tx, "mutes", app, &conv.id, &mutes).await?;
         tx.commit().await?;
         self.member_cache.invalidate(app, &conv.id);
+        // A re-import may change the kind.
+        self.forget_send_facts(app, &conv.id);
         Ok(existing.is_none())
     }
 
