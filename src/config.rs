@@ -44,6 +44,11 @@ pub struct Config {
     pub file_token_ttl_secs: u64,
     pub metrics_enabled: bool,
     pub admin_token: String,
+    /// Offline push (`docs/push.md`): queue rows of one app delivered at once, the first
+    /// retry delay (doubling up to ten minutes) and the attempts before giving up.
+    pub push_concurrency_per_app: usize,
+    pub push_retry_base_ms: u64,
+    pub push_max_attempts: u32,
 }
 
 /// Secrets stay out of logs.

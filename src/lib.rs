@@ -23,6 +23,7 @@ pub mod import;
 pub mod metrics;
 pub mod openapi;
 pub mod proto;
+pub mod push;
 pub mod ratelimit;
 pub mod serving;
 pub mod state;
@@ -147,6 +148,7 @@ pub async fn run_with_clock(
         revocations: Arc::new(revocations),
         uplink: Arc::default(),
         hooks: Arc::default(),
+        push: Arc::new(push::PushService::new(&config)),
         acks: Arc::new(app::acks::AckWaiters::default()),
         clock,
         store: store.clone(),
@@ -164,6 +166,7 @@ pub async fn run_with_clock(
     app::startup::announce(&state).await;
     app::uplink::spawn_dispatcher(state.clone());
     app::notifications::spawn_pruner(state.clone());
+    push::worker::spawn(state.clone());
     let mut ops = admin::router(state.clone()).merge(openapi::router());
     if state.config.metrics_enabled {
         ops = ops.merge(metrics::router(state.clone()));

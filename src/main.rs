@@ -289,8 +289,11 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
             );
             object.insert(key, parsed);
             app.settings = serde_json::from_value(settings)?;
+            if let Some(problem) = app.settings.push.problem() {
+                anyhow::bail!("{problem}");
+            }
             store.save_app_settings(&app_id, &app.settings).await?;
-            println!("{}", serde_json::to_string(&app.settings)?);
+            println!("{}", app.settings.redacted());
         }
         AppCommand::Agora {
             app_id,

@@ -34,6 +34,8 @@ pub struct AppState {
     pub uplink: Arc<UplinkSignal>,
     /// The app's LeanEngine-style hooks: one HTTP client, per-app concurrency bounds.
     pub hooks: Arc<crate::app::hooks::Hooks>,
+    /// Offline push delivery: the queue worker's clients, caps and counters.
+    pub push: Arc<crate::push::PushService>,
     pub clock: ServerClock,
     pub config: Arc<Config>,
     /// Where file bytes live (`files_url`).

@@ -101,7 +101,9 @@ fn summary(app: &App) -> AppSummary {
     let settings = settings
         .into_iter()
         .map(|(key, value)| {
-            let shown = if key.contains("secret") && !value.is_null() {
+            let secret = key.contains("secret")
+                || crate::push::settings::SECRET_KEYS.contains(&key.as_str());
+            let shown = if secret && !value.is_null() {
                 mask(value.as_str().unwrap_or_default())
             } else {
                 value.to_string()

@@ -27,6 +27,7 @@ pub mod moderation_admin;
 pub mod notifications;
 pub mod patch;
 pub mod policy;
+pub mod push;
 pub mod quota;
 pub mod reads;
 pub mod render;

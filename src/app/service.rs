@@ -22,7 +22,12 @@ pub async fn broadcast_to_subscribers(
 ) -> Result<Sent> {
     request.kind = MessageKind::SubscriberBroadcast;
     request.kinds = SERVICE;
-    send::send(state, app, request).await
+    let push = request.push_data.clone().filter(|_| !request.transient);
+    let sent = send::send(state, app, request).await?;
+    if !sent.duplicate {
+        super::push::broadcast_push(state, app, &sent.message, push.as_deref(), true).await;
+    }
+    Ok(sent)
 }
 
 /// E38: to up to 20 chosen subscribers.
@@ -78,6 +83,8 @@ pub async fn global_broadcast(
             push,
         };
         state.store.insert_broadcast(app, &broadcast).await?;
+        let push = broadcast.push.as_deref();
+        super::push::broadcast_push(state, app, message, push, false).await;
         // Who was online got it live; their next login must not bring it again.
         let online = state.hub.online_clients(app);
         if !online.is_empty() {

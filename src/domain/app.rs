@@ -53,6 +53,9 @@ pub struct AppSettings {
     pub hook_failure_policy: String,
     /// LeanStorage-compatible user service checking session tokens for `/rtm/clients/sign`.
     pub user_service_url: Option<String>,
+    /// Offline push (`docs/push.md`): provider, credentials, template.
+    #[serde(flatten)]
+    pub push: crate::push::settings::PushSettings,
 }
 
 impl Default for AppSettings {
@@ -79,6 +82,7 @@ impl Default for AppSettings {
             hook_timeout_ms: 0,
             hook_failure_policy: "ignore".to_owned(),
             user_service_url: None,
+            push: Default::default(),
         }
     }
 }
@@ -116,6 +120,7 @@ impl AppSettings {
         {
             *secret = serde_json::Value::String(REDACTED.to_owned());
         }
+        crate::push::settings::redact(&mut value, REDACTED);
         value
     }
 }

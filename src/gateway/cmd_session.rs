@@ -5,6 +5,7 @@ use super::connection::Conn;
 use super::session::Session;
 use super::{login_sync, reply};
 use crate::app::hooks::presence;
+use crate::app::push;
 use crate::app::sessions::{self, LoginProof};
 use crate::domain::app::App;
 use crate::domain::{client_id, ids};
@@ -149,6 +150,13 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
     ));
     conn.reply(opened);
     sessions::record_login(&conn.state, &app.app_id, &client);
+    let login = push::LoginDevice {
+        token: request.device_token.as_deref(),
+        device_type: request.system_info.as_ref().and_then(|s| s.device_type),
+        user_agent: request.ua.as_deref(),
+        device_id: device.as_deref(),
+    };
+    push::after_login(&conn.state, &app, &client, login);
     let (ip, reconnect) = (conn.remote_ip.as_deref(), request.r == Some(true));
     presence::online(&conn.state, &app, &client, ip, tag.as_deref(), reconnect);
     login_sync::after_open(conn, &app, &client, &request).await;
@@ -247,6 +255,12 @@ fn close(conn: &mut Conn, command: GenericCommand) {
             error: None,
         };
         presence::offline(&conn.state, &session.app, &session.client, why);
+        push::after_logout(
+            &conn.state,
+            &session.app,
+            &session.client,
+            session.device.as_deref(),
+        );
     }
     conn.sessions_changed();
 }

@@ -93,11 +93,27 @@ async fn with_session(
         (CommandType::Patch, Some(OpType::Modify)) => {
             cmd_patch::modify(conn, &current, command).await
         }
-        (CommandType::Report, _) => conn.reply(reply::to(
-            &command,
-            CommandType::Report,
-            Some(OpType::Uploaded),
-        )),
+        (CommandType::Report, _) => {
+            if let (Some(s), Some(r)) = (
+                conn.sessions.resolve(command.peer_id.as_deref()),
+                &command.report_message,
+            ) {
+                let (kind, data) = (r.r#type.as_deref(), r.data.as_deref());
+                crate::app::push::reported(
+                    &conn.state,
+                    &s.app,
+                    &s.client,
+                    s.device.as_deref(),
+                    kind,
+                    data,
+                );
+            }
+            conn.reply(reply::to(
+                &command,
+                CommandType::Report,
+                Some(OpType::Uploaded),
+            ))
+        }
         _ if command.i.is_some() => {
             conn.reply(reply::error(
                 &command,

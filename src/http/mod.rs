@@ -9,6 +9,7 @@ mod conversations;
 mod files;
 mod global;
 mod health;
+mod installations;
 pub mod json;
 mod member_info;
 mod members;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agora::router())
         .merge(member_info::router())
         .merge(files::router())
+        .merge(installations::router())
         .merge(sign::sdk_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

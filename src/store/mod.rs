@@ -20,6 +20,7 @@ mod member_cache;
 pub mod messages;
 pub mod moderation;
 pub mod positions;
+pub mod push;
 pub mod query;
 mod send_facts;
 pub mod subscriptions;

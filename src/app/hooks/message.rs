@@ -112,7 +112,8 @@ pub async fn delivered(
     };
     let sent = defined(&app_row, Hook::MessageSent);
     let offline = defined(&app_row, Hook::ReceiversOffline) && conv.kind != Kind::ChatRoom;
-    if !(sent || offline) || message.kind == MessageKind::GlobalBroadcast {
+    let push = request.persist && crate::app::push::wants_offline_push(&app_row, conv, message);
+    if !(sent || offline || push) || message.kind == MessageKind::GlobalBroadcast {
         return Ok(());
     }
     let peers = match to_peers {
@@ -124,12 +125,26 @@ pub async fn delivered(
     let state = state.clone();
     let message = Arc::clone(message);
     let system = conv.kind == Kind::Service;
+    let conv = conv.clone();
     tokio::spawn(async move {
-        if offline && !offline_peers.is_empty() && !message.transient {
-            if let Some(push) = receivers_offline(&state, &app_row, &message, &offline_peers).await
-            {
-                tracing::debug!(?push, "offline push decided by _receiversOffline");
+        let decided = if offline && !offline_peers.is_empty() && !message.transient {
+            receivers_offline(&state, &app_row, &message, &offline_peers).await
+        } else {
+            Some(OfflinePush {
+                conv_id: message.conv_id.clone(),
+                msg_id: message.msg_id.clone(),
+                offline_peers: offline_peers.clone(),
+                ..Default::default()
+            })
+        };
+        if let Some(decided) = decided.filter(|_| push && !offline_peers.is_empty()) {
+            let pushed = crate::app::push::offline_push(&state, &app_row, &conv, &message, decided);
+            if let Err(e) = pushed.await {
+                tracing::warn!(error = %e, "offline push not queued");
             }
+        }
+        if !sent {
+            return;
         }
         let params = json!({
             "fromPeer": message.from_client,
