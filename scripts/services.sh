@@ -20,6 +20,12 @@ if ! pg_up; then
 fi
 pg_up || { echo "services: PostgreSQL at $PG_HOST:$PG_PORT is unreachable" >&2; exit 1; }
 
+# The cluster tests (tests/cluster.rs) need redis-server: the shared one, and private ones
+# they stop and restart.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "services: installing redis-server" >&2
+  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) || true
+fi
 if command -v redis-server >/dev/null 2>&1 && ! redis_up; then
   echo "services: Redis is down; starting it" >&2
   mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
@@ -27,4 +33,5 @@ if command -v redis-server >/dev/null 2>&1 && ! redis_up; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
   for _ in $(seq 1 10); do redis_up && break; sleep 1; done
 fi
-echo "services: PostgreSQL ready"
+redis_up || { echo "services: Redis at 127.0.0.1:6379 is unreachable" >&2; exit 1; }
+echo "services: PostgreSQL and Redis ready"

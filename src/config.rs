@@ -44,6 +44,12 @@ pub struct Config {
     pub file_token_ttl_secs: u64,
     pub metrics_enabled: bool,
     pub admin_token: String,
+    /// Several nodes: the Redis they share (empty: one node, nothing clustered).
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel (nodes of one deployment share it).
+    pub redis_prefix: String,
+    /// This node's name in the cluster (empty: a random one at each start).
+    pub node_id: String,
     /// Offline push (`docs/push.md`): queue rows of one app delivered at once, the first
     /// retry delay (doubling up to ten minutes) and the attempts before giving up.
     pub push_concurrency_per_app: usize,
@@ -63,6 +69,8 @@ impl std::fmt::Debug for Config {
             .field("master_key", &"[redacted]")
             .field("admin_token", &"[redacted]")
             .field("log_format", &self.log_format)
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("node_id", &self.node_id)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -163,6 +164,7 @@ pub async fn run_with_clock(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     };
+    cluster::start(&state)?;
     app::startup::announce(&state).await;
     app::uplink::spawn_dispatcher(state.clone());
     app::notifications::spawn_pruner(state.clone());

@@ -3,6 +3,8 @@
 //! for the next 60 seconds from the first refusal; over a daily total, until the UTC day ends.
 //! The per-minute part is governor's GCRA; daily totals are counted in the store so a
 //! restart does not reset them. One app's burst never touches another app's quota.
+//! Clustered, the per-period part is counted in Redis (`cluster::quota`), so the nodes share
+//! one budget and it survives restarts too; while Redis is away each node counts alone.
 
 use crate::clock::ServerClock;
 use crate::domain::app::App;
@@ -73,6 +75,8 @@ struct Bucket {
 pub struct RateLimits {
     clock: ServerClock,
     buckets: Mutex<HashMap<(String, Family), Bucket>>,
+    /// Clustered: the per-period part is counted in Redis (in memory while Redis is away).
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl RateLimits {
@@ -80,7 +84,35 @@ impl RateLimits {
         RateLimits {
             clock,
             buckets: Mutex::new(HashMap::new()),
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    pub fn attach_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// The per-period check in Redis, shared by every node; `None`: decide locally.
+    async fn check_cluster(
+        &self,
+        app: &App,
+        family: Family,
+        per_period: u32,
+        period: Duration,
+        now: i64,
+    ) -> Option<Result<()>> {
+        let cluster = self.cluster.get()?;
+        let name = format!("rest:{}:{}", app.app_id, family.name());
+        let verdict = cluster
+            .take(&name, per_period.max(1), period, Some(period), now)
+            .await?;
+        Some(match verdict {
+            crate::cluster::quota::Verdict::Allowed => Ok(()),
+            crate::cluster::quota::Verdict::Refused { wait_ms } => {
+                crate::metrics::rate_limited(family.name());
+                Err(too_many(wait_ms))
+            }
+        })
     }
 
     /// Counts one call of `family` for `app`, or refuses it with 429 and `Retry-After`.
@@ -97,7 +129,13 @@ impl RateLimits {
                 return Err(too_many(end_of_day - now));
             }
         }
-        self.check_period(app, family, per_period, period, now)?;
+        match self
+            .check_cluster(app, family, per_period, period, now)
+            .await
+        {
+            Some(verdict) => verdict?,
+            None => self.check_period(app, family, per_period, period, now)?,
+        }
         if daily.is_some() {
             store
                 .rate_increment(&app.app_id, family.name(), utc_day(now))

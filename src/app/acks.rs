@@ -18,9 +18,15 @@ type Waiting = HashMap<(String, String), (String, oneshot::Sender<String>)>;
 #[derive(Default)]
 pub struct AckWaiters {
     waiting: Mutex<Waiting>,
+    /// Clustered: the destination may acknowledge on another node.
+    cluster: std::sync::OnceLock<std::sync::Arc<crate::cluster::Cluster>>,
 }
 
 impl AckWaiters {
+    pub fn attach_cluster(&self, cluster: std::sync::Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
     /// Registers interest in `msg_id` before it is sent; the receiver resolves when
     /// `destination` (and nobody else) acknowledges it.
     pub fn wait_for(
@@ -35,6 +41,13 @@ impl AckWaiters {
                 (app.to_owned(), msg_id.to_owned()),
                 (destination.to_owned(), sender),
             );
+        }
+        if let Some(cluster) = self.cluster.get() {
+            cluster.broadcast(crate::cluster::wire::Body::AwaitAck {
+                app: app.to_owned(),
+                msg: msg_id.to_owned(),
+                dest: destination.to_owned(),
+            });
         }
         receiver
     }
@@ -60,8 +73,12 @@ impl AckWaiters {
             }
             _ => None,
         };
-        if let Some(sender) = sender {
-            let _ = sender.send(client.to_owned());
+        match (sender, self.cluster.get()) {
+            (Some(sender), _) => {
+                let _ = sender.send(client.to_owned());
+            }
+            (None, Some(cluster)) => cluster.acknowledged(app, msg_id, client),
+            (None, None) => {}
         }
     }
 }

@@ -24,7 +24,10 @@ pub async fn stats(state: &AppState, app: &str) -> Result<(usize, i64)> {
 }
 
 /// For `/readyz`: can the database and the message writer take writes? 503 when not.
-pub async fn ready(state: &AppState) -> Result<()> {
+/// Clustered and cut off from Redis: `"degraded"` (still 200, docs/cluster.md: the node
+/// serves its own clients, and every node loses the same Redis at once, so a balancer
+/// pulling them all would turn a partial outage into a full one).
+pub async fn ready(state: &AppState) -> Result<&'static str> {
     if let Err(err) = state.store.ping().await {
         tracing::warn!(error = %err, "not ready");
         return Err(crate::error::Error::unavailable(
@@ -32,5 +35,8 @@ pub async fn ready(state: &AppState) -> Result<()> {
             "Not ready: the database cannot take writes.",
         ));
     }
-    Ok(())
+    match state.hub.cluster() {
+        Some(cluster) if !cluster.is_up() => Ok("degraded"),
+        _ => Ok("ready"),
+    }
 }

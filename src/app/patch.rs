@@ -86,7 +86,7 @@ pub async fn patch(
         patched.kind,
         MessageKind::SubscriberBroadcast | MessageKind::GlobalBroadcast
     );
-    if !broadcast && state.hub.online_count(app) > 0 {
+    if !broadcast && state.hub.any_online(app) {
         let recipients = super::send::recipients(state, app, &conv, &patched).await?;
         state.hub.publish(
             app,

@@ -1,6 +1,8 @@
 //! WebSocket quotas, per app (settings with defaults in `domain::app`): messages per client
 //! per second, conversations created per client per minute, and commands per connection
-//! per second. GCRA limiters from governor; a refused action changes nothing.
+//! per second. GCRA limiters from governor; a refused action changes nothing. Clustered,
+//! the per-client message quota is counted in Redis (one budget across nodes); the
+//! per-connection command quota stays local (a connection lives on one node).
 
 use crate::clock::ServerClock;
 use crate::domain::app::App;
@@ -32,6 +34,8 @@ type Limiters = HashMap<(String, Kind), (u32, Arc<KeyedLimiter>)>;
 pub struct ClientQuotas {
     clock: ServerClock,
     limiters: Mutex<Limiters>,
+    /// Clustered: counted in Redis, so a client's sessions on several nodes share a quota.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl ClientQuotas {
@@ -39,13 +43,26 @@ impl ClientQuotas {
         ClientQuotas {
             clock,
             limiters: Mutex::new(HashMap::new()),
+            cluster: std::sync::OnceLock::new(),
         }
     }
 
+    pub fn attach_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
     /// One WebSocket send by `client`; `4116` over `client_message_rate_per_second`.
-    pub fn message(&self, app: &App, client: &str) -> Result<()> {
+    pub async fn message(&self, app: &App, client: &str) -> Result<()> {
         let rate = app.settings.client_message_rate_per_second;
-        if self.allowed(app, Kind::Messages, rate, Duration::from_secs(1), client) {
+        let period = Duration::from_secs(1);
+        let allowed = match self
+            .allowed_in_cluster(app, "m", rate, period, client)
+            .await
+        {
+            Some(allowed) => allowed,
+            None => self.allowed(app, Kind::Messages, rate, period, client),
+        };
+        if allowed {
             Ok(())
         } else {
             Err(Error::forbidden(
@@ -72,6 +89,26 @@ impl ClientQuotas {
                 "Too many conversations created; try again later.",
             ))
         }
+    }
+
+    /// The quota in Redis; `None` when not clustered or Redis is away (count here).
+    async fn allowed_in_cluster(
+        &self,
+        app: &App,
+        kind: &str,
+        rate: u32,
+        period: Duration,
+        client: &str,
+    ) -> Option<bool> {
+        let cluster = self.cluster.get()?;
+        if rate == 0 {
+            return Some(true);
+        }
+        let name = format!("ws:{}:{kind}:{client}", app.app_id);
+        let verdict = cluster
+            .take(&name, rate, period, None, self.clock.now_ms())
+            .await?;
+        Some(verdict == crate::cluster::quota::Verdict::Allowed)
     }
 
     fn allowed(&self, app: &App, kind: Kind, rate: u32, period: Duration, client: &str) -> bool {

@@ -1,7 +1,8 @@
 //! Forced kicks (E43) void the client's session tokens and signatures issued before them,
 //! as LeanCloud documents: a kicked client cannot log straight back in with its old `st`.
 //! Revocations are stored (tokens survive restarts, so must their revocation) and kept in
-//! memory for the checks on every login.
+//! memory for the checks on every login. Clustered, a revocation also travels on the bus to
+//! the other nodes' memory (and each reloads the stored ones after a bus outage).
 
 use crate::error::Result;
 use crate::store::Store;
@@ -32,6 +33,24 @@ impl Revocations {
         self.by_client
             .write()
             .insert((app.to_owned(), client.to_owned()), at);
+        Ok(())
+    }
+
+    /// A revocation made on another node (already stored there).
+    pub fn remember(&self, app: &str, client: &str, at: i64) {
+        let mut by_client = self.by_client.write();
+        let entry = by_client
+            .entry((app.to_owned(), client.to_owned()))
+            .or_insert(at);
+        *entry = (*entry).max(at);
+    }
+
+    /// Reads the stored revocations again (after an outage of the bus, which may have lost
+    /// some made on other nodes).
+    pub async fn reload(&self, store: &Store, since: i64) -> Result<()> {
+        for (app, client, at) in store.revocations_since(since).await? {
+            self.remember(&app, &client, at);
+        }
         Ok(())
     }
 

@@ -140,7 +140,10 @@ pub async fn admit(state: &AppState, app: &str, request: &SendRequest) -> Result
             ));
         }
         if let Some(app) = state.apps.get(&state.store, app).await? {
-            state.client_quotas.message(&app, &request.from_client)?;
+            state
+                .client_quotas
+                .message(&app, &request.from_client)
+                .await?;
         }
     }
     if let Some(expires_at) = conv.expires_at {
@@ -249,7 +252,7 @@ async fn fan_out(
     message: &Arc<Message>,
     to_peers: Option<Vec<String>>,
 ) -> Result<()> {
-    if state.hub.online_count(app) == 0 {
+    if !state.hub.any_online(app) {
         return Ok(());
     }
     let recipients = match to_peers {

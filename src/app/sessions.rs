@@ -130,10 +130,18 @@ pub fn record_login(state: &AppState, app: &str, client: &str) {
 /// E43: closes every session of `client` with 4115 and voids its earlier tokens and
 /// signatures, so it cannot log straight back in with them.
 pub async fn kick(state: &AppState, app: &App, client: &str, reason: String) -> Result<()> {
+    let now = time::now_ms();
     state
         .revocations
-        .revoke(&state.store, &app.app_id, client, time::now_ms())
+        .revoke(&state.store, &app.app_id, client, now)
         .await?;
+    if let Some(cluster) = state.hub.cluster() {
+        cluster.broadcast(crate::cluster::wire::Body::Revoke {
+            app: app.app_id.clone(),
+            client: client.to_owned(),
+            at: now,
+        });
+    }
     let event = Event::Kick {
         code: code::KICKED_BY_APP as i32,
         reason,

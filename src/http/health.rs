@@ -19,6 +19,6 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
-    crate::app::clients::ready(&state).await?;
-    Ok(Json(json!({"status": "ready"})))
+    let status = crate::app::clients::ready(&state).await?;
+    Ok(Json(json!({"status": status})))
 }

@@ -24,6 +24,19 @@ pub(super) struct Skip {
 }
 
 impl Skip {
+    /// The client none of whose sessions get the push (`no_sync`), on every node.
+    pub(super) fn client(&self) -> Option<&str> {
+        self.client.as_deref()
+    }
+
+    /// Only a client to skip (remote nodes: the origin session is not theirs).
+    pub(super) fn client_only(client: Option<&str>) -> Option<Skip> {
+        client.map(|c| Skip {
+            session: None,
+            client: Some(c.to_owned()),
+        })
+    }
+
     pub(super) fn skips(&self, client: &str, id: u64) -> bool {
         self.session == Some(id) || self.client.as_deref() == Some(client)
     }

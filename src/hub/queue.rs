@@ -77,6 +77,18 @@ impl Outbox {
         queue.ready.notify_one();
     }
 
+    /// Asks the connection to close as a slow client does (code 1013): the SDK reconnects
+    /// and resyncs from history. Used when cross-node pushes may have been lost.
+    pub fn ask_to_reconnect(&self) {
+        self.0.overflowed.store(true, Ordering::Release);
+        self.0.ready.notify_one();
+    }
+
+    /// Tells queues apart (several sessions share one connection's queue).
+    pub(super) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// Resolves once a publisher found the queue full (used while a write is blocked).
     pub async fn overflowed(&self) {
         loop {

@@ -4,6 +4,7 @@
 use super::push::Skip;
 use super::queue::Outbox;
 use super::{Hub, Recipients};
+use crate::cluster::wire::SessionRecord;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -62,7 +63,7 @@ impl Registry {
         id
     }
 
-    fn remove(&self, app: &str, client: &str, id: u64) {
+    pub(super) fn remove(&self, app: &str, client: &str, id: u64) {
         let mut apps = self.apps.write();
         let Some(sessions) = apps.get_mut(app) else {
             return;
@@ -183,6 +184,51 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// Numbers this process's sessions from `base` (a random one per clustered node, so
+    /// session ids are unique across the cluster). Called before any session registers.
+    pub(super) fn set_id_base(&self, base: u64) {
+        let _ = self
+            .next_id
+            .compare_exchange(0, base, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Every local session, as presence snapshots carry them.
+    pub(super) fn sessions(&self, app_filter: Option<&str>) -> Vec<SessionRecord> {
+        let apps = self.apps.read();
+        let mut out = Vec::with_capacity(self.session_count());
+        for (app, sessions) in apps.iter() {
+            if app_filter.is_some_and(|a| a != &**app) {
+                continue;
+            }
+            for (client, entries) in &sessions.clients {
+                out.extend(entries.iter().map(|e| SessionRecord {
+                    id: e.id,
+                    app: app.to_string(),
+                    client: client.to_string(),
+                    tag: e.tag.as_deref().map(str::to_owned),
+                    device: e.device.as_deref().map(str::to_owned),
+                    rooms: e.rooms.iter().map(|r| r.to_string()).collect(),
+                }));
+            }
+        }
+        out
+    }
+
+    /// Calls `f` once per distinct connection queue.
+    pub(super) fn for_each_outbox(&self, f: &mut dyn FnMut(&Outbox)) {
+        let apps = self.apps.read();
+        let mut seen = std::collections::HashSet::new();
+        for sessions in apps.values() {
+            for entries in sessions.clients.values() {
+                for entry in entries {
+                    if seen.insert(entry.outbox.identity()) {
+                        f(&entry.outbox);
+                    }
+                }
+            }
+        }
+    }
+
     pub(super) fn session_count(&self) -> usize {
         self.sessions.load(Ordering::Relaxed)
     }
@@ -290,7 +336,7 @@ impl SessionGuard {
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.hub.registry.remove(&self.app, &self.client, self.id);
+        self.hub.unregister(&self.app, &self.client, self.id);
         crate::metrics::session_closed(&self.app);
     }
 }

@@ -1,7 +1,8 @@
 //! Member lists of conversations, cached: a send to a normal conversation needs its members
 //! for the fan-out, and reading them was one query per message. Every path that changes
 //! membership in this process (create, add, remove, delete, import) invalidates the entry.
-//! With several nodes, invalidations will have to travel on the bus; today there is one.
+//! Clustered, every invalidation also goes to the other nodes (the hook set by
+//! `cluster::start`), which drop their entry without passing it on.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -12,9 +13,13 @@ const CAPACITY: usize = 20_000;
 
 type Key = (String, String);
 
+/// Called with (app, conversation) on every invalidation made in this process.
+pub type ChangeHook = Box<dyn Fn(&str, &str) + Send + Sync>;
+
 #[derive(Default)]
 pub(super) struct MemberCache {
     inner: Mutex<Inner>,
+    on_change: std::sync::OnceLock<ChangeHook>,
 }
 
 #[derive(Default)]
@@ -48,9 +53,28 @@ impl MemberCache {
     }
 
     pub fn invalidate(&self, app: &str, conv: &str) {
+        self.forget(app, conv);
+        if let Some(hook) = self.on_change.get() {
+            hook(app, conv);
+        }
+    }
+
+    /// Drops one entry without telling anyone (an invalidation from another node).
+    pub fn forget(&self, app: &str, conv: &str) {
         let mut inner = self.inner.lock();
         inner.generation += 1;
         inner.lists.remove(&(app.to_owned(), conv.to_owned()));
+    }
+
+    /// Drops every entry (invalidations from other nodes may have been missed).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.generation += 1;
+        inner.lists.clear();
+    }
+
+    pub fn set_hook(&self, hook: ChangeHook) {
+        let _ = self.on_change.set(hook);
     }
 }
 

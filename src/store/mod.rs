@@ -16,7 +16,7 @@ mod delivery;
 pub mod files;
 mod flush;
 pub mod import;
-mod member_cache;
+pub mod member_cache;
 pub mod messages;
 pub mod moderation;
 pub mod positions;
@@ -132,6 +132,23 @@ impl Store {
 
     pub fn writer(&self) -> &MessageWriter {
         &self.writer
+    }
+
+    /// Clustered: `hook` hears every member-list invalidation made in this process.
+    pub fn on_member_change(&self, hook: member_cache::ChangeHook) {
+        self.member_cache.set_hook(hook);
+    }
+
+    /// Drops a cached member list changed on another node (and the conversation's send
+    /// facts: a delete there ends them too).
+    pub fn forget_members(&self, app: &str, conv: &str) {
+        self.member_cache.forget(app, conv);
+        self.send_facts.forget(app, conv);
+    }
+
+    /// Drops every cached member list.
+    pub fn forget_all_members(&self) {
+        self.member_cache.clear();
     }
 
     /// For `/readyz`: can the database answer, and can the message writer take a write?
