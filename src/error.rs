@@ -20,6 +20,8 @@ pub mod code {
     pub const INVALID_TYPE: i64 = 111;
     pub const MISSING_REQUIRED: i64 = 113;
     pub const READ_ONLY_KEY: i64 = 117;
+    /// LeanStorage "object too large": a conversation's custom fields past their cap.
+    pub const OBJECT_TOO_LARGE: i64 = 116;
     /// A string holds a character the server cannot store (U+0000). LeanCloud's generic
     /// "invalid parameter" family; see docs/reliability.md.
     pub const INVALID_CHARACTER: i64 = 1;
@@ -191,6 +193,24 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        // The database unreachable or restarting is a temporary state the client should
+        // retry through: 503 with 124, not an opaque 500. (A statement timeout stays an
+        // internal error: the writer retries such a batch one message at a time.)
+        let unreachable = match &err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // Class 08: connection exception; 57P0x: shutting down or starting up.
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        };
+        if unreachable {
+            tracing::warn!(error = %err, "database unavailable");
+            return Error::unavailable(
+                code::SERVER_TIMEOUT,
+                "The database is unavailable; try again.",
+            );
+        }
         Error::Internal(err.into())
     }
 }

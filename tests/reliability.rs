@@ -12,8 +12,14 @@
 mod gateway_support;
 
 mod reliability {
+    mod binary;
+    mod fields;
     mod http;
     mod input;
+    mod kill;
+    mod postgres_restart;
     mod secrets;
+    mod slow_consumer;
+    mod soak;
     mod websocket;
 }

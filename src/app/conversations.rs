@@ -41,6 +41,7 @@ pub async fn create(
         fields::check_key(key)?;
         fields::check_value(value, 0)?;
     }
+    fields::check_size(&request.attrs, None)?;
     let now = time::now_ms();
     let (id, expires_at, limit) = match request.temporary_ttl_secs {
         Some(ttl) => {
@@ -209,6 +210,7 @@ pub async fn update(
     let (name, custom) = fields::split_body(body, &[])?;
     let mut attrs = conv.attrs.clone();
     fields::apply_updates(&mut attrs, &custom)?;
+    fields::check_size(&attrs, Some(&conv.attrs))?;
     let now = time::now_ms().max(conv.updated_at + 1);
     let updated_at = state
         .store

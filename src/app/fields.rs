@@ -7,6 +7,32 @@ use serde_json::{Map, Value};
 
 const MAX_DEPTH: usize = 16;
 
+/// The most a conversation's custom fields may take, serialized as the JSON object the store
+/// keeps. They are parsed on every send, and `Add` could otherwise grow them without limit.
+pub const MAX_ATTRS_BYTES: usize = 64 * 1024;
+
+/// Refuses custom fields whose JSON is over [`MAX_ATTRS_BYTES`], unless `before` (the
+/// fields as stored) was at least as large: an update that shrinks fields stored before the
+/// cap existed, or keeps their size, is let through so they can be cleaned up.
+pub fn check_size(attrs: &Map<String, Value>, before: Option<&Map<String, Value>>) -> Result<()> {
+    let size = serialized_len(attrs);
+    if size <= MAX_ATTRS_BYTES || before.is_some_and(|b| size <= serialized_len(b)) {
+        return Ok(());
+    }
+    Err(Error::bad_request(
+        code::OBJECT_TOO_LARGE,
+        format!(
+            "Custom conversation fields may take at most {MAX_ATTRS_BYTES} bytes as JSON; \
+             these would take {size}."
+        ),
+    ))
+}
+
+fn serialized_len(attrs: &Map<String, Value>) -> usize {
+    // Serializing a map of JSON values cannot fail; count a failure as too large.
+    serde_json::to_vec(attrs).map_or(usize::MAX, |json| json.len())
+}
+
 /// A key a client may write: letters, digits and underscores (LeanStorage code 105).
 pub fn check_key(key: &str) -> Result<()> {
     let valid = !key.is_empty()
@@ -216,6 +242,20 @@ mod tests {
             Value::Object(attrs),
             json!({"attr": {"a": 1, "b": "two"}, "n": 3, "tags": ["x", "y"]})
         );
+    }
+
+    #[test]
+    fn custom_fields_are_capped_at_64_kib_of_json() {
+        // `{"big":"` + value + `"}` is the value plus 10 bytes.
+        let at_cap = map(json!({"big": "x".repeat(MAX_ATTRS_BYTES - 10)}));
+        assert!(check_size(&at_cap, None).is_ok());
+        let over = map(json!({"big": "x".repeat(MAX_ATTRS_BYTES - 9)}));
+        assert!(check_size(&over, None).is_err());
+        assert!(
+            check_size(&over, Some(&over)).is_ok(),
+            "unchanged size passes"
+        );
+        assert!(check_size(&over, Some(&at_cap)).is_err());
     }
 
     #[test]
