@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Recent messages remembered per conversation (an ack further behind goes to the database).
 const RECENT_PER_CONVERSATION: usize = 512;
+/// Recent messages older than this (by message time, against the conversation's newest) are
+/// forgotten even below the count: online receivers ack within seconds, and holding 512
+/// messages of every busy conversation grew the server by ~290 bytes per stored message
+/// until the count filled (the 20-minute soak, docs/reliability.md).
+const RECENT_MAX_AGE_MS: i64 = 30_000;
 /// A conversation without a new message for this long forgets its recent messages.
 const RECENT_IDLE: Duration = Duration::from_secs(60);
 /// A clean member position not touched for this long is forgotten (re-read on its next ack).
@@ -177,9 +182,20 @@ impl Tracker {
         {
             recent.messages.clear();
         }
+        let oldest_kept = message.timestamp - RECENT_MAX_AGE_MS;
         recent.messages.push_back(message);
         if recent.messages.len() > RECENT_PER_CONVERSATION {
             recent.messages.pop_front();
+        }
+        while recent
+            .messages
+            .front()
+            .is_some_and(|first| first.timestamp < oldest_kept)
+        {
+            recent.messages.pop_front();
+        }
+        if recent.messages.capacity() > 2 * recent.messages.len().max(8) {
+            recent.messages.shrink_to_fit();
         }
         recent.recorded = Some(Instant::now());
     }
@@ -446,6 +462,24 @@ mod tests {
         ));
         assert_eq!(tracker.resolve_id("a", "c", "m10"), None);
         assert_eq!(tracker.resolve_id("a", "c", "m12"), Some(12));
+    }
+
+    #[test]
+    fn messages_older_than_the_window_age_are_forgotten_and_acks_for_them_go_to_the_database() {
+        let tracker = Tracker::default();
+        let mut old = message(1, "alice");
+        old.timestamp = 1_000;
+        tracker.record("a", "c", old);
+        let mut new = message(2, "alice");
+        new.timestamp = 1_000 + RECENT_MAX_AGE_MS + 1;
+        tracker.record("a", "c", new);
+        assert_eq!(tracker.resolve_id("a", "c", "m1"), None);
+        assert_eq!(tracker.resolve_id("a", "c", "m2"), Some(2));
+        tracker.load("a", "c", "bob", 0);
+        assert!(matches!(
+            tracker.advance("a", "c", "bob", 2, 1, 100),
+            Advanced::Unknown { from: 0 }
+        ));
     }
 
     #[test]
