@@ -226,7 +226,7 @@ async fn run_batch(
             Err(err) => {
                 tracing::error!(error = ?err, "message writer has no connection");
                 for reply in replies {
-                    let _ = reply.send(Err(Error::internal("message writer has no connection")));
+                    let _ = reply.send(Err(database_unavailable()));
                 }
                 for probe in probes {
                     let _ = probe.send(false);
@@ -262,6 +262,17 @@ async fn run_batch(
     healthy.then_some(conn)
 }
 
+/// A batch that failed without the database refusing it (connection lost, pool timeout):
+/// 503 with LeanCloud's "server timeout" code, as when the write does not finish in time. A
+/// connection lost during the commit leaves it unknown whether the batch was stored; a resend
+/// with the same dedup key (`dt`) is then answered with the stored copy.
+fn database_unavailable() -> Error {
+    Error::unavailable(
+        code::SERVER_TIMEOUT,
+        "The database is unavailable; the message may not have been stored. Try again.",
+    )
+}
+
 /// The batch in one transaction; if the database refuses it, each message alone, so that
 /// one bad message fails by itself. A failure that is not the database refusing a
 /// statement (a lost connection, a timeout of the pool) fails the batch at once.
@@ -279,9 +290,16 @@ async fn write_isolated(
     if messages.len() == 1 || !refused_by_database(&err) {
         tracing::error!(error = ?err, batch = messages.len(), "message batch failed");
         *healthy = false;
+        let refused = refused_by_database(&err);
         return messages
             .iter()
-            .map(|_| Err(Error::internal("message batch failed")))
+            .map(|_| {
+                Err(if refused {
+                    Error::internal("message batch failed")
+                } else {
+                    database_unavailable()
+                })
+            })
             .collect();
     }
     tracing::warn!(error = ?err, batch = messages.len(), "message batch refused; writing its messages one at a time");

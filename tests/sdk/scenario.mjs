@@ -13,8 +13,21 @@ export const TEST_TIMEOUT = Number(process.env.TIDINGS_SDK_TEST_TIMEOUT_MS || 60
  */
 export function useServer() {
   const holder = { server: null };
+  // A file's own `before` (app settings, then a restart) awaits this: node's root hooks do
+  // not always wait for one another, and the server must be up before it is configured.
+  let started;
+  holder.ready = new Promise((resolve, reject) => {
+    started = { resolve, reject };
+  });
+  holder.ready.catch(() => {});
   before(async () => {
-    holder.server = await startServer();
+    try {
+      holder.server = await startServer();
+      started.resolve(holder.server);
+    } catch (err) {
+      started.reject(err);
+      throw err;
+    }
   });
   after(async () => {
     await closeAllDevices();

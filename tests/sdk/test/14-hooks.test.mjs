@@ -23,6 +23,7 @@ let users;
 
 /** `tidings app set` on the server's database, then a restart so the settings apply. */
 async function appSet(settings) {
+  await holder.ready;
   for (const [key, value] of Object.entries(settings)) {
     execFileSync(holder.server.binary, ['app', 'set', APP.appId, key, String(value)], {
       env: { ...process.env, TIDINGS_DATABASE_URL: holder.server.db.url },

@@ -34,6 +34,7 @@ async function startWebhook() {
 
 /** `tidings app set` on the server's database, then a restart so the settings apply. */
 async function appSet(settings) {
+  await holder.ready;
   for (let i = 0; i < 400 && !holder.server; i += 1) await sleep(50);
   for (const [key, value] of Object.entries(settings)) {
     execFileSync(holder.server.binary, ['app', 'set', APP.appId, key, String(value)], {
