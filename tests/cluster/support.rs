@@ -84,20 +84,8 @@ impl SharedDb {
                 }
             }
             Backend::Postgres => {
-                let name = format!(
-                    "tidings_cluster_{}_{}",
-                    std::process::id(),
-                    tidings::domain::ids::random_alphanumeric(8).to_lowercase()
-                );
-                let mut admin =
-                    sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
-                        .await
-                        .unwrap();
-                admin
-                    .execute(format!("CREATE DATABASE {name}").as_str())
-                    .await
-                    .unwrap();
-                let _ = admin.close().await;
+                let name =
+                    super::gateway_support::create_postgres_database("tidings_cluster").await;
                 SharedDb {
                     url: format!("{}/{name}", postgres_base()),
                     _dir: None,

@@ -49,6 +49,24 @@ fn postgres_base() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
+/// Creates a fresh, uniquely named database on the local Postgres and returns its name.
+pub async fn create_postgres_database(prefix: &str) -> String {
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        tidings::domain::ids::random_alphanumeric(8).to_lowercase()
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+        .await
+        .unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    name
+}
+
 impl Server {
     pub async fn start(backend: Backend) -> Server {
         Server::start_with(backend, |_, _| {}).await
@@ -73,20 +91,7 @@ impl Server {
                 (Some(dir), None)
             }
             Backend::Postgres => {
-                let name = format!(
-                    "tidings_gw_{}_{}",
-                    std::process::id(),
-                    tidings::domain::ids::random_alphanumeric(8).to_lowercase()
-                );
-                let mut admin =
-                    sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
-                        .await
-                        .unwrap();
-                admin
-                    .execute(format!("CREATE DATABASE {name}").as_str())
-                    .await
-                    .unwrap();
-                let _ = admin.close().await;
+                let name = create_postgres_database("tidings_gw").await;
                 config.database_url = format!("{}/{name}", postgres_base());
                 (None, Some(name))
             }
