@@ -13,15 +13,15 @@
 mod support;
 
 use anyhow::{bail, Context, Result};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use prost::Message as _;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::ws::{command, connect_many, reply_to, Socket};
+use support::ws::{connect_many, Socket};
 use support::{Args, Backend, Database, Latencies, Server};
-use tidings::proto::{CommandType, ConvCommand, GenericCommand, OpType};
+use tidings::proto::GenericCommand;
 use tokio_tungstenite::tungstenite::Message;
 
 const USAGE: &str = "options: --connections N (10000) --members N (2000) --samples N (200) \
@@ -76,9 +76,9 @@ async fn run(args: &Args, server: &Server, connections: usize, members: usize) -
     if members == 0 {
         return Ok(());
     }
-    let room = create_room(server).await?;
+    let room = support::chatroom::create(&server.base).await?;
     for (index, socket) in sockets.iter_mut().enumerate() {
-        join(socket, &room, &format!("u{index}")).await?;
+        support::chatroom::join(socket, &room, &format!("u{index}")).await?;
     }
     let counters = Arc::new(Counters::new(args.number("samples", 200)?));
     let mut readers = Vec::new();
@@ -104,34 +104,6 @@ fn rss_kb(pid: u32) -> Result<u64> {
         .nth(1)
         .context("VmRSS value")?
         .parse()?)
-}
-
-/// Small client buffers: 10,000 clients with tungstenite's defaults would take gigabytes.
-async fn create_room(server: &Server) -> Result<String> {
-    let client = support::http_client(4)?;
-    let response = support::master(client.post(format!("{}/1.2/rtm/chatrooms", server.base)))
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await?;
-    let body: serde_json::Value = response.json().await?;
-    body["objectId"]
-        .as_str()
-        .map(str::to_owned)
-        .context("chat room id")
-}
-
-async fn join(socket: &mut Socket, room: &str, client: &str) -> Result<()> {
-    let mut add = command(CommandType::Conv, Some(OpType::Add), 2);
-    add.peer_id = Some(client.into());
-    add.conv_message = Some(ConvCommand {
-        cid: Some(room.into()),
-        m: vec![client.into()],
-        ..Default::default()
-    });
-    socket
-        .send(Message::Binary(add.encode_to_vec().into()))
-        .await?;
-    reply_to(socket, 2).await.map(|_| ())
 }
 
 /// Per latency sample: deliveries seen and the time (ns since `origin`) of the last one;
@@ -183,22 +155,6 @@ async fn read_pushes(mut socket: Socket, counters: Arc<Counters>) {
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    server: &Server,
-    room: &str,
-    text: String,
-    transient: bool,
-) -> Result<()> {
-    let url = format!("{}/1.2/rtm/chatrooms/{room}/messages", server.base);
-    let body = json!({"from_client": "bench", "message": text, "transient": transient});
-    let response = support::master(client.post(url)).json(&body).send().await?;
-    if !response.status().is_success() {
-        bail!("send failed: {}", response.text().await?);
-    }
-    Ok(())
-}
-
 async fn latency(
     args: &Args,
     server: &Server,
@@ -219,7 +175,8 @@ async fn latency(
         let cpu_before = server.cpu_seconds().unwrap_or_default();
         for n in range {
             let start_ns = counters.origin.elapsed().as_nanos() as u64;
-            send(&client, server, room, format!("L{n}"), transient).await?;
+            support::chatroom::send(&client, &server.base, room, &format!("L{n}"), transient)
+                .await?;
             let deadline = Instant::now() + Duration::from_secs(10);
             while counters.seen[n].load(Ordering::Relaxed) < members as u64 {
                 if Instant::now() > deadline {
