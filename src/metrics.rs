@@ -103,10 +103,10 @@ async fn scrape(State(state): State<AppState>) -> Response {
 
 /// Pool gauges are read when scraped: they are cheap to read and change too often to push.
 fn sample_pool(state: &AppState) {
-    let pool = state.store.pool();
-    gauge!(DB_POOL_CONNECTIONS).set(f64::from(pool.size()));
-    gauge!(DB_POOL_IDLE).set(pool.num_idle() as f64);
-    gauge!(DB_POOL_MAX).set(f64::from(pool.options().get_max_connections()));
+    let (size, idle, max) = state.store.pool().gauges();
+    gauge!(DB_POOL_CONNECTIONS).set(f64::from(size));
+    gauge!(DB_POOL_IDLE).set(idle as f64);
+    gauge!(DB_POOL_MAX).set(f64::from(max));
 }
 
 /// Counts an open WebSocket connection while alive (hold it for the connection's life).

@@ -2,7 +2,7 @@
 
 use super::{flag, Store};
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db::{self, Row};
 
 /// A subscriber's message to a service conversation (LeanCloud's `_SysMessage`).
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct SysMessage {
 
 const SYS_COLUMNS: &str = "conv_id, msg_id, from_client, data, bin, from_ip, timestamp";
 
-fn sys_message(row: &sqlx::any::AnyRow) -> Result<SysMessage> {
+fn sys_message(row: &Row) -> Result<SysMessage> {
     Ok(SysMessage {
         conv_id: row.try_get("conv_id")?,
         msg_id: row.try_get("msg_id")?,
@@ -33,7 +33,7 @@ fn sys_message(row: &sqlx::any::AnyRow) -> Result<SysMessage> {
 impl Store {
     /// Voids the client's tokens and signatures issued at or before `at`.
     pub async fn revoke_client(&self, app: &str, client: &str, at: i64) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO client_revocations (app_id, client_id, revoked_at) VALUES ($1, $2, $3)
              ON CONFLICT (app_id, client_id) DO UPDATE SET revoked_at = excluded.revoked_at",
         )
@@ -47,7 +47,7 @@ impl Store {
 
     /// Every revocation newer than `since`, as `(app, client, revoked_at)`.
     pub async fn revocations_since(&self, since: i64) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT app_id, client_id, revoked_at FROM client_revocations WHERE revoked_at > $1",
         )
         .bind(since)
@@ -65,7 +65,7 @@ impl Store {
         message: &SysMessage,
         for_callback: bool,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO sys_messages (app_id, conv_id, msg_id, from_client, data, bin, from_ip, timestamp, callback_done)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -91,7 +91,7 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<SysMessage>> {
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT {SYS_COLUMNS} FROM sys_messages WHERE app_id = $1 AND conv_id = $2
              AND timestamp < $3 ORDER BY timestamp DESC, msg_id DESC LIMIT $4"
         ))
@@ -106,7 +106,7 @@ impl Store {
 
     /// Uplink messages not yet handed to the app's callback, oldest first.
     pub async fn pending_sys_messages(&self, app: &str, limit: i64) -> Result<Vec<SysMessage>> {
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT {SYS_COLUMNS} FROM sys_messages WHERE app_id = $1 AND callback_done = 0
              ORDER BY timestamp, msg_id LIMIT $2"
         ))
@@ -125,7 +125,7 @@ impl Store {
                 "UPDATE sys_messages SET callback_done = 1 WHERE app_id = $1 AND msg_id IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(app);
+            let mut query = db::query(&sql).bind(app);
             for id in chunk {
                 query = query.bind(id);
             }

@@ -3,12 +3,12 @@
 use super::Store;
 use crate::domain::app::{App, AppSettings};
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db::{self, Row};
 
 impl Store {
     pub async fn find_app(&self, app_id: &str) -> Result<Option<App>> {
         let row =
-            sqlx::query("SELECT app_id, app_key, master_key, settings FROM apps WHERE app_id = $1")
+            db::query("SELECT app_id, app_key, master_key, settings FROM apps WHERE app_id = $1")
                 .bind(app_id)
                 .fetch_optional(self.pool())
                 .await?;
@@ -16,7 +16,7 @@ impl Store {
     }
 
     pub async fn list_apps(&self) -> Result<Vec<App>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT app_id, app_key, master_key, settings FROM apps ORDER BY created_at, app_id",
         )
         .fetch_all(self.pool())
@@ -28,7 +28,7 @@ impl Store {
     pub async fn upsert_app(&self, app_id: &str, app_key: &str, master_key: &str) -> Result<()> {
         let settings =
             serde_json::to_string(&AppSettings::default()).map_err(anyhow::Error::from)?;
-        sqlx::query(
+        db::query(
             "INSERT INTO apps (app_id, app_key, master_key, settings, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (app_id) DO UPDATE SET app_key = excluded.app_key, master_key = excluded.master_key",
         )
@@ -44,7 +44,7 @@ impl Store {
 
     pub async fn save_app_settings(&self, app_id: &str, settings: &AppSettings) -> Result<bool> {
         let text = serde_json::to_string(settings).map_err(anyhow::Error::from)?;
-        let done = sqlx::query("UPDATE apps SET settings = $1 WHERE app_id = $2")
+        let done = db::query("UPDATE apps SET settings = $1 WHERE app_id = $2")
             .bind(text)
             .bind(app_id)
             .execute(self.pool())
@@ -53,14 +53,14 @@ impl Store {
     }
 
     pub async fn count_apps(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM apps")
+        let row = db::query("SELECT COUNT(*) AS n FROM apps")
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get::<i64, _>("n")?)
     }
 }
 
-fn app_from_row(row: &sqlx::any::AnyRow) -> Result<App> {
+fn app_from_row(row: &Row) -> Result<App> {
     let settings: String = row.try_get("settings")?;
     Ok(App {
         app_id: row.try_get("app_id")?,

@@ -10,7 +10,7 @@ use super::writer::{NewMessage, Written};
 use super::Dialect;
 use crate::domain::message::Message;
 use crate::error::{Error, Result};
-use sqlx::{Any, AnyConnection, Connection, Row};
+use crate::store::db::{self, Conn};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -23,16 +23,13 @@ const GROUPS_PER_UPDATE: usize = 256;
 /// Writes a batch in one transaction. Per-message refusals (unknown conversation) are
 /// per-message results; a database failure fails the whole batch.
 pub(super) async fn write_batch(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     dialect: Dialect,
     messages: &[NewMessage],
 ) -> Result<Vec<Result<Written>>> {
     let started = Instant::now();
-    let mut tx = match dialect {
-        // Take the write lock up front, as `super::begin_write` does for pooled writes.
-        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-        Dialect::Postgres => conn.begin().await?,
-    };
+    // On SQLite this takes the write lock up front, as pooled writes do.
+    let mut tx = conn.begin_write().await?;
     let mut outcomes: Vec<Option<Result<Written>>> = (0..messages.len()).map(|_| None).collect();
 
     // Resends: answer with the stored copy (or the first copy earlier in this batch).
@@ -181,7 +178,7 @@ struct Advanced {
 /// that match no conversation, so that only a handful of distinct statements reach the
 /// prepared-statement cache. Conversations that do not exist are absent from the answer.
 async fn advance_sequences<'k>(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut db::Tx<'_>,
     dialect: Dialect,
     advances: &[Advance<'k>],
 ) -> Result<HashMap<(&'k str, &'k str), Advanced>> {
@@ -208,7 +205,7 @@ async fn advance_sequences<'k>(
              WHERE conversations.app_id = v.column1 AND conversations.id = v.column2
              RETURNING app_id, id, last_seq, last_message_at, kind"
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = db::query(&sql);
         for advance in chunk {
             query = query
                 .bind(advance.key.0)
@@ -223,7 +220,7 @@ async fn advance_sequences<'k>(
         for advance in chunk {
             by_conv.entry(advance.key.1).or_default().push(advance);
         }
-        for row in query.fetch_all(&mut **tx).await? {
+        for row in query.fetch_all(&mut *tx).await? {
             let app: String = row.try_get("app_id")?;
             let conv: String = row.try_get("id")?;
             let found = by_conv
@@ -279,7 +276,7 @@ fn assigned(new: &NewMessage, seq: i64, timestamp: i64, conv_kind: i64) -> Messa
 }
 
 async fn insert_messages<'a>(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut db::Tx<'_>,
     dialect: Dialect,
     rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
 ) -> Result<()> {
@@ -300,7 +297,7 @@ async fn insert_messages<'a>(
             conv_kind, no_sync, priority, mention_all, mention_pids, push_data, to_clients, dedup_key,
             patch_timestamp, recalled, ack_at) VALUES {tuples}"
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = db::query(&sql);
     for (new, message) in rows {
         query = query
             .bind(new.app_id.clone())
@@ -325,44 +322,41 @@ async fn insert_messages<'a>(
             .bind(0_i64)
             .bind(Option::<i64>::None);
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 
 async fn insert_targets<'a>(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut db::Tx<'_>,
     rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
 ) -> Result<()> {
     for (new, message) in rows {
         for client in &message.to_clients {
-            sqlx::query(
+            db::query(
                 "INSERT INTO message_targets (app_id, conv_id, client_id, seq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(new.app_id.as_str())
             .bind(message.conv_id.as_str())
             .bind(client.as_str())
             .bind(message.seq)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
     }
     Ok(())
 }
 
-async fn find_by_dedup_key(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    message: &NewMessage,
-) -> Result<Option<Message>> {
+async fn find_by_dedup_key(tx: &mut db::Tx<'_>, message: &NewMessage) -> Result<Option<Message>> {
     let sql = format!(
         "SELECT {} FROM messages m WHERE m.app_id = $1 AND m.conv_id = $2 AND m.from_client = $3 AND m.dedup_key = $4",
         super::messages::MESSAGE_SELECT
     );
-    let row = sqlx::query(&sql)
+    let row = db::query(&sql)
         .bind(message.app_id.as_str())
         .bind(message.conv_id.as_str())
         .bind(message.from_client.as_str())
         .bind(message.dedup_key.as_deref())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     row.map(|r| super::messages::message_from_row(&r))
         .transpose()

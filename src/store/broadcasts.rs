@@ -4,7 +4,7 @@ use super::Store;
 use crate::domain::conversation::Kind;
 use crate::domain::message::{Message, MessageKind, Priority};
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broadcast {
@@ -49,7 +49,7 @@ const COLUMNS: &str = "msg_id, conv_id, from_client, data, timestamp, valid_till
 
 impl Store {
     pub async fn insert_broadcast(&self, app: &str, broadcast: &Broadcast) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO broadcasts (app_id, msg_id, conv_id, from_client, data, timestamp, valid_till, push)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -68,7 +68,7 @@ impl Store {
 
     /// Marks a broadcast deleted: clients that have not received it never will.
     pub async fn delete_broadcast(&self, app: &str, msg_id: &str, now: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE broadcasts SET deleted_at = $1 WHERE app_id = $2 AND msg_id = $3 AND deleted_at IS NULL")
+        let done = db::query("UPDATE broadcasts SET deleted_at = $1 WHERE app_id = $2 AND msg_id = $3 AND deleted_at IS NULL")
             .bind(now)
             .bind(app)
             .bind(msg_id)
@@ -84,7 +84,7 @@ impl Store {
         msg_id: &str,
         data: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE broadcasts SET data = $1 WHERE app_id = $2 AND msg_id = $3")
+        db::query("UPDATE broadcasts SET data = $1 WHERE app_id = $2 AND msg_id = $3")
             .bind(data)
             .bind(app)
             .bind(msg_id)
@@ -115,7 +115,7 @@ impl Store {
             limit.max(0),
             skip.max(0)
         );
-        let mut query = sqlx::query(&sql).bind(app).bind(now).bind(since);
+        let mut query = db::query(&sql).bind(app).bind(now).bind(since);
         if let Some(conv) = conv {
             query = query.bind(conv);
         }
@@ -139,7 +139,7 @@ impl Store {
 impl Store {
     /// Until when (ms) a client has received global broadcasts; `None` for a new client.
     pub async fn broadcast_cursor(&self, app: &str, client: &str) -> Result<Option<i64>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT delivered_until FROM broadcast_cursors WHERE app_id = $1 AND client_id = $2",
         )
         .bind(app)
@@ -162,7 +162,7 @@ impl Store {
         let greatest = super::greatest(self.dialect());
         let mut tx = self.pool().begin().await?;
         for client in clients {
-            sqlx::query(&format!(
+            db::query(&format!(
                 "INSERT INTO broadcast_cursors (app_id, client_id, delivered_until) VALUES ($1, $2, $3)
                  ON CONFLICT (app_id, client_id) DO UPDATE
                  SET delivered_until = {greatest}(broadcast_cursors.delivered_until, excluded.delivered_until)"
@@ -170,7 +170,7 @@ impl Store {
             .bind(app)
             .bind(client.as_str())
             .bind(until)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;

@@ -8,12 +8,12 @@ use super::Store;
 use crate::domain::conversation::Conversation;
 use crate::domain::message::Message;
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db;
 
 impl Store {
     /// Records that `client` logged in on UTC day `day` (E47 `user_count_today`).
     pub async fn record_login(&self, app: &str, client: &str, day: i64) -> Result<()> {
-        sqlx::query("INSERT INTO daily_logins (app_id, day, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        db::query("INSERT INTO daily_logins (app_id, day, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(app)
             .bind(day)
             .bind(client)
@@ -24,7 +24,7 @@ impl Store {
 
     pub async fn login_count(&self, app: &str, day: i64) -> Result<i64> {
         let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM daily_logins WHERE app_id = $1 AND day = $2")
+            db::query("SELECT COUNT(*) AS n FROM daily_logins WHERE app_id = $1 AND day = $2")
                 .bind(app)
                 .bind(day)
                 .fetch_one(self.pool())
@@ -46,7 +46,7 @@ impl Store {
              ORDER BY m.patch_timestamp LIMIT {}",
             limit.max(0)
         );
-        let rows = sqlx::query(&sql)
+        let rows = db::query(&sql)
             .bind(app)
             .bind(client)
             .bind(since)
@@ -66,7 +66,7 @@ impl Store {
              ORDER BY m.conv_id, m.seq LIMIT {}",
             limit.max(0)
         );
-        let rows = sqlx::query(&sql)
+        let rows = db::query(&sql)
             .bind(app)
             .bind(client)
             .fetch_all(self.pool())
@@ -89,7 +89,7 @@ impl Store {
             limit.max(0),
             skip.max(0)
         );
-        let rows = sqlx::query(&sql)
+        let rows = db::query(&sql)
             .bind(app)
             .bind(client)
             .fetch_all(self.pool())

@@ -4,8 +4,7 @@ use super::query::{self, SqlFragment, SqlValue};
 use super::{Dialect, Store};
 use crate::domain::conversation::{self, Conversation, Kind};
 use crate::error::{code, Error, Result};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Row};
+use crate::store::db::{self, Row};
 
 pub(super) const COLUMNS: &str =
     "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
@@ -51,19 +50,19 @@ impl Store {
         if let Some(key) = &member_key {
             if self.dialect() == Dialect::Postgres {
                 // Serialise concurrent unique creates of the same member set.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                db::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                     .bind(format!("{app}\u{1}{key}"))
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
-            let existing = sqlx::query(&format!(
+            let existing = db::query(&format!(
                 "SELECT {COLUMNS} FROM conversations c WHERE c.app_id = $1 AND c.member_key = $2 AND c.kind = $3 \
                  ORDER BY c.created_at LIMIT 1"
             ))
             .bind(app)
             .bind(key.as_str())
             .bind(new.kind.as_i64())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             if let Some(row) = existing {
                 tx.commit().await?;
@@ -75,7 +74,7 @@ impl Store {
         }
         let unique_id = new.unique.then(|| conversation::unique_id(&new.members));
         let attrs = serde_json::to_string(&new.attrs).map_err(anyhow::Error::from)?;
-        sqlx::query(
+        db::query(
             "INSERT INTO conversations (app_id, id, kind, name, creator, is_unique, unique_id, member_key, attrs,
                 member_count, expires_at, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
@@ -92,19 +91,19 @@ impl Store {
         .bind(new.members.len() as i64)
         .bind(new.expires_at)
         .bind(new.now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         // `joined_at` = creation time + position, so listings (ordered by `joined_at`) show `m`
         // in the order it was given, as LeanCloud's array does.
         for (position, member) in new.members.iter().enumerate() {
-            sqlx::query(
+            db::query(
                 "INSERT INTO members (app_id, conv_id, client_id, joined_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(app)
             .bind(new.id.as_str())
             .bind(member.as_str())
             .bind(new.now + position as i64)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -131,7 +130,7 @@ impl Store {
 
     /// One conversation, without its member list.
     pub async fn find_conversation(&self, app: &str, id: &str) -> Result<Option<Conversation>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "SELECT {COLUMNS} FROM conversations c WHERE c.app_id = $1 AND c.id = $2"
         ))
         .bind(app)
@@ -170,7 +169,7 @@ impl Store {
     }
 
     async fn client_list(&self, table: &'static str, app: &str, conv: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT client_id FROM {table} WHERE app_id = $1 AND conv_id = $2 ORDER BY client_id"
         ))
         .bind(app)
@@ -187,7 +186,7 @@ impl Store {
         if let Ok(list) = self.member_cache.get(app, conv) {
             return Ok(list.iter().any(|m| m == client));
         }
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT 1 AS one FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
         )
         .bind(app)
@@ -226,7 +225,7 @@ impl Store {
         );
         let count = if listing.with_count {
             let sql = format!("SELECT COUNT(*) AS n FROM conversations c WHERE {scope}");
-            let row = bind(sqlx::query(&sql).bind(app), &filter)
+            let row = bind(db::query(&sql).bind(app), &filter)
                 .fetch_one(self.pool())
                 .await?;
             Some(row.try_get::<i64, _>("n")?)
@@ -241,7 +240,7 @@ impl Store {
             listing.limit.max(0),
             listing.skip.max(0)
         );
-        let rows = bind(sqlx::query(&sql).bind(app), &filter)
+        let rows = bind(db::query(&sql).bind(app), &filter)
             .fetch_all(self.pool())
             .await?;
         let mut found = rows
@@ -279,7 +278,7 @@ impl Store {
             let sql = format!(
                 "SELECT conv_id, client_id FROM {table} WHERE app_id = $1 AND conv_id IN ({placeholders}) ORDER BY {order}"
             );
-            let mut q = sqlx::query(&sql).bind(app);
+            let mut q = db::query(&sql).bind(app);
             for id in &ids {
                 q = q.bind(id.as_str());
             }
@@ -310,7 +309,7 @@ impl Store {
     ) -> Result<i64> {
         let name = name.unwrap_or_else(|| conv.name.clone());
         let attrs = serde_json::to_string(&attrs).map_err(anyhow::Error::from)?;
-        let done = sqlx::query("UPDATE conversations SET name = $1, attrs = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
+        let done = db::query("UPDATE conversations SET name = $1, attrs = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
             .bind(name)
             .bind(attrs)
             .bind(now)
@@ -327,10 +326,10 @@ impl Store {
     /// Deletes a conversation with its members, mutes, subscriptions and messages.
     pub async fn delete_conversation(&self, app: &str, conv: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query("DELETE FROM conversations WHERE app_id = $1 AND id = $2")
+        let done = db::query("DELETE FROM conversations WHERE app_id = $1 AND id = $2")
             .bind(app)
             .bind(conv)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         for table in [
             "members",
@@ -339,12 +338,12 @@ impl Store {
             "messages",
             "message_targets",
         ] {
-            sqlx::query(&format!(
+            db::query(&format!(
                 "DELETE FROM {table} WHERE app_id = $1 AND conv_id = $2"
             ))
             .bind(app)
             .bind(conv)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -368,7 +367,7 @@ impl Store {
         let mut added = Vec::new();
         // `now` + position keeps the given order in listings (see `create_conversation`).
         for (position, client) in clients.iter().enumerate() {
-            let done = sqlx::query(
+            let done = db::query(
                 "INSERT INTO members (app_id, conv_id, client_id, joined_at, read_seq, delivered_seq)
                  SELECT $1, $2, $3, $4, last_seq, last_seq FROM conversations WHERE app_id = $1 AND id = $2
                  ON CONFLICT DO NOTHING",
@@ -377,7 +376,7 @@ impl Store {
             .bind(conv.id.as_str())
             .bind(client.as_str())
             .bind(now + position as i64)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             if done.rows_affected() > 0 {
                 added.push(client.clone());
@@ -408,13 +407,13 @@ impl Store {
         let mut tx = self.lock_membership(app, &conv.id).await?;
         let mut removed = Vec::new();
         for client in clients {
-            let done = sqlx::query(
+            let done = db::query(
                 "DELETE FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
             )
             .bind(app)
             .bind(conv.id.as_str())
             .bind(client.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             if done.rows_affected() > 0 {
                 removed.push(client.clone());
@@ -431,17 +430,13 @@ impl Store {
     /// conversation run one at a time: racing additions cannot pass the member limit together,
     /// and racing removals cannot leave a stale count or unique member key. (SQLite's
     /// `BEGIN IMMEDIATE` already serialises writers.)
-    async fn lock_membership(
-        &self,
-        app: &str,
-        conv: &str,
-    ) -> Result<sqlx::Transaction<'static, Any>> {
+    async fn lock_membership(&self, app: &str, conv: &str) -> Result<db::Tx<'static>> {
         let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
         if self.dialect() == Dialect::Postgres {
-            sqlx::query("SELECT id FROM conversations WHERE app_id = $1 AND id = $2 FOR UPDATE")
+            db::query("SELECT id FROM conversations WHERE app_id = $1 AND id = $2 FOR UPDATE")
                 .bind(app)
                 .bind(conv)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         }
         Ok(tx)
@@ -450,15 +445,15 @@ impl Store {
     /// Recomputes `member_count` (and the unique member key) after a membership change.
     async fn sync_member_count(
         &self,
-        tx: &mut sqlx::Transaction<'_, Any>,
+        tx: &mut db::Tx<'_>,
         app: &str,
         conv: &Conversation,
         now: i64,
     ) -> Result<i64> {
-        let rows = sqlx::query("SELECT client_id FROM members WHERE app_id = $1 AND conv_id = $2")
+        let rows = db::query("SELECT client_id FROM members WHERE app_id = $1 AND conv_id = $2")
             .bind(app)
             .bind(conv.id.as_str())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
         let members = rows
             .iter()
@@ -467,13 +462,13 @@ impl Store {
         let member_key = conv
             .is_unique
             .then(|| conversation::member_set_key(&members));
-        sqlx::query("UPDATE conversations SET member_count = $1, member_key = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
+        db::query("UPDATE conversations SET member_count = $1, member_key = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
             .bind(members.len() as i64)
             .bind(member_key)
             .bind(now)
             .bind(app)
             .bind(conv.id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         Ok(members.len() as i64)
     }
@@ -494,18 +489,18 @@ impl Store {
             } else {
                 "DELETE FROM mutes WHERE app_id = $1 AND conv_id = $2 AND client_id = $3"
             };
-            sqlx::query(sql)
+            db::query(sql)
                 .bind(app)
                 .bind(conv)
                 .bind(client.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
-        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE app_id = $2 AND id = $3")
+        db::query("UPDATE conversations SET updated_at = $1 WHERE app_id = $2 AND id = $3")
             .bind(now)
             .bind(app)
             .bind(conv)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(now)
@@ -513,10 +508,7 @@ impl Store {
 }
 
 /// Binds a fragment's parameters after those already bound.
-pub(crate) fn bind<'q>(
-    mut q: sqlx::query::Query<'q, Any, AnyArguments<'q>>,
-    fragment: &'q SqlFragment,
-) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
+pub(crate) fn bind<'q>(mut q: db::Query<'q>, fragment: &'q SqlFragment) -> db::Query<'q> {
     for value in &fragment.binds {
         q = match value {
             SqlValue::Null => q.bind(Option::<String>::None),
@@ -528,7 +520,7 @@ pub(crate) fn bind<'q>(
     q
 }
 
-pub(super) fn conversation_from_row(row: &AnyRow) -> Result<Conversation> {
+pub(super) fn conversation_from_row(row: &Row) -> Result<Conversation> {
     let attrs: String = row.try_get("attrs")?;
     let kind: i64 = row.try_get("kind")?;
     Ok(Conversation {

@@ -2,11 +2,11 @@
 
 use super::Store;
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db;
 
 impl Store {
     pub async fn rate_count(&self, app: &str, family: &str, day: i64) -> Result<i64> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT count FROM rate_counters WHERE app_id = $1 AND family = $2 AND day = $3",
         )
         .bind(app)
@@ -21,7 +21,7 @@ impl Store {
     }
 
     pub async fn rate_increment(&self, app: &str, family: &str, day: i64) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO rate_counters (app_id, family, day, count) VALUES ($1, $2, $3, 1)
              ON CONFLICT (app_id, family, day) DO UPDATE SET count = rate_counters.count + 1",
         )

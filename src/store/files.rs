@@ -3,8 +3,7 @@
 
 use super::Store;
 use crate::error::Result;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::store::db::{self, Row};
 
 /// Where a file's bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +66,7 @@ pub struct NewFile<'a> {
 const COLUMNS: &str = "object_id, name, storage_key, url, mime_type, size, checksum, owner, \
                        meta_data, source_url, state, created_at, updated_at";
 
-fn record_from_row(row: &AnyRow) -> Result<FileRecord> {
+fn record_from_row(row: &Row) -> Result<FileRecord> {
     Ok(FileRecord {
         object_id: row.try_get("object_id")?,
         name: row.try_get("name")?,
@@ -88,7 +87,7 @@ fn record_from_row(row: &AnyRow) -> Result<FileRecord> {
 impl Store {
     pub async fn insert_file(&self, app: &str, new: NewFile<'_>) -> Result<()> {
         let file = new.record;
-        sqlx::query(
+        db::query(
             "INSERT INTO files (app_id, object_id, name, storage_key, url, mime_type, size, checksum,
                  owner, meta_data, source_url, state, upload_token, token_expires_at, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
@@ -115,7 +114,7 @@ impl Store {
     }
 
     pub async fn find_file(&self, app: &str, object_id: &str) -> Result<Option<FileRecord>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "SELECT {COLUMNS} FROM files WHERE app_id = $1 AND object_id = $2"
         ))
         .bind(app)
@@ -127,7 +126,7 @@ impl Store {
 
     /// A stored file by its storage key (downloads).
     pub async fn find_file_by_key(&self, app: &str, key: &str) -> Result<Option<FileRecord>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "SELECT {COLUMNS} FROM files WHERE app_id = $1 AND storage_key = $2"
         ))
         .bind(app)
@@ -139,7 +138,7 @@ impl Store {
 
     /// The copy of an imported file, by the URL it was copied from.
     pub async fn find_file_by_source(&self, app: &str, url: &str) -> Result<Option<FileRecord>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "SELECT {COLUMNS} FROM files WHERE app_id = $1 AND source_url = $2"
         ))
         .bind(app)
@@ -157,7 +156,7 @@ impl Store {
         token: &str,
         now_ms: i64,
     ) -> Result<Option<(String, FileRecord)>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "UPDATE files SET state = 'uploading', updated_at = $2
              WHERE upload_token = $1 AND state = 'pending' AND token_expires_at > $2
              RETURNING app_id, {COLUMNS}"
@@ -182,7 +181,7 @@ impl Store {
         meta_data: &str,
         now_ms: i64,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE files SET state = 'ready', size = $3, checksum = $4, meta_data = $5, updated_at = $6
              WHERE app_id = $1 AND object_id = $2",
         )
@@ -199,7 +198,7 @@ impl Store {
 
     /// The file an upload token was handed out for, spent or not (`/1.1/fileCallback`).
     pub async fn find_file_by_token(&self, app: &str, token: &str) -> Result<Option<FileRecord>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "SELECT {COLUMNS} FROM files WHERE app_id = $1 AND upload_token = $2"
         ))
         .bind(app)
@@ -210,7 +209,7 @@ impl Store {
     }
 
     pub async fn delete_file(&self, app: &str, object_id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM files WHERE app_id = $1 AND object_id = $2")
+        let done = db::query("DELETE FROM files WHERE app_id = $1 AND object_id = $2")
             .bind(app)
             .bind(object_id)
             .execute(self.pool())
@@ -221,7 +220,7 @@ impl Store {
     /// Tokens handed out but never used, past their expiry: their rows hold no bytes.
     pub async fn delete_expired_pending_files(&self, now_ms: i64) -> Result<u64> {
         let done =
-            sqlx::query("DELETE FROM files WHERE state = 'pending' AND token_expires_at <= $1")
+            db::query("DELETE FROM files WHERE state = 'pending' AND token_expires_at <= $1")
                 .bind(now_ms)
                 .execute(self.pool())
                 .await?;
@@ -232,7 +231,7 @@ impl Store {
 impl Store {
     /// Files copied by an import (they have a source URL), for `import --verify`.
     pub async fn imported_files(&self, app: &str) -> Result<Vec<FileRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT {COLUMNS} FROM files WHERE app_id = $1 AND source_url IS NOT NULL ORDER BY object_id"
         ))
         .bind(app)
@@ -250,7 +249,7 @@ impl Store {
         match existed {
             Some(existing) if existing.storage_key.is_some() => Ok(false),
             Some(_) => {
-                sqlx::query(
+                db::query(
                     "UPDATE files SET name = $3, url = $4, mime_type = $5, size = $6, meta_data = $7,
                          owner = $8, updated_at = $9 WHERE app_id = $1 AND object_id = $2",
                 )

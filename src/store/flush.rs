@@ -5,7 +5,7 @@ use super::batch::placeholder;
 use super::delivery::{AckStamp, MemberWrite, Pending, Tracker};
 use super::{begin_write, greatest, Dialect};
 use crate::error::Result;
-use sqlx::{Any, AnyPool};
+use crate::store::db::{self, Db};
 use std::sync::Arc;
 
 /// Rows per statement; VALUES lists are padded to a power of two (few distinct statements).
@@ -14,7 +14,7 @@ const ROWS_PER_UPDATE: usize = 128;
 /// Writes the pending positions `wanted` selects (and every pending stamp). On failure they
 /// stay pending for the next flush.
 pub(super) async fn flush(
-    pool: &AnyPool,
+    pool: &Db,
     dialect: Dialect,
     tracker: &Tracker,
     wanted: impl Fn(&(String, String, String)) -> bool,
@@ -33,7 +33,7 @@ pub(super) async fn flush(
 }
 
 /// Flushes every interval until the pool closes, and forgets idle entries.
-pub(super) fn spawn_flusher(pool: AnyPool, dialect: Dialect, tracker: Arc<Tracker>) {
+pub(super) fn spawn_flusher(pool: Db, dialect: Dialect, tracker: Arc<Tracker>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(super::delivery::FLUSH_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -50,7 +50,7 @@ pub(super) fn spawn_flusher(pool: AnyPool, dialect: Dialect, tracker: Arc<Tracke
     });
 }
 
-async fn write(pool: &AnyPool, dialect: Dialect, pending: &Pending) -> Result<()> {
+async fn write(pool: &Db, dialect: Dialect, pending: &Pending) -> Result<()> {
     let mut tx = begin_write(pool, dialect).await?;
     for chunk in pending.members.chunks(ROWS_PER_UPDATE) {
         write_members(&mut tx, dialect, chunk).await?;
@@ -72,7 +72,7 @@ async fn write(pool: &AnyPool, dialect: Dialect, pending: &Pending) -> Result<()
             at,
         } = range
         {
-            sqlx::query(
+            db::query(
                 "UPDATE messages SET ack_at = $1 WHERE app_id = $2 AND conv_id = $3 AND seq > $4 AND seq <= $5
                    AND ack_at IS NULL AND from_client <> $6",
             )
@@ -82,7 +82,7 @@ async fn write(pool: &AnyPool, dialect: Dialect, pending: &Pending) -> Result<()
             .bind(*from)
             .bind(*upto)
             .bind(client.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
     }
@@ -100,11 +100,7 @@ fn values(dialect: Dialect, rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-async fn write_members(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    dialect: Dialect,
-    rows: &[MemberWrite],
-) -> Result<()> {
+async fn write_members(tx: &mut db::Tx<'_>, dialect: Dialect, rows: &[MemberWrite]) -> Result<()> {
     let padded = rows.len().next_power_of_two();
     let max = greatest(dialect);
     let sql = format!(
@@ -114,7 +110,7 @@ async fn write_members(
          WHERE members.app_id = v.column1 AND members.conv_id = v.column2 AND members.client_id = v.column3",
         values(dialect, padded, 6)
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = db::query(&sql);
     for row in rows {
         query = query
             .bind(row.key.0.as_str())
@@ -133,15 +129,11 @@ async fn write_members(
             .bind(0_i64)
             .bind(0_i64);
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 
-async fn write_stamps(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    dialect: Dialect,
-    stamps: &[&AckStamp],
-) -> Result<()> {
+async fn write_stamps(tx: &mut db::Tx<'_>, dialect: Dialect, stamps: &[&AckStamp]) -> Result<()> {
     let padded = stamps.len().next_power_of_two();
     let sql = format!(
         "UPDATE messages SET ack_at = v.column4 FROM (VALUES {}) AS v
@@ -149,7 +141,7 @@ async fn write_stamps(
            AND messages.ack_at IS NULL",
         values(dialect, padded, 4)
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = db::query(&sql);
     for stamp in stamps {
         if let AckStamp::One { app, conv, seq, at } = stamp {
             query = query
@@ -162,6 +154,6 @@ async fn write_stamps(
     for _ in stamps.len()..padded {
         query = query.bind("").bind("").bind(0_i64).bind(0_i64);
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }

@@ -4,8 +4,7 @@
 use super::Store;
 use crate::domain::message::{Message, MessageKind, Priority, RECALLED_CONTENT};
 use crate::error::{Error, Result};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Row};
+use crate::store::db::{self, Row};
 
 pub(crate) const MESSAGE_SELECT: &str = "m.conv_id, m.conv_kind, m.seq, m.msg_id, m.timestamp, m.from_client, m.data, \
      m.bin, m.from_ip, m.kind, m.no_sync, m.priority, m.mention_all, m.mention_pids, m.push_data, m.to_clients, \
@@ -139,7 +138,7 @@ impl Store {
             " ORDER BY m.timestamp {direction}, {tie_column} {direction} LIMIT {}",
             query.limit.max(0)
         ));
-        let rows = bind_all(sqlx::query(&sql), &binds)
+        let rows = bind_all(db::query(&sql), &binds)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(message_from_row).collect()
@@ -158,7 +157,7 @@ impl Store {
         match scope {
             HistoryScope::Sender(_) | HistoryScope::App => Ok(Some(Tie::MsgId(msg_id.clone()))),
             HistoryScope::Conversation(conv) | HistoryScope::Subscriber { conv, .. } => {
-                let row = sqlx::query("SELECT seq, timestamp FROM messages WHERE app_id = $1 AND msg_id = $2 AND conv_id = $3")
+                let row = db::query("SELECT seq, timestamp FROM messages WHERE app_id = $1 AND msg_id = $2 AND conv_id = $3")
                     .bind(app)
                     .bind(msg_id.as_str())
                     .bind(conv)
@@ -182,7 +181,7 @@ impl Store {
         msg_id: &str,
     ) -> Result<Option<Message>> {
         let sql = format!("SELECT {MESSAGE_SELECT} FROM messages m WHERE m.app_id = $1 AND m.msg_id = $2 AND m.conv_id = $3");
-        let row = sqlx::query(&sql)
+        let row = db::query(&sql)
             .bind(app)
             .bind(msg_id)
             .bind(conv)
@@ -209,7 +208,7 @@ impl Store {
         let patch_timestamp = now
             .max(message.timestamp + 1)
             .max(message.patch_timestamp.unwrap_or(0) + 1);
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE messages SET data = $1, recalled = $2, patch_timestamp = $3, bin = $4
              WHERE app_id = $5 AND conv_id = $6 AND msg_id = $7",
         )
@@ -237,22 +236,22 @@ impl Store {
     /// Deletes the server copy of a message.
     pub async fn delete_message(&self, app: &str, conv: &str, msg_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(
+        let row = db::query(
             "DELETE FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3 RETURNING seq",
         )
         .bind(app)
         .bind(conv)
         .bind(msg_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         if let Some(row) = &row {
-            sqlx::query(
+            db::query(
                 "DELETE FROM message_targets WHERE app_id = $1 AND conv_id = $2 AND seq = $3",
             )
             .bind(app)
             .bind(conv)
             .bind(row.try_get::<i64, _>("seq")?)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -266,10 +265,7 @@ enum Bind {
     Text(String),
 }
 
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, Any, AnyArguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
+fn bind_all<'q>(mut q: db::Query<'q>, binds: &'q [Bind]) -> db::Query<'q> {
     for bind in binds {
         q = match bind {
             Bind::Int(v) => q.bind(*v),
@@ -284,7 +280,7 @@ fn json_list(text: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message> {
+pub(crate) fn message_from_row(row: &Row) -> Result<Message> {
     Ok(Message {
         conv_id: row.try_get("conv_id")?,
         conv_kind: row.try_get("conv_kind")?,

@@ -4,7 +4,7 @@
 
 use super::Store;
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db;
 
 /// Which per-conversation list of client ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl Store {
         skip: i64,
         limit: i64,
     ) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT client_id, role, updated_at FROM member_roles
              WHERE app_id = $1 AND conv_id = $2 AND ($3 = '' OR client_id = $3)
              ORDER BY client_id LIMIT $4 OFFSET $5",
@@ -57,7 +57,7 @@ impl Store {
         role: &str,
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO member_roles (app_id, conv_id, client_id, role, updated_at)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (app_id, conv_id, client_id)
@@ -87,7 +87,7 @@ impl Store {
             list.table()
         );
         for client in clients {
-            sqlx::query(&sql)
+            db::query(&sql)
                 .bind(app)
                 .bind(conv)
                 .bind(client)
@@ -110,7 +110,7 @@ impl Store {
             list.table()
         );
         for client in clients {
-            sqlx::query(&sql)
+            db::query(&sql)
                 .bind(app)
                 .bind(conv)
                 .bind(client)
@@ -134,7 +134,7 @@ impl Store {
              ORDER BY client_id LIMIT $4",
             list.table()
         );
-        let rows = sqlx::query(&sql)
+        let rows = db::query(&sql)
             .bind(app)
             .bind(conv)
             .bind(after.unwrap_or(""))
@@ -158,7 +158,7 @@ impl Store {
         );
         let mut found = Vec::new();
         for client in clients {
-            let row = sqlx::query(&sql)
+            let row = db::query(&sql)
                 .bind(app)
                 .bind(conv)
                 .bind(client)
@@ -182,7 +182,7 @@ impl Store {
     ) -> Result<()> {
         for conv in convs {
             let query = if block {
-                sqlx::query(
+                db::query(
                     "INSERT INTO client_blocks (app_id, client_id, conv_id, created_at)
                      VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, client_id, conv_id) DO NOTHING",
                 )
@@ -191,7 +191,7 @@ impl Store {
                 .bind(conv)
                 .bind(now)
             } else {
-                sqlx::query(
+                db::query(
                     "DELETE FROM client_blocks WHERE app_id = $1 AND client_id = $2 AND conv_id = $3",
                 )
                 .bind(app)
@@ -210,7 +210,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT conv_id FROM client_blocks WHERE app_id = $1 AND client_id = $2
              AND conv_id > $3 ORDER BY conv_id LIMIT $4",
         )
@@ -240,7 +240,7 @@ impl Store {
                 "INSERT INTO notifications (app_id, client_id, server_ts, body) VALUES {}",
                 rows.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(app).bind(server_ts).bind(body);
+            let mut query = db::query(&sql).bind(app).bind(server_ts).bind(body);
             for client in chunk {
                 query = query.bind(client);
             }
@@ -257,7 +257,7 @@ impl Store {
         since: i64,
         limit: i64,
     ) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT server_ts, body FROM notifications WHERE app_id = $1 AND client_id = $2
              AND server_ts > $3 ORDER BY server_ts, id LIMIT $4",
         )
@@ -274,7 +274,7 @@ impl Store {
 
     /// Forgets notifications older than `before` (the retention window).
     pub async fn prune_notifications(&self, before: i64) -> Result<()> {
-        sqlx::query("DELETE FROM notifications WHERE server_ts < $1")
+        db::query("DELETE FROM notifications WHERE server_ts < $1")
             .bind(before)
             .execute(self.pool())
             .await?;

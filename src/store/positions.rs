@@ -7,7 +7,7 @@ use super::messages::{message_from_row, MESSAGE_SELECT};
 use super::Store;
 use crate::domain::message::Message;
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db;
 use std::collections::HashMap;
 
 /// One conversation with unread messages for a client.
@@ -65,7 +65,7 @@ impl Store {
         changed_after: Option<i64>,
     ) -> Result<Vec<UnreadConversation>> {
         self.flush_client(app, client).await?;
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT mb.conv_id, c.kind, c.last_seq - mb.read_seq AS unread FROM members mb
              JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
              WHERE mb.app_id = $1 AND mb.client_id = $2 AND c.last_seq > mb.read_seq
@@ -109,7 +109,7 @@ impl Store {
         client: &str,
         changed_after: Option<i64>,
     ) -> Result<Vec<UnreadConversation>> {
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT s.conv_id, s.subscribed_at, s.read_at FROM subscriptions s
              JOIN conversations c ON c.app_id = s.app_id AND c.id = s.conv_id
              WHERE s.app_id = $1 AND s.client_id = $2 AND COALESCE(c.last_message_at, 0) > $3
@@ -132,7 +132,7 @@ impl Store {
                         AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = $4)))
                  ORDER BY m.timestamp DESC, m.seq DESC LIMIT 100"
             );
-            let messages = sqlx::query(&sql)
+            let messages = db::query(&sql)
                 .bind(app)
                 .bind(conv.as_str())
                 .bind(after)
@@ -161,7 +161,7 @@ impl Store {
         client: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE subscriptions SET read_at = $1 WHERE app_id = $2 AND conv_id = $3 AND client_id = $4")
+        let done = db::query("UPDATE subscriptions SET read_at = $1 WHERE app_id = $2 AND conv_id = $3 AND client_id = $4")
             .bind(now)
             .bind(app)
             .bind(conv)
@@ -188,7 +188,7 @@ impl Store {
             "SELECT {MESSAGE_SELECT} FROM messages m JOIN conversations c ON c.app_id = m.app_id AND c.id = m.conv_id
              WHERE m.app_id = $1 AND m.conv_id IN ({placeholders}) AND m.seq = c.last_seq"
         );
-        let mut query = sqlx::query(&sql).bind(app);
+        let mut query = db::query(&sql).bind(app);
         for id in ids {
             query = query.bind(id.as_str());
         }
@@ -219,7 +219,7 @@ impl Store {
         // `%` and `_` in client ids are escaped so they match only themselves.
         let quoted = serde_json::to_string(client).unwrap_or_default();
         let pattern = format!("%{}%", escape_like(&quoted));
-        let mut query = sqlx::query(&sql).bind(app).bind(client).bind(pattern);
+        let mut query = db::query(&sql).bind(app).bind(client).bind(pattern);
         for id in ids {
             query = query.bind(id.as_str());
         }
@@ -235,7 +235,7 @@ impl Store {
         let sql = "SELECT CAST(COALESCE(SUM(c.last_seq - mb.read_seq), 0) AS BIGINT) AS n FROM members mb
              JOIN conversations c ON c.app_id = mb.app_id AND c.id = mb.conv_id
              WHERE mb.app_id = $1 AND mb.client_id = $2 AND c.last_seq > mb.read_seq AND ($3 = '' OR mb.conv_id = $3)";
-        let row = sqlx::query(sql)
+        let row = db::query(sql)
             .bind(app)
             .bind(client)
             .bind(conv.unwrap_or(""))
@@ -266,7 +266,7 @@ impl Store {
     ) -> Result<Option<ReadPosition>> {
         let target = match (mid, timestamp) {
             (Some(mid), _) => {
-                sqlx::query("SELECT seq, msg_id, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+                db::query("SELECT seq, msg_id, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
                     .bind(app)
                     .bind(conv)
                     .bind(mid)
@@ -274,7 +274,7 @@ impl Store {
                     .await?
             }
             (None, timestamp) => {
-                sqlx::query(
+                db::query(
                     "SELECT seq, msg_id, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3
                      ORDER BY timestamp DESC, seq DESC LIMIT 1",
                 )
@@ -293,7 +293,7 @@ impl Store {
         self.flush_client(app, client).await?;
         self.delivery.raised(app, conv, client, seq);
         let greatest = super::greatest(self.dialect());
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "UPDATE members SET read_seq = {greatest}(read_seq, $1), delivered_seq = {greatest}(delivered_seq, $1),
                  read_at = $2, delivered_at = {greatest}(delivered_at, $2)
              WHERE app_id = $3 AND conv_id = $4 AND client_id = $5 RETURNING read_seq"
@@ -307,7 +307,7 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let read_seq: i64 = row.try_get("read_seq")?;
-        let last = sqlx::query("SELECT last_seq FROM conversations WHERE app_id = $1 AND id = $2")
+        let last = db::query("SELECT last_seq FROM conversations WHERE app_id = $1 AND id = $2")
             .bind(app)
             .bind(conv)
             .fetch_optional(self.pool())
@@ -340,7 +340,7 @@ impl Store {
             return Ok(Vec::new());
         };
         if self.delivery.delivered(app, conv, client).is_none() {
-            let Some(row) = sqlx::query("SELECT delivered_seq FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+            let Some(row) = db::query("SELECT delivered_seq FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
                 .bind(app)
                 .bind(conv)
                 .bind(client)
@@ -376,7 +376,7 @@ impl Store {
             upto,
             at: now,
         });
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT msg_id, from_client, timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 AND seq > $3 AND seq <= $4
                AND from_client <> $5 ORDER BY seq DESC LIMIT {limit}"
         ))
@@ -403,7 +403,7 @@ impl Store {
         Ok(match upto {
             UpTo::Message(mid) => match self.delivery.resolve_id(app, conv, mid) {
                 Some(seq) => Some(seq),
-                None => sqlx::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
+                None => db::query("SELECT seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND msg_id = $3")
                     .bind(app)
                     .bind(conv)
                     .bind(mid)
@@ -414,7 +414,7 @@ impl Store {
             },
             UpTo::Time(until) => match self.delivery.resolve_time(app, conv, until) {
                 Some(seq) => Some(seq),
-                None => sqlx::query(
+                None => db::query(
                     "SELECT MAX(seq) AS seq FROM messages WHERE app_id = $1 AND conv_id = $2 AND timestamp <= $3",
                 )
                 .bind(app)
@@ -430,7 +430,7 @@ impl Store {
     /// Delivery and read times of the members of `conv`.
     pub async fn member_positions(&self, app: &str, conv: &str) -> Result<Vec<MemberPositions>> {
         self.flush_conversation(app, conv).await?;
-        let rows = sqlx::query("SELECT client_id, delivered_at, read_at FROM members WHERE app_id = $1 AND conv_id = $2 ORDER BY client_id")
+        let rows = db::query("SELECT client_id, delivered_at, read_at FROM members WHERE app_id = $1 AND conv_id = $2 ORDER BY client_id")
             .bind(app)
             .bind(conv)
             .fetch_all(self.pool())

@@ -4,8 +4,7 @@
 
 use super::Store;
 use crate::error::Result;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::store::db::{self, Row};
 
 /// One registered device.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33,7 +32,7 @@ const DEVICE_COLUMNS: &str = "object_id, device_token, platform, client_id, devi
 /// At most this many ids go into one `IN (...)` list.
 const IN_CHUNK: usize = 500;
 
-fn device_from_row(row: &AnyRow) -> Result<Device> {
+fn device_from_row(row: &Row) -> Result<Device> {
     Ok(Device {
         object_id: row.try_get("object_id")?,
         token: row.try_get("device_token")?,
@@ -62,7 +61,7 @@ impl Store {
         now: i64,
     ) -> Result<Device> {
         if let (Some(client), Some(device_id)) = (&device.client_id, &device.device_id) {
-            sqlx::query(
+            db::query(
                 "DELETE FROM push_devices WHERE app_id = $1 AND client_id = $2 AND device_id = $3 \
                  AND device_token <> $4",
             )
@@ -73,7 +72,7 @@ impl Store {
             .execute(self.pool())
             .await?;
         }
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "INSERT INTO push_devices (app_id, object_id, device_token, platform, client_id, \
                  device_id, profile, extra, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
@@ -101,7 +100,7 @@ impl Store {
     }
 
     pub async fn find_push_device(&self, app: &str, object_id: &str) -> Result<Option<Device>> {
-        let row = sqlx::query(&format!(
+        let row = db::query(&format!(
             "SELECT {DEVICE_COLUMNS} FROM push_devices WHERE app_id = $1 AND object_id = $2"
         ))
         .bind(app)
@@ -119,7 +118,7 @@ impl Store {
         client: &str,
         now: i64,
     ) -> Result<u64> {
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE push_devices SET client_id = $3, updated_at = $4 \
              WHERE app_id = $1 AND device_id = $2 AND (client_id IS NULL OR client_id <> $3)",
         )
@@ -140,14 +139,14 @@ impl Store {
         device_id: Option<&str>,
     ) -> Result<u64> {
         let done = match device_id {
-            Some(device_id) => sqlx::query(
+            Some(device_id) => db::query(
                 "UPDATE push_devices SET client_id = NULL \
                  WHERE app_id = $1 AND client_id = $2 AND device_id = $3",
             )
             .bind(app)
             .bind(client)
             .bind(device_id),
-            None => sqlx::query(
+            None => db::query(
                 "UPDATE push_devices SET client_id = NULL WHERE app_id = $1 AND client_id = $2",
             )
             .bind(app)
@@ -160,7 +159,7 @@ impl Store {
 
     /// A provider said the token is gone.
     pub async fn delete_push_token(&self, app: &str, token: &str) -> Result<()> {
-        sqlx::query("DELETE FROM push_devices WHERE app_id = $1 AND device_token = $2")
+        db::query("DELETE FROM push_devices WHERE app_id = $1 AND device_token = $2")
             .bind(app)
             .bind(token)
             .execute(self.pool())
@@ -177,7 +176,7 @@ impl Store {
                  ORDER BY client_id, object_id",
                 placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(&sql).bind(app);
+            let mut query = db::query(&sql).bind(app);
             for client in chunk {
                 query = query.bind(client.as_str());
             }
@@ -195,7 +194,7 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<Device>> {
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT {DEVICE_COLUMNS} FROM push_devices WHERE app_id = $1 AND object_id > $2 \
              AND client_id IS NOT NULL ORDER BY object_id LIMIT $3"
         ))
@@ -209,7 +208,7 @@ impl Store {
 
     /// The bound devices of a service conversation's subscribers (E35).
     pub async fn push_devices_of_subscribers(&self, app: &str, conv: &str) -> Result<Vec<Device>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT d.object_id, d.device_token, d.platform, d.client_id, d.device_id, d.profile \
              FROM push_devices d JOIN subscriptions s \
                ON s.app_id = d.app_id AND s.client_id = d.client_id \
@@ -230,7 +229,7 @@ impl Store {
         job: &str,
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO push_jobs (id, app_id, provider, job, attempts, due_at, claimed_until, created_at) \
              VALUES ($1, $2, $3, $4, 0, $5, 0, $5)",
         )
@@ -253,7 +252,7 @@ impl Store {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<PushJobRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "UPDATE push_jobs SET claimed_until = $2 \
              WHERE claimed_until <= $1 AND due_at <= $1 AND id IN ( \
                  SELECT id FROM push_jobs WHERE due_at <= $1 AND claimed_until <= $1 \
@@ -280,7 +279,7 @@ impl Store {
 
     /// Done (delivered, dropped or given up): the row goes.
     pub async fn delete_push_job(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM push_jobs WHERE id = $1")
+        db::query("DELETE FROM push_jobs WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -295,7 +294,7 @@ impl Store {
         attempts: i64,
         due_at: i64,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE push_jobs SET job = $2, attempts = $3, due_at = $4, claimed_until = 0 WHERE id = $1",
         )
         .bind(id)
@@ -314,7 +313,7 @@ impl Store {
                 "UPDATE push_jobs SET claimed_until = 0 WHERE id IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = db::query(&sql);
             for id in chunk {
                 query = query.bind(id.as_str());
             }
@@ -325,7 +324,7 @@ impl Store {
 
     /// Rows waiting (for tests and `/metrics`).
     pub async fn push_jobs_waiting(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM push_jobs")
+        let row = db::query("SELECT COUNT(*) AS n FROM push_jobs")
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get("n")?)

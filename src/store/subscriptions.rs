@@ -2,7 +2,7 @@
 
 use super::Store;
 use crate::error::Result;
-use sqlx::Row;
+use crate::store::db::{self, Row};
 
 /// One subscription: who, to what, since when (ms).
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +15,7 @@ pub struct Subscription {
 impl Store {
     /// Subscribes (idempotent: a second call keeps the first subscription time).
     pub async fn subscribe(&self, app: &str, conv: &str, client: &str, now: i64) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO subscriptions (app_id, conv_id, client_id, subscribed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(app)
@@ -29,7 +29,7 @@ impl Store {
 
     /// Unsubscribes (idempotent).
     pub async fn unsubscribe(&self, app: &str, conv: &str, client: &str) -> Result<()> {
-        sqlx::query(
+        db::query(
             "DELETE FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
         )
         .bind(app)
@@ -41,7 +41,7 @@ impl Store {
     }
 
     pub async fn is_subscribed(&self, app: &str, conv: &str, client: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
+        let row = db::query("SELECT 1 AS one FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
             .bind(app)
             .bind(conv)
             .bind(client)
@@ -58,7 +58,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Subscription>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT conv_id, client_id, subscribed_at FROM subscriptions
              WHERE app_id = $1 AND conv_id = $2 AND client_id > $3 ORDER BY client_id LIMIT $4",
         )
@@ -72,20 +72,19 @@ impl Store {
     }
 
     pub async fn subscriber_count(&self, app: &str, conv: &str) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM subscriptions WHERE app_id = $1 AND conv_id = $2",
-        )
-        .bind(app)
-        .bind(conv)
-        .fetch_one(self.pool())
-        .await?;
+        let row =
+            db::query("SELECT COUNT(*) AS n FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
+                .bind(app)
+                .bind(conv)
+                .fetch_one(self.pool())
+                .await?;
         Ok(row.try_get("n")?)
     }
 
     /// Every subscriber's id, for fan-out.
     pub async fn subscribers_all(&self, app: &str, conv: &str) -> Result<Vec<String>> {
         let rows =
-            sqlx::query("SELECT client_id FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
+            db::query("SELECT client_id FROM subscriptions WHERE app_id = $1 AND conv_id = $2")
                 .bind(app)
                 .bind(conv)
                 .fetch_all(self.pool())
@@ -96,7 +95,7 @@ impl Store {
     }
 }
 
-fn subscription_from_row(row: &sqlx::any::AnyRow) -> Result<Subscription> {
+fn subscription_from_row(row: &Row) -> Result<Subscription> {
     Ok(Subscription {
         conv_id: row.try_get("conv_id")?,
         client_id: row.try_get("client_id")?,
@@ -137,7 +136,7 @@ impl Store {
              ORDER BY subscribed_at {direction}, conv_id {direction} LIMIT {}",
             limit.max(0)
         );
-        let mut query = sqlx::query(&sql).bind(app).bind(client);
+        let mut query = db::query(&sql).bind(app).bind(client);
         if let Some(after) = after {
             query = query.bind(after.subscribed_at).bind(after.conv_id.as_str());
         }
@@ -154,7 +153,7 @@ impl Store {
         seq: i64,
         client: &str,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, 1)
              ON CONFLICT (app_id, conv_id, client_id, seq) DO UPDATE SET hidden = 1",
         )

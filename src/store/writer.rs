@@ -13,8 +13,7 @@ use super::delivery::{Recent, Tracker};
 use super::Dialect;
 use crate::domain::message::{Message, MessageKind, Priority};
 use crate::error::{code, Error, Result};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use crate::store::db::{Conn, Db};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +79,7 @@ impl MessageWriter {
     /// batch is on the critical path of every send. It stops when the last `MessageWriter`
     /// is dropped.
     pub(super) fn start(
-        pool: AnyPool,
+        pool: Db,
         dialect: Dialect,
         batch_max: usize,
         delivery: Arc<Tracker>,
@@ -166,7 +165,7 @@ impl MessageWriter {
 /// Takes jobs from the queue and runs each batch as a task of its own: a panic there fails
 /// that batch (its senders get an error) and the loop goes on with a fresh connection.
 async fn supervise(
-    pool: AnyPool,
+    pool: Db,
     dialect: Dialect,
     batch_max: usize,
     mut inbox: mpsc::Receiver<Job>,
@@ -175,7 +174,7 @@ async fn supervise(
     let mut jobs: Vec<Job> = Vec::with_capacity(batch_max);
     // The writer keeps its connection between batches: taking it from the pool each time
     // costs a health-check round trip (and, on SQLite, two thread hops) per batch.
-    let mut held: Option<PoolConnection<Any>> = None;
+    let mut held: Option<Conn> = None;
     while inbox.recv_many(&mut jobs, batch_max).await > 0 {
         let mut writes = Vec::with_capacity(jobs.len());
         let mut probes = Vec::new();
@@ -207,13 +206,13 @@ async fn supervise(
 /// Writes one batch and answers its senders and probes. Returns the connection to keep, or
 /// none when the database failed (the pool checks it before handing it out again).
 async fn run_batch(
-    pool: AnyPool,
+    pool: Db,
     dialect: Dialect,
-    held: Option<PoolConnection<Any>>,
+    held: Option<Conn>,
     writes: Vec<(NewMessage, oneshot::Sender<Result<Written>>)>,
     probes: Vec<oneshot::Sender<bool>>,
     delivery: Arc<Tracker>,
-) -> Option<PoolConnection<Any>> {
+) -> Option<Conn> {
     let (messages, replies): (Vec<NewMessage>, Vec<_>) = writes.into_iter().unzip();
     #[cfg(test)]
     if messages.iter().any(|m| m.data == PANIC_FOR_TESTS) {
@@ -253,7 +252,7 @@ async fn run_batch(
         }
     }
     if !probes.is_empty() {
-        let ready = healthy && probe(&mut conn, dialect).await.is_ok();
+        let ready = healthy && probe(&mut conn).await.is_ok();
         healthy &= ready;
         for reply in probes {
             let _ = reply.send(ready);
@@ -277,7 +276,7 @@ fn database_unavailable() -> Error {
 /// one bad message fails by itself. A failure that is not the database refusing a
 /// statement (a lost connection, a timeout of the pool) fails the batch at once.
 async fn write_isolated(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     dialect: Dialect,
     messages: &[NewMessage],
     replies: &[oneshot::Sender<Result<Written>>],
@@ -335,12 +334,9 @@ fn refused_by_database(err: &Error) -> bool {
 }
 
 /// Takes the write lock (SQLite) or a transaction (Postgres) and lets it go.
-async fn probe(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
-    let mut tx = match dialect {
-        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-        Dialect::Postgres => conn.begin().await?,
-    };
-    sqlx::query("SELECT 1").execute(&mut *tx).await?;
+async fn probe(conn: &mut Conn) -> Result<()> {
+    let mut tx = conn.begin_write().await?;
+    crate::store::db::query("SELECT 1").execute(&mut tx).await?;
     tx.rollback().await?;
     Ok(())
 }
@@ -348,7 +344,7 @@ async fn probe(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
 /// A connection opened from the writer's thread. The pool may hold one opened on the
 /// server's runtime (by `connect`), whose socket that runtime's I/O driver would wake; it is
 /// closed so that the pool opens a replacement here.
-async fn own_connection(pool: &AnyPool) -> Result<PoolConnection<Any>> {
+async fn own_connection(pool: &Db) -> Result<Conn> {
     let inherited = pool.acquire().await?;
     inherited.close().await?;
     Ok(pool.acquire().await?)

@@ -9,8 +9,8 @@
 use super::{lock_conversation, Cursor, ImportedMessage, PageOutcome};
 use crate::domain::time::now_ms;
 use crate::error::{Error, Result};
+use crate::store::db::{self, Tx};
 use crate::store::Store;
-use sqlx::{Any, Row, Transaction};
 use std::collections::{HashMap, HashSet};
 
 const MESSAGE_COLUMNS: usize = 18;
@@ -33,10 +33,10 @@ impl Store {
             .ok_or_else(Error::conversation_not_found)?;
         let old_seq: i64 = row.try_get("last_seq")?;
         let conv_kind: i64 = row.try_get("kind")?;
-        let newest = sqlx::query("SELECT timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 ORDER BY timestamp DESC, seq DESC LIMIT 1")
+        let newest = db::query("SELECT timestamp FROM messages WHERE app_id = $1 AND conv_id = $2 ORDER BY timestamp DESC, seq DESC LIMIT 1")
             .bind(app)
             .bind(conv)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .map(|r| r.try_get::<i64, _>("timestamp"))
             .transpose()?;
@@ -74,7 +74,7 @@ impl Store {
             let count = fresh.len() as i64;
             let latest = fresh.iter().map(|m| m.timestamp).max().unwrap_or_default();
             let greatest = crate::store::greatest(self.dialect());
-            let row = sqlx::query(&format!(
+            let row = db::query(&format!(
                 "UPDATE conversations SET last_seq = last_seq + $1, last_message_at = {greatest}(COALESCE(last_message_at, 0), $2)
                  WHERE app_id = $3 AND id = $4 RETURNING last_seq"
             ))
@@ -82,7 +82,7 @@ impl Store {
             .bind(latest)
             .bind(app)
             .bind(conv)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
             let new_seq: i64 = row.try_get("last_seq")?;
             let first = new_seq - count + 1;
@@ -97,19 +97,19 @@ impl Store {
             insert_targets(&mut tx, app, conv, &rows).await?;
             // Imported history counts as read and delivered for members who were caught up.
             for column in ["read_seq", "delivered_seq"] {
-                sqlx::query(&format!(
+                db::query(&format!(
                     "UPDATE members SET {column} = $1 WHERE app_id = $2 AND conv_id = $3 AND {column} = $4"
                 ))
                 .bind(new_seq)
                 .bind(app)
                 .bind(conv)
                 .bind(old_seq)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             }
             outcome.inserted = fresh.len() as u64;
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO import_state (app_id, conv_id, cursor_ts, cursor_msg_id, complete, updated_at) VALUES ($1, $2, $3, $4, 0, $5)
              ON CONFLICT (app_id, conv_id) DO UPDATE SET cursor_ts = excluded.cursor_ts,
                 cursor_msg_id = excluded.cursor_msg_id, complete = 0, updated_at = excluded.updated_at",
@@ -119,7 +119,7 @@ impl Store {
         .bind(cursor.timestamp)
         .bind(cursor.msg_id.as_str())
         .bind(now_ms())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(outcome)
@@ -135,7 +135,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(String, i64, i64)>> {
         let (ts, seq) = after.unwrap_or((i64::MIN, i64::MIN));
-        let rows = sqlx::query(&format!(
+        let rows = db::query(&format!(
             "SELECT msg_id, timestamp, seq FROM messages WHERE app_id = $1 AND conv_id = $2
                AND (timestamp > $3 OR (timestamp = $3 AND seq > $4))
              ORDER BY timestamp, seq LIMIT {}",
@@ -161,7 +161,7 @@ impl Store {
 
 /// Which of `page`'s msg-ids are stored already, and in which conversation.
 async fn stored_ids(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     app: &str,
     page: &[ImportedMessage],
 ) -> Result<HashMap<String, String>> {
@@ -174,11 +174,11 @@ async fn stored_ids(
         let sql = format!(
             "SELECT msg_id, conv_id FROM messages WHERE app_id = $1 AND msg_id IN ({placeholders})"
         );
-        let mut query = sqlx::query(&sql).bind(app);
+        let mut query = db::query(&sql).bind(app);
         for message in chunk {
             query = query.bind(message.msg_id.as_str());
         }
-        for row in query.fetch_all(&mut **tx).await? {
+        for row in query.fetch_all(&mut *tx).await? {
             found.insert(row.try_get("msg_id")?, row.try_get("conv_id")?);
         }
     }
@@ -186,7 +186,7 @@ async fn stored_ids(
 }
 
 async fn insert_messages(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     app: &str,
     conv: &str,
     conv_kind: i64,
@@ -204,7 +204,7 @@ async fn insert_messages(
             conv_kind, mention_all, mention_pids, to_clients, patch_timestamp, recalled, ack_at, priority)
          VALUES {tuples} ON CONFLICT DO NOTHING"
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = db::query(&sql);
     for (seq, message) in rows {
         query = query
             .bind(app)
@@ -226,13 +226,13 @@ async fn insert_messages(
             .bind(message.ack_at)
             .bind(crate::domain::message::Priority::Normal as i64);
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 
 /// Recipients of per-user service messages and subscribers a broadcast is hidden from.
 async fn insert_targets(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     app: &str,
     conv: &str,
     rows: &[(i64, &ImportedMessage)],
@@ -244,7 +244,7 @@ async fn insert_targets(
             .map(|c| (c, 0_i64))
             .chain(message.hidden_for.iter().map(|c| (c, 1)));
         for (client, hidden) in targets {
-            sqlx::query(
+            db::query(
                 "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT DO NOTHING",
             )
@@ -253,7 +253,7 @@ async fn insert_targets(
             .bind(client.as_str())
             .bind(*seq)
             .bind(hidden)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
     }

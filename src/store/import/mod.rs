@@ -12,8 +12,8 @@ use crate::domain::conversation::{self, Kind};
 use crate::domain::message::MessageKind;
 use crate::domain::time::now_ms;
 use crate::error::Result;
+use crate::store::db::{self, Row, Tx};
 use serde_json::{Map, Value};
-use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
 
 /// A conversation as the source shows it.
@@ -112,7 +112,7 @@ impl Store {
                 member_count, last_message_at, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         };
-        sqlx::query(sql)
+        db::query(sql)
             .bind(app)
             .bind(conv.id.as_str())
             .bind(conv.kind.as_i64())
@@ -126,13 +126,13 @@ impl Store {
             .bind(lm)
             .bind(conv.created_at)
             .bind(conv.updated_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if existing.is_none() {
-            sqlx::query("DELETE FROM import_state WHERE app_id = $1 AND conv_id = $2")
+            db::query("DELETE FROM import_state WHERE app_id = $1 AND conv_id = $2")
                 .bind(app)
                 .bind(conv.id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         sync_members(&mut tx, app, conv, last_seq).await?;
@@ -161,7 +161,7 @@ impl Store {
 
     /// The resume point of a conversation's import, if any.
     pub async fn import_state(&self, app: &str, conv: &str) -> Result<Option<ImportState>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT cursor_ts, cursor_msg_id, complete, complete_lm FROM import_state WHERE app_id = $1 AND conv_id = $2",
         )
         .bind(app)
@@ -189,7 +189,7 @@ impl Store {
     /// Records that the scan of a conversation's history reached the end while the source's
     /// `lm` was `lm`: a later run with the same `lm` has nothing to fetch.
     pub async fn mark_import_complete(&self, app: &str, conv: &str, lm: Option<i64>) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO import_state (app_id, conv_id, complete, complete_lm, updated_at) VALUES ($1, $2, 1, $3, $4)
              ON CONFLICT (app_id, conv_id) DO UPDATE SET complete = 1, complete_lm = excluded.complete_lm,
                 updated_at = excluded.updated_at",
@@ -209,23 +209,23 @@ impl Store {
 /// waiting as long as `busy_timeout` allows, instead of failing later when a read
 /// transaction cannot be upgraded. Returns `last_seq`, `last_message_at` and `kind`.
 pub(super) async fn lock_conversation(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     app: &str,
     conv: &str,
-) -> Result<Option<sqlx::any::AnyRow>> {
-    Ok(sqlx::query(
+) -> Result<Option<Row>> {
+    Ok(db::query(
         "UPDATE conversations SET last_seq = last_seq WHERE app_id = $1 AND id = $2 RETURNING last_seq, last_message_at, kind",
     )
     .bind(app)
     .bind(conv)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?)
 }
 
 /// Members in the source's order: `joined_at` = creation time + position, so listings
 /// (ordered by `joined_at`) show them as the source did. New members start caught up.
 async fn sync_members(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     app: &str,
     conv: &ImportedConversation,
     last_seq: i64,
@@ -241,7 +241,7 @@ async fn sync_members(
     };
     remove_others(tx, "members", app, &conv.id, &members).await?;
     for (client, joined_at) in &members {
-        sqlx::query(
+        db::query(
             "INSERT INTO members (app_id, conv_id, client_id, joined_at, read_seq, delivered_seq) VALUES ($1, $2, $3, $4, $5, $5)
              ON CONFLICT (app_id, conv_id, client_id) DO UPDATE SET joined_at = excluded.joined_at",
         )
@@ -250,7 +250,7 @@ async fn sync_members(
         .bind(client.as_str())
         .bind(*joined_at)
         .bind(last_seq)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -258,7 +258,7 @@ async fn sync_members(
 
 /// Makes `table` (`mutes` or `subscriptions`) hold exactly `clients` for the conversation.
 async fn sync_clients(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     table: &'static str,
     app: &str,
     conv: &str,
@@ -267,7 +267,7 @@ async fn sync_clients(
     remove_others(tx, table, app, conv, clients).await?;
     for (client, at) in clients {
         let query = if table == "subscriptions" {
-            sqlx::query(
+            db::query(
                 "INSERT INTO subscriptions (app_id, conv_id, client_id, subscribed_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (app_id, conv_id, client_id) DO UPDATE SET subscribed_at = excluded.subscribed_at",
             )
@@ -276,41 +276,41 @@ async fn sync_clients(
             .bind(client.as_str())
             .bind(*at)
         } else {
-            sqlx::query("INSERT INTO mutes (app_id, conv_id, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            db::query("INSERT INTO mutes (app_id, conv_id, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(app)
                 .bind(conv)
                 .bind(client.as_str())
         };
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
 async fn remove_others(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     table: &'static str,
     app: &str,
     conv: &str,
     keep: &[(String, i64)],
 ) -> Result<()> {
-    let rows = sqlx::query(&format!(
+    let rows = db::query(&format!(
         "SELECT client_id FROM {table} WHERE app_id = $1 AND conv_id = $2"
     ))
     .bind(app)
     .bind(conv)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let keep: HashSet<&str> = keep.iter().map(|(c, _)| c.as_str()).collect();
     for row in rows {
         let client: String = row.try_get("client_id")?;
         if !keep.contains(client.as_str()) {
-            sqlx::query(&format!(
+            db::query(&format!(
                 "DELETE FROM {table} WHERE app_id = $1 AND conv_id = $2 AND client_id = $3"
             ))
             .bind(app)
             .bind(conv)
             .bind(client)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
     }

@@ -2,8 +2,8 @@
 //! started, those finished, and when the last one moved.
 
 use crate::error::Result;
+use crate::store::db;
 use crate::store::Store;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportStatus {
@@ -17,18 +17,18 @@ pub struct ImportStatus {
 
 impl Store {
     pub async fn import_status(&self, app: &str) -> Result<ImportStatus> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT COUNT(*) AS conversations, MAX(updated_at) AS last_update FROM import_state WHERE app_id = $1",
         )
         .bind(app)
         .fetch_one(self.pool())
         .await?;
-        let complete: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM import_state WHERE app_id = $1 AND complete = 1",
-        )
-        .bind(app)
-        .fetch_one(self.pool())
-        .await?;
+        let complete: i64 =
+            db::query("SELECT COUNT(*) FROM import_state WHERE app_id = $1 AND complete = 1")
+                .bind(app)
+                .fetch_one(self.pool())
+                .await?
+                .try_get(0)?;
         Ok(ImportStatus {
             conversations: row.try_get("conversations")?,
             complete,

@@ -26,17 +26,11 @@
 //! 400. Postgres runs it with `~`, the `$options` becoming ARE embedded options
 //! (`i`; `m`/`s` mapped onto the newline modes `p`/`s`/`n`/`w`; `x`), a few escapes translated
 //! (`\b`→`\y`, `\z`→`\Z`, `\x{…}`→`\U…`) and Rust-only syntax (`\p{…}`, `(?flags)`) refused.
-//! SQLite has no REGEXP function behind sqlx's `Any` driver, so patterns are translated into
-//! `GLOB` (case-sensitive; with `i`, `lower(x) GLOB` a lowered pattern): literals, `.`, `.*`,
-//! `.+`, `[…]` classes, `\d \w \s`, and `^`/`$` anchors at the ends. That covers
-//! startsWith/endsWith/contains and most hand-written patterns; anything else (alternation,
-//! groups, other quantifiers, anchors with `m`, non-ASCII cased letters with `i`) is refused
-//! with 400 "too complex for the embedded store". Known difference: in GLOB `.` also matches
-//! a newline.
+//! SQLite runs it with `REGEXP`, the `regex` crate registered on every connection (sqlx's
+//! `regexp` feature), the `$options` as inline flags: the full syntax that crate accepts.
 
 mod builder;
 mod fields;
-mod glob;
 mod json;
 mod limits;
 mod members;

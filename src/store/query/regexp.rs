@@ -1,9 +1,8 @@
-//! `$regex`: validation, `\Q…\E` unquoting, and the Postgres ARE translation. The SQLite
-//! GLOB translation is in [`super::glob`].
+//! `$regex`: validation, `\Q…\E` unquoting, the SQLite form (the `regex` crate itself, as
+//! the `REGEXP` function the store registers) and the Postgres ARE translation.
 
 use super::builder::Builder;
 use super::fields::Target;
-use super::glob::glob;
 use super::json::Elem;
 use super::limits::{bad, MAX_REGEX_LEN};
 use super::sql::FALSE;
@@ -61,13 +60,17 @@ pub(super) fn regex_plan(
         .map_err(|_| bad("Invalid regular expression in $regex."))?;
     match dialect {
         Dialect::Postgres => Ok(("~", false, postgres_regex(&pattern, options)?)),
-        Dialect::Sqlite => match glob(&pattern, has('i'), has('m'), has('x')) {
-            Some(glob) => Ok(("GLOB", has('i'), glob)),
-            None => Err(bad(
-                "$regex: regular expression too complex for the embedded store \
-                 (supported: literals, ., .*, .+, [classes], \\d \\w \\s, ^ and $ at the ends).",
-            )),
-        },
+        // `x REGEXP p` runs the `regex` crate (sqlx's `regexp` feature): the pattern as
+        // validated above, the options as inline flags.
+        Dialect::Sqlite => {
+            let flags: String = "imsx".chars().filter(|&f| has(f)).collect();
+            let pattern = if flags.is_empty() {
+                pattern
+            } else {
+                format!("(?{flags}){pattern}")
+            };
+            Ok(("REGEXP", false, pattern))
+        }
     }
 }
 

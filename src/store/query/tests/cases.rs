@@ -197,8 +197,9 @@ pub(super) const REGEX_SMOKE: &[&str] = &[
     "[é-ü]",
 ];
 
-/// Patterns Postgres runs but GLOB cannot express.
-pub(super) const PG_ONLY: &[(&str, &str)] = &[
+/// Patterns beyond wildcards (alternation, groups, quantifiers, anchors with `m`, `\b`):
+/// SQLite runs them with the `regex` crate, Postgres as AREs.
+pub(super) const FULL_REGEX: &[(&str, &str)] = &[
     (r#"{"title":{"$regex":"l+o"}}"#, "c1 c2"),
     (r#"{"title":{"$regex":"^(Hello|a)"}}"#, "c1 c4"),
     (r#"{"title":{"$regex":"^Line2","$options":"m"}}"#, "c5"),

@@ -228,9 +228,9 @@ fn hostile_and_unsupported_input_is_refused_with_400() {
         assert!(message.contains(needle), "{where_}: {message}");
         refusal(Dialect::Postgres, &where_);
     }
-    let complex = json!({"name": {"$regex": "a|b"}});
-    assert!(refusal(Dialect::Sqlite, &complex).contains("too complex"));
-    assert!(conversation_filter(Dialect::Postgres, &complex, 2).is_ok());
+    let alternation = json!({"name": {"$regex": "a|b"}});
+    assert!(conversation_filter(Dialect::Sqlite, &alternation, 2).is_ok());
+    assert!(conversation_filter(Dialect::Postgres, &alternation, 2).is_ok());
     refusal(Dialect::Postgres, &json!({"name": {"$regex": "(?i)a"}}));
     let many: Vec<Value> = (0..20)
         .map(|_| json!({"a": {"$in": (0..1000).collect::<Vec<_>>()}}))

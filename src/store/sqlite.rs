@@ -1,0 +1,100 @@
+//! SQLite, the embedded default: connect options, the `REGEXP` function, and the two
+//! background tasks a SQLite file needs beside the writer (planner statistics, WAL
+//! checkpoints).
+
+use super::db::Db;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The pool's connections and the writer's one connection.
+pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, Db)> {
+    let options = options(&prepare_url(url)?)?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.clone())
+        .await?;
+    // Planner statistics: gathered at start (sampled: bounded work) and refreshed as tables
+    // grow, so member queries are driven from the members index, not a table walk.
+    sqlx::raw_sql("PRAGMA analysis_limit = 1000; ANALYZE;")
+        .execute(&pool)
+        .await?;
+    spawn_optimizer(pool.clone());
+    spawn_checkpointer(pool.clone());
+    // The writer never checkpoints the WAL inside a commit (every 1,000 pages that made a
+    // group commit several times slower); `spawn_checkpointer` does it beside it.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.pragma("wal_autocheckpoint", "0"))
+        .await?;
+    Ok((Db::Sqlite(pool), Db::Sqlite(writer)))
+}
+
+/// Every connection: WAL (readers run beside the single writer), FULL sync (a commit is on
+/// disk before a sender is answered; group commit pays one fsync per batch), a busy timeout,
+/// foreign keys, and `REGEXP` backed by the `regex` crate (`$regex` in `where`).
+fn options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .with_regexp())
+}
+
+fn spawn_optimizer(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            let _ = sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
+                .execute(&pool)
+                .await;
+        }
+    });
+}
+
+/// Copies the WAL back into the database file every 200 ms, off the writer's commits
+/// (`PASSIVE`: it never waits for readers or the writer, so it cannot stall a send).
+fn spawn_checkpointer(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(err) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %err, "WAL checkpoint skipped");
+            }
+        }
+    });
+}
+
+/// `sqlite://./data/tidings.db` -> creates `./data` (the file is created on connect).
+fn prepare_url(url: &str) -> anyhow::Result<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if !path.is_empty() && path != ":memory:" {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+    Ok(url.to_owned())
+}
