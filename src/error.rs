@@ -12,6 +12,8 @@ use serde_json::json;
 pub mod code {
     pub const INTERNAL: i64 = 1;
     pub const OBJECT_NOT_FOUND: i64 = 101;
+    /// LeanStorage's "a unique field was given a value that is already taken".
+    pub const DUPLICATE_VALUE: i64 = 137;
     pub const INVALID_FILE_NAME: i64 = 122;
     pub const INVALID_KEY_NAME: i64 = 105;
     pub const USER_NOT_FOUND: i64 = 211;
@@ -204,6 +206,23 @@ impl From<sqlx::Error> for Error {
                 .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
             _ => false,
         };
+        // A row that must exist and does not, and a unique key already taken, are the
+        // client's to hear about (404/101 and 409/137), not internal errors.
+        if matches!(err, sqlx::Error::RowNotFound) {
+            return Error::NotFound {
+                code: code::OBJECT_NOT_FOUND,
+                message: "Object not found.".to_owned(),
+            };
+        }
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                tracing::debug!(error = %err, "unique key already taken");
+                return Error::Conflict {
+                    code: code::DUPLICATE_VALUE,
+                    message: "A unique field was given a value that is already taken.".to_owned(),
+                };
+            }
+        }
         if unreachable {
             tracing::warn!(error = %err, "database unavailable");
             return Error::unavailable(

@@ -1,6 +1,6 @@
 //! Revoked session tokens (forced kicks) and service-conversation uplink messages.
 
-use super::{flag, Store};
+use super::Store;
 use crate::error::Result;
 use crate::store::db::{self, Row};
 
@@ -24,7 +24,7 @@ fn sys_message(row: &Row) -> Result<SysMessage> {
         msg_id: row.try_get("msg_id")?,
         from_client: row.try_get("from_client")?,
         data: row.try_get("data")?,
-        bin: row.try_get::<i64, _>("bin")? != 0,
+        bin: row.try_get("bin")?,
         from_ip: row.try_get("from_ip")?,
         timestamp: row.try_get("timestamp")?,
     })
@@ -74,10 +74,10 @@ impl Store {
         .bind(&message.msg_id)
         .bind(&message.from_client)
         .bind(&message.data)
-        .bind(flag(message.bin))
+        .bind(message.bin)
         .bind(&message.from_ip)
         .bind(message.timestamp)
-        .bind(flag(!for_callback))
+        .bind(!for_callback)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -107,7 +107,7 @@ impl Store {
     /// Uplink messages not yet handed to the app's callback, oldest first.
     pub async fn pending_sys_messages(&self, app: &str, limit: i64) -> Result<Vec<SysMessage>> {
         let rows = db::query(&format!(
-            "SELECT {SYS_COLUMNS} FROM sys_messages WHERE app_id = $1 AND callback_done = 0
+            "SELECT {SYS_COLUMNS} FROM sys_messages WHERE app_id = $1 AND callback_done = FALSE
              ORDER BY timestamp, msg_id LIMIT $2"
         ))
         .bind(app)
@@ -122,7 +122,7 @@ impl Store {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "UPDATE sys_messages SET callback_done = 1 WHERE app_id = $1 AND msg_id IN ({})",
+                "UPDATE sys_messages SET callback_done = TRUE WHERE app_id = $1 AND msg_id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = db::query(&sql).bind(app);

@@ -4,6 +4,7 @@ use super::Store;
 use crate::domain::app::{App, AppSettings};
 use crate::error::Result;
 use crate::store::db::{self, Row};
+use sqlx::types::Json;
 
 impl Store {
     pub async fn find_app(&self, app_id: &str) -> Result<Option<App>> {
@@ -26,8 +27,6 @@ impl Store {
 
     /// Creates the app, or updates its keys if it exists (settings are kept).
     pub async fn upsert_app(&self, app_id: &str, app_key: &str, master_key: &str) -> Result<()> {
-        let settings =
-            serde_json::to_string(&AppSettings::default()).map_err(anyhow::Error::from)?;
         db::query(
             "INSERT INTO apps (app_id, app_key, master_key, settings, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (app_id) DO UPDATE SET app_key = excluded.app_key, master_key = excluded.master_key",
@@ -35,7 +34,7 @@ impl Store {
         .bind(app_id)
         .bind(app_key)
         .bind(master_key)
-        .bind(settings)
+        .bind(Json(AppSettings::default()))
         .bind(crate::domain::time::now_ms())
         .execute(self.pool())
         .await?;
@@ -43,9 +42,8 @@ impl Store {
     }
 
     pub async fn save_app_settings(&self, app_id: &str, settings: &AppSettings) -> Result<bool> {
-        let text = serde_json::to_string(settings).map_err(anyhow::Error::from)?;
         let done = db::query("UPDATE apps SET settings = $1 WHERE app_id = $2")
-            .bind(text)
+            .bind(Json(settings.clone()))
             .bind(app_id)
             .execute(self.pool())
             .await?;
@@ -61,7 +59,9 @@ impl Store {
 }
 
 fn app_from_row(row: &Row) -> Result<App> {
-    let settings: String = row.try_get("settings")?;
+    // Unknown or missing fields fall back to the defaults, as an app saved by an older
+    // version expects.
+    let settings = row.json_text("settings")?.unwrap_or_default();
     Ok(App {
         app_id: row.try_get("app_id")?,
         app_key: row.try_get("app_key")?,

@@ -6,6 +6,7 @@
 //! (`last_seq = last_seq + k ... RETURNING`), and its timestamp is clamped to never go below
 //! the conversation's previous message, so `(timestamp, seq)` order agrees with `seq`.
 
+use super::message_rows::{insert_rows, OnConflict, Row};
 use super::writer::{NewMessage, Written};
 use super::Dialect;
 use crate::domain::message::Message;
@@ -16,7 +17,6 @@ use std::time::Instant;
 
 /// How many rows go into one multi-row INSERT (well under both backends' parameter limits).
 const ROWS_PER_INSERT: usize = 64;
-const MESSAGE_COLUMNS: usize = 21;
 /// How many conversations one sequence UPDATE advances (4 parameters each).
 const GROUPS_PER_UPDATE: usize = 256;
 
@@ -115,12 +115,15 @@ pub(super) async fn write_batch(
 
     let sequenced = started.elapsed();
     for chunk in stored.chunks(ROWS_PER_INSERT) {
-        insert_messages(
-            &mut tx,
-            dialect,
-            chunk.iter().map(|(i, m)| (&messages[*i], m)),
-        )
-        .await?;
+        let rows: Vec<Row<'_>> = chunk
+            .iter()
+            .map(|(i, message)| Row {
+                app_id: &messages[*i].app_id,
+                message,
+                dedup_key: messages[*i].dedup_key.as_deref(),
+            })
+            .collect();
+        insert_rows(&mut tx, &rows, OnConflict::Fail).await?;
     }
     insert_targets(&mut tx, stored.iter().map(|(i, m)| (&messages[*i], m))).await?;
     let inserted = started.elapsed();
@@ -275,57 +278,6 @@ fn assigned(new: &NewMessage, seq: i64, timestamp: i64, conv_kind: i64) -> Messa
     }
 }
 
-async fn insert_messages<'a>(
-    tx: &mut db::Tx<'_>,
-    dialect: Dialect,
-    rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
-) -> Result<()> {
-    let rows: Vec<_> = rows.collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let tuples = (0..rows.len())
-        .map(|r| {
-            let cells =
-                (1..=MESSAGE_COLUMNS).map(|c| placeholder(dialect, r * MESSAGE_COLUMNS + c));
-            format!("({})", cells.collect::<Vec<_>>().join(","))
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "INSERT INTO messages (app_id, conv_id, seq, msg_id, timestamp, from_client, data, bin, from_ip, kind,
-            conv_kind, no_sync, priority, mention_all, mention_pids, push_data, to_clients, dedup_key,
-            patch_timestamp, recalled, ack_at) VALUES {tuples}"
-    );
-    let mut query = db::query(&sql);
-    for (new, message) in rows {
-        query = query
-            .bind(new.app_id.clone())
-            .bind(message.conv_id.clone())
-            .bind(message.seq)
-            .bind(message.msg_id.clone())
-            .bind(message.timestamp)
-            .bind(message.from_client.clone())
-            .bind(message.data.clone())
-            .bind(super::flag(message.bin))
-            .bind(message.from_ip.clone())
-            .bind(message.kind as i64)
-            .bind(message.conv_kind)
-            .bind(super::flag(message.no_sync))
-            .bind(message.priority as i64)
-            .bind(super::flag(message.mention_all))
-            .bind(json_list(&message.mention_pids))
-            .bind(message.push_data.clone())
-            .bind(json_list(&message.to_clients))
-            .bind(new.dedup_key.clone())
-            .bind(Option::<i64>::None)
-            .bind(0_i64)
-            .bind(Option::<i64>::None);
-    }
-    query.execute(&mut *tx).await?;
-    Ok(())
-}
-
 async fn insert_targets<'a>(
     tx: &mut db::Tx<'_>,
     rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
@@ -360,9 +312,4 @@ async fn find_by_dedup_key(tx: &mut db::Tx<'_>, message: &NewMessage) -> Result<
         .await?;
     row.map(|r| super::messages::message_from_row(&r))
         .transpose()
-}
-
-/// `NULL` for an empty list, else its JSON.
-pub(super) fn json_list(items: &[String]) -> Option<String> {
-    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned()))
 }

@@ -5,6 +5,7 @@ use super::{Dialect, Store};
 use crate::domain::conversation::{self, Conversation, Kind};
 use crate::error::{code, Error, Result};
 use crate::store::db::{self, Row};
+use sqlx::types::Json;
 
 pub(super) const COLUMNS: &str =
     "c.id, c.kind, c.name, c.creator, c.is_unique, c.unique_id, c.attrs, c.member_count, \
@@ -73,7 +74,6 @@ impl Store {
             }
         }
         let unique_id = new.unique.then(|| conversation::unique_id(&new.members));
-        let attrs = serde_json::to_string(&new.attrs).map_err(anyhow::Error::from)?;
         db::query(
             "INSERT INTO conversations (app_id, id, kind, name, creator, is_unique, unique_id, member_key, attrs,
                 member_count, expires_at, created_at, updated_at)
@@ -84,10 +84,10 @@ impl Store {
         .bind(new.kind.as_i64())
         .bind(new.name.clone())
         .bind(new.creator.clone())
-        .bind(super::flag(new.unique))
+        .bind(new.unique)
         .bind(unique_id.clone())
         .bind(member_key)
-        .bind(attrs)
+        .bind(Json(new.attrs.clone()))
         .bind(new.members.len() as i64)
         .bind(new.expires_at)
         .bind(new.now)
@@ -308,10 +308,9 @@ impl Store {
         now: i64,
     ) -> Result<i64> {
         let name = name.unwrap_or_else(|| conv.name.clone());
-        let attrs = serde_json::to_string(&attrs).map_err(anyhow::Error::from)?;
         let done = db::query("UPDATE conversations SET name = $1, attrs = $2, updated_at = $3 WHERE app_id = $4 AND id = $5")
             .bind(name)
-            .bind(attrs)
+            .bind(Json(attrs))
             .bind(now)
             .bind(app)
             .bind(conv.id.as_str())
@@ -520,24 +519,41 @@ pub(crate) fn bind<'q>(mut q: db::Query<'q>, fragment: &'q SqlFragment) -> db::Q
     q
 }
 
+/// A row of `conversations` as [`COLUMNS`] selects it.
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: String,
+    kind: i64,
+    name: Option<String>,
+    creator: Option<String>,
+    is_unique: bool,
+    unique_id: Option<String>,
+    attrs: Json<serde_json::Map<String, serde_json::Value>>,
+    member_count: i64,
+    last_seq: i64,
+    last_message_at: Option<i64>,
+    expires_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
 pub(super) fn conversation_from_row(row: &Row) -> Result<Conversation> {
-    let attrs: String = row.try_get("attrs")?;
-    let kind: i64 = row.try_get("kind")?;
+    let row: ConversationRow = row.decode()?;
     Ok(Conversation {
-        id: row.try_get("id")?,
-        kind: Kind::from_i64(kind)
-            .ok_or_else(|| Error::internal(format!("unknown conversation kind {kind}")))?,
-        name: row.try_get("name")?,
-        creator: row.try_get("creator")?,
-        is_unique: row.try_get::<i64, _>("is_unique")? != 0,
-        unique_id: row.try_get("unique_id")?,
-        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
-        member_count: row.try_get("member_count")?,
-        last_seq: row.try_get("last_seq")?,
-        last_message_at: row.try_get("last_message_at")?,
-        expires_at: row.try_get("expires_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.id,
+        kind: Kind::from_i64(row.kind)
+            .ok_or_else(|| Error::internal(format!("unknown conversation kind {}", row.kind)))?,
+        name: row.name,
+        creator: row.creator,
+        is_unique: row.is_unique,
+        unique_id: row.unique_id,
+        attrs: row.attrs.0,
+        member_count: row.member_count,
+        last_seq: row.last_seq,
+        last_message_at: row.last_message_at,
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
         members: Vec::new(),
         mutes: Vec::new(),
     })

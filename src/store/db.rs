@@ -6,10 +6,12 @@
 //! write transaction starts) live in `sqlite.rs` and `postgres.rs`; the hot path (the
 //! group-commit writer) runs its statements natively per backend with `QueryBuilder`.
 
+use serde_json::value::RawValue;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{ColumnIndex, Decode, Encode, Postgres, Sqlite, Transaction, Type};
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, Encode, FromRow, Postgres, Sqlite, Transaction, Type};
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
@@ -172,6 +174,33 @@ impl Row {
             Row::Postgres(row) => row.try_get(index),
         }
     }
+}
+
+impl Row {
+    /// The row as a `FromRow` type (derived once, decoded by either driver).
+    pub(crate) fn decode<T>(&self) -> Result<T, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+    {
+        match self {
+            Row::Sqlite(row) => T::from_row(row),
+            Row::Postgres(row) => T::from_row(row),
+        }
+    }
+
+    /// A JSON column (`jsonb` on Postgres, text on SQLite) as the JSON text it holds.
+    pub(crate) fn json_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        let value: Option<Json<Box<RawValue>>> = self.try_get(column)?;
+        Ok(value.map(|json| json.0.get().to_owned()))
+    }
+}
+
+/// JSON the caller holds as text, bound for a JSON column: `jsonb` on Postgres (which
+/// refuses a text parameter there), text on SQLite. Text that is not JSON is refused.
+pub(crate) fn json_text(text: &str) -> Result<Json<Box<RawValue>>, sqlx::Error> {
+    RawValue::from_string(text.to_owned())
+        .map(Json)
+        .map_err(|err| sqlx::Error::Encode(Box::new(err)))
 }
 
 /// A value either backend can bind.

@@ -76,7 +76,7 @@ fn record_from_row(row: &Row) -> Result<FileRecord> {
         size: row.try_get("size")?,
         checksum: row.try_get("checksum")?,
         owner: row.try_get("owner")?,
-        meta_data: row.try_get("meta_data")?,
+        meta_data: row.json_text("meta_data")?.unwrap_or_default(),
         source_url: row.try_get("source_url")?,
         state: FileState::parse(&row.try_get::<String, _>("state")?),
         created_at: row.try_get("created_at")?,
@@ -101,7 +101,7 @@ impl Store {
         .bind(file.size)
         .bind(file.checksum.as_deref())
         .bind(file.owner.as_str())
-        .bind(file.meta_data.as_str())
+        .bind(db::json_text(&file.meta_data)?)
         .bind(file.source_url.as_deref())
         .bind(file.state.as_str())
         .bind(new.upload_token)
@@ -189,7 +189,7 @@ impl Store {
         .bind(object_id)
         .bind(size)
         .bind(checksum)
-        .bind(meta_data)
+        .bind(db::json_text(meta_data)?)
         .bind(now_ms)
         .execute(self.pool())
         .await?;
@@ -259,7 +259,7 @@ impl Store {
                 .bind(file.url.as_str())
                 .bind(file.mime_type.as_str())
                 .bind(file.size)
-                .bind(file.meta_data.as_str())
+                .bind(db::json_text(&file.meta_data)?)
                 .bind(file.owner.as_str())
                 .bind(file.updated_at)
                 .execute(self.pool())

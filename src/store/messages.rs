@@ -5,6 +5,7 @@ use super::Store;
 use crate::domain::message::{Message, MessageKind, Priority, RECALLED_CONTENT};
 use crate::error::{Error, Result};
 use crate::store::db::{self, Row};
+use sqlx::types::Json;
 
 pub(crate) const MESSAGE_SELECT: &str = "m.conv_id, m.conv_kind, m.seq, m.msg_id, m.timestamp, m.from_client, m.data, \
      m.bin, m.from_ip, m.kind, m.no_sync, m.priority, m.mention_all, m.mention_pids, m.push_data, m.to_clients, \
@@ -73,9 +74,9 @@ impl Store {
                 sql.push_str(&format!(
                     " AND m.conv_id = ${conv_n} AND CASE m.kind
                        WHEN 1 THEN NOT EXISTS (SELECT 1 FROM message_targets t WHERE t.app_id = m.app_id
-                           AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${n} AND t.hidden = 1)
+                           AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${n} AND t.hidden = TRUE)
                        WHEN 2 THEN EXISTS (SELECT 1 FROM message_targets t WHERE t.app_id = m.app_id
-                           AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${n} AND t.hidden = 0)
+                           AND t.conv_id = m.conv_id AND t.seq = m.seq AND t.client_id = ${n} AND t.hidden = FALSE)
                        ELSE 1 = 0 END",
                     n = binds.len()
                 ));
@@ -213,9 +214,9 @@ impl Store {
              WHERE app_id = $5 AND conv_id = $6 AND msg_id = $7",
         )
         .bind(data)
-        .bind(super::flag(recall || message.recalled))
+        .bind(recall || message.recalled)
         .bind(patch_timestamp)
-        .bind(super::flag(bin))
+        .bind(bin)
         .bind(app)
         .bind(message.conv_id.as_str())
         .bind(message.msg_id.as_str())
@@ -275,32 +276,52 @@ fn bind_all<'q>(mut q: db::Query<'q>, binds: &'q [Bind]) -> db::Query<'q> {
     q
 }
 
-fn json_list(text: Option<String>) -> Vec<String> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+/// A row of `messages` as [`MESSAGE_SELECT`] selects it.
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    conv_id: String,
+    conv_kind: i64,
+    seq: i64,
+    msg_id: String,
+    timestamp: i64,
+    from_client: String,
+    data: String,
+    bin: bool,
+    from_ip: Option<String>,
+    kind: i64,
+    no_sync: bool,
+    priority: i64,
+    mention_all: bool,
+    mention_pids: Option<Json<Vec<String>>>,
+    push_data: Option<String>,
+    to_clients: Option<Json<Vec<String>>>,
+    patch_timestamp: Option<i64>,
+    recalled: bool,
+    ack_at: Option<i64>,
 }
 
 pub(crate) fn message_from_row(row: &Row) -> Result<Message> {
+    let row: MessageRow = row.decode()?;
     Ok(Message {
-        conv_id: row.try_get("conv_id")?,
-        conv_kind: row.try_get("conv_kind")?,
-        seq: row.try_get("seq")?,
-        msg_id: row.try_get("msg_id")?,
-        timestamp: row.try_get("timestamp")?,
-        from_client: row.try_get("from_client")?,
-        data: row.try_get("data")?,
-        bin: row.try_get::<i64, _>("bin")? != 0,
-        from_ip: row.try_get("from_ip")?,
-        kind: MessageKind::from_i64(row.try_get("kind")?),
-        no_sync: row.try_get::<i64, _>("no_sync")? != 0,
-        priority: Priority::from_i64(row.try_get("priority")?),
-        mention_all: row.try_get::<i64, _>("mention_all")? != 0,
-        mention_pids: json_list(row.try_get("mention_pids")?),
-        push_data: row.try_get("push_data")?,
-        to_clients: json_list(row.try_get("to_clients")?),
-        patch_timestamp: row.try_get("patch_timestamp")?,
-        recalled: row.try_get::<i64, _>("recalled")? != 0,
-        ack_at: row.try_get("ack_at")?,
+        conv_id: row.conv_id,
+        conv_kind: row.conv_kind,
+        seq: row.seq,
+        msg_id: row.msg_id,
+        timestamp: row.timestamp,
+        from_client: row.from_client,
+        data: row.data,
+        bin: row.bin,
+        from_ip: row.from_ip,
+        kind: MessageKind::from_i64(row.kind),
+        no_sync: row.no_sync,
+        priority: Priority::from_i64(row.priority),
+        mention_all: row.mention_all,
+        mention_pids: row.mention_pids.map(|list| list.0).unwrap_or_default(),
+        push_data: row.push_data,
+        to_clients: row.to_clients.map(|list| list.0).unwrap_or_default(),
+        patch_timestamp: row.patch_timestamp,
+        recalled: row.recalled,
+        ack_at: row.ack_at,
         transient: false,
     })
 }

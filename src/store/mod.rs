@@ -19,6 +19,7 @@ pub mod files;
 mod flush;
 pub mod import;
 pub mod member_cache;
+mod message_rows;
 pub mod messages;
 pub mod moderation;
 pub mod positions;
@@ -200,8 +201,4 @@ pub(crate) fn greatest(dialect: Dialect) -> &'static str {
         Dialect::Sqlite => "MAX",
         Dialect::Postgres => "GREATEST",
     }
-}
-
-pub(crate) fn flag(value: bool) -> i64 {
-    i64::from(value)
 }

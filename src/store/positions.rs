@@ -213,7 +213,7 @@ impl Store {
             "SELECT DISTINCT m.conv_id FROM messages m JOIN members mb
                ON mb.app_id = m.app_id AND mb.conv_id = m.conv_id AND mb.client_id = $2
              WHERE m.app_id = $1 AND m.conv_id IN ({placeholders}) AND m.seq > mb.read_seq
-               AND m.from_client <> $2 AND (m.mention_all = 1 OR m.mention_pids LIKE $3 ESCAPE '\\')"
+               AND m.from_client <> $2 AND (m.mention_all = TRUE OR CAST(m.mention_pids AS TEXT) LIKE $3 ESCAPE '\\')"
         );
         // Mentions are stored as a JSON array, so a quoted id matches exactly one element;
         // `%` and `_` in client ids are escaped so they match only themselves.

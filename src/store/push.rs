@@ -92,7 +92,7 @@ impl Store {
         .bind(device.client_id.as_deref())
         .bind(device.device_id.as_deref())
         .bind(device.profile.as_deref())
-        .bind(extra)
+        .bind(db::json_text(extra)?)
         .bind(now)
         .fetch_one(self.pool())
         .await?;
@@ -236,7 +236,7 @@ impl Store {
         .bind(id)
         .bind(app)
         .bind(provider)
-        .bind(job)
+        .bind(db::json_text(job)?)
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -270,7 +270,7 @@ impl Store {
                     id: row.try_get("id")?,
                     app_id: row.try_get("app_id")?,
                     provider: row.try_get("provider")?,
-                    job: row.try_get("job")?,
+                    job: row.json_text("job")?.unwrap_or_default(),
                     attempts: row.try_get("attempts")?,
                 })
             })
@@ -298,7 +298,7 @@ impl Store {
             "UPDATE push_jobs SET job = $2, attempts = $3, due_at = $4, claimed_until = 0 WHERE id = $1",
         )
         .bind(id)
-        .bind(job)
+        .bind(db::json_text(job)?)
         .bind(attempts)
         .bind(due_at)
         .execute(self.pool())

@@ -154,8 +154,8 @@ impl Store {
         client: &str,
     ) -> Result<()> {
         db::query(
-            "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, 1)
-             ON CONFLICT (app_id, conv_id, client_id, seq) DO UPDATE SET hidden = 1",
+            "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, TRUE)
+             ON CONFLICT (app_id, conv_id, client_id, seq) DO UPDATE SET hidden = TRUE",
         )
         .bind(app)
         .bind(conv)

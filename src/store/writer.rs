@@ -325,6 +325,8 @@ async fn write_isolated(
 /// timeout), as opposed to the connection failing.
 fn refused_by_database(err: &Error) -> bool {
     match err {
+        // A unique key taken (a message id, a dedup key raced by another node).
+        Error::Conflict { .. } => true,
         Error::Internal(inner) => matches!(
             inner.downcast_ref::<sqlx::Error>(),
             Some(sqlx::Error::Database(_))

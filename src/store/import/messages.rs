@@ -7,13 +7,14 @@
 //! last commit and never writes a message twice.
 
 use super::{lock_conversation, Cursor, ImportedMessage, PageOutcome};
+use crate::domain::message::{Message, Priority};
 use crate::domain::time::now_ms;
 use crate::error::{Error, Result};
 use crate::store::db::{self, Tx};
+use crate::store::message_rows::{insert_rows, OnConflict, Row};
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 
-const MESSAGE_COLUMNS: usize = 18;
 const ROWS_PER_INSERT: usize = 64;
 const IDS_PER_LOOKUP: usize = 300;
 
@@ -110,9 +111,9 @@ impl Store {
             outcome.inserted = fresh.len() as u64;
         }
         db::query(
-            "INSERT INTO import_state (app_id, conv_id, cursor_ts, cursor_msg_id, complete, updated_at) VALUES ($1, $2, $3, $4, 0, $5)
+            "INSERT INTO import_state (app_id, conv_id, cursor_ts, cursor_msg_id, complete, updated_at) VALUES ($1, $2, $3, $4, FALSE, $5)
              ON CONFLICT (app_id, conv_id) DO UPDATE SET cursor_ts = excluded.cursor_ts,
-                cursor_msg_id = excluded.cursor_msg_id, complete = 0, updated_at = excluded.updated_at",
+                cursor_msg_id = excluded.cursor_msg_id, complete = FALSE, updated_at = excluded.updated_at",
         )
         .bind(app)
         .bind(conv)
@@ -185,6 +186,8 @@ async fn stored_ids(
     Ok(found)
 }
 
+/// The rows through the writer's own INSERT (one column list); a message already stored by an
+/// earlier run is skipped.
 async fn insert_messages(
     tx: &mut Tx<'_>,
     app: &str,
@@ -192,42 +195,40 @@ async fn insert_messages(
     conv_kind: i64,
     rows: &[(i64, &ImportedMessage)],
 ) -> Result<()> {
-    let tuples = (0..rows.len())
-        .map(|r| {
-            let cells = (1..=MESSAGE_COLUMNS).map(|c| format!("${}", r * MESSAGE_COLUMNS + c));
-            format!("({})", cells.collect::<Vec<_>>().join(","))
+    let stored: Vec<Message> = rows
+        .iter()
+        .map(|(seq, imported)| Message {
+            conv_id: conv.to_owned(),
+            conv_kind,
+            seq: *seq,
+            msg_id: imported.msg_id.clone(),
+            timestamp: imported.timestamp,
+            from_client: imported.from_client.clone(),
+            data: imported.data.clone(),
+            bin: imported.bin,
+            from_ip: imported.from_ip.clone(),
+            kind: imported.kind,
+            no_sync: false,
+            priority: Priority::Normal,
+            mention_all: imported.mention_all,
+            mention_pids: imported.mention_pids.clone(),
+            push_data: None,
+            to_clients: imported.to_clients.clone(),
+            patch_timestamp: imported.patch_timestamp,
+            recalled: imported.recalled,
+            ack_at: imported.ack_at,
+            transient: false,
         })
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "INSERT INTO messages (app_id, conv_id, seq, msg_id, timestamp, from_client, data, bin, from_ip, kind,
-            conv_kind, mention_all, mention_pids, to_clients, patch_timestamp, recalled, ack_at, priority)
-         VALUES {tuples} ON CONFLICT DO NOTHING"
-    );
-    let mut query = db::query(&sql);
-    for (seq, message) in rows {
-        query = query
-            .bind(app)
-            .bind(conv)
-            .bind(*seq)
-            .bind(message.msg_id.as_str())
-            .bind(message.timestamp)
-            .bind(message.from_client.as_str())
-            .bind(message.data.as_str())
-            .bind(crate::store::flag(message.bin))
-            .bind(message.from_ip.clone())
-            .bind(message.kind as i64)
-            .bind(conv_kind)
-            .bind(crate::store::flag(message.mention_all))
-            .bind(json_list(&message.mention_pids))
-            .bind(json_list(&message.to_clients))
-            .bind(message.patch_timestamp)
-            .bind(crate::store::flag(message.recalled))
-            .bind(message.ack_at)
-            .bind(crate::domain::message::Priority::Normal as i64);
-    }
-    query.execute(&mut *tx).await?;
-    Ok(())
+        .collect();
+    let rows: Vec<Row<'_>> = stored
+        .iter()
+        .map(|message| Row {
+            app_id: app,
+            message,
+            dedup_key: None,
+        })
+        .collect();
+    insert_rows(tx, &rows, OnConflict::Skip).await
 }
 
 /// Recipients of per-user service messages and subscribers a broadcast is hidden from.
@@ -241,8 +242,8 @@ async fn insert_targets(
         let targets = message
             .to_clients
             .iter()
-            .map(|c| (c, 0_i64))
-            .chain(message.hidden_for.iter().map(|c| (c, 1)));
+            .map(|c| (c, false))
+            .chain(message.hidden_for.iter().map(|c| (c, true)));
         for (client, hidden) in targets {
             db::query(
                 "INSERT INTO message_targets (app_id, conv_id, client_id, seq, hidden) VALUES ($1, $2, $3, $4, $5)
@@ -258,8 +259,4 @@ async fn insert_targets(
         }
     }
     Ok(())
-}
-
-fn json_list(items: &[String]) -> Option<String> {
-    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned()))
 }

@@ -94,7 +94,6 @@ impl Store {
         let member_key = conv
             .unique
             .then(|| conversation::member_set_key(&conv.members));
-        let attrs = serde_json::to_string(&conv.attrs).map_err(anyhow::Error::from)?;
         let (last_seq, lm) = match &existing {
             Some(row) => (
                 row.try_get::<i64, _>("last_seq")?,
@@ -118,10 +117,10 @@ impl Store {
             .bind(conv.kind.as_i64())
             .bind(conv.name.clone())
             .bind(conv.creator.clone())
-            .bind(super::flag(conv.unique))
+            .bind(conv.unique)
             .bind(conv.unique_id.clone())
             .bind(member_key)
-            .bind(attrs)
+            .bind(sqlx::types::Json(&conv.attrs))
             .bind(conv.members.len() as i64)
             .bind(lm)
             .bind(conv.created_at)
@@ -176,7 +175,7 @@ impl Store {
             (Some(timestamp), Some(msg_id)) => Some(Cursor { timestamp, msg_id }),
             _ => None,
         };
-        let complete = row.try_get::<i64, _>("complete")? != 0;
+        let complete: bool = row.try_get("complete")?;
         let complete_lm = complete
             .then(|| row.try_get::<Option<i64>, _>("complete_lm"))
             .transpose()?;
@@ -190,8 +189,8 @@ impl Store {
     /// `lm` was `lm`: a later run with the same `lm` has nothing to fetch.
     pub async fn mark_import_complete(&self, app: &str, conv: &str, lm: Option<i64>) -> Result<()> {
         db::query(
-            "INSERT INTO import_state (app_id, conv_id, complete, complete_lm, updated_at) VALUES ($1, $2, 1, $3, $4)
-             ON CONFLICT (app_id, conv_id) DO UPDATE SET complete = 1, complete_lm = excluded.complete_lm,
+            "INSERT INTO import_state (app_id, conv_id, complete, complete_lm, updated_at) VALUES ($1, $2, TRUE, $3, $4)
+             ON CONFLICT (app_id, conv_id) DO UPDATE SET complete = TRUE, complete_lm = excluded.complete_lm,
                 updated_at = excluded.updated_at",
         )
         .bind(app)

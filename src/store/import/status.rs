@@ -24,7 +24,7 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         let complete: i64 =
-            db::query("SELECT COUNT(*) FROM import_state WHERE app_id = $1 AND complete = 1")
+            db::query("SELECT COUNT(*) FROM import_state WHERE app_id = $1 AND complete = TRUE")
                 .bind(app)
                 .fetch_one(self.pool())
                 .await?

@@ -23,7 +23,7 @@ pub(super) fn flag(name: &str) -> &'static str {
     match name {
         "tr" => "c.kind = 1",
         "sys" => "c.kind = 2",
-        _ => "c.is_unique = 1",
+        _ => "c.is_unique = TRUE",
     }
 }
 

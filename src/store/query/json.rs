@@ -193,7 +193,7 @@ pub(super) fn json_path(dialect: Dialect, elem: bool, segs: &[String]) -> String
             }
         }
         Dialect::Postgres => {
-            let base = if elem { "je.v" } else { "(c.attrs::jsonb)" };
+            let base = if elem { "je.v" } else { "c.attrs" };
             let tail: String = segs.iter().map(|s| format!(" -> '{s}'")).collect();
             if tail.is_empty() {
                 base.to_owned()

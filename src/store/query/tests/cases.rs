@@ -3,13 +3,13 @@
 pub(super) const FIXTURE: &str = r#"
         INSERT INTO conversations (app_id, id, kind, name, creator, is_unique, unique_id, attrs, member_count,
             last_message_at, created_at, updated_at) VALUES
-        ('app', 'c1', 0, 'Alpha', 'Tom', 1, 'u1', '{"attr":{"color":"red","size":3,"tags":["x","y"],"when":{"__type":"Date","iso":"2020-01-01T00:00:00.000Z"}},"level":5,"title":"Hello World"}', 2, 3000, 1000, 9000),
-        ('app', 'c2', 0, 'beta', 'Jerry', 0, NULL, '{"attr":{"color":"blue","size":10,"tags":["y","z"]},"level":"5","flag":true,"title":"hello there"}', 2, NULL, 2000, 2500),
-        ('app', 'c3', 1, 'Gamma room', 'Tom', 0, NULL, '{"attr":{"color":null,"size":2.5},"level":7,"flag":false}', 0, 9000, 3000, 3500),
-        ('app', 'c4', 2, 'Sys%_news', NULL, 0, NULL, '{"level":[5,6],"title":"a*b?[c]","dates":[{"__type":"Date","iso":"2021-05-05T00:00:00.000Z"}]}', 0, NULL, 4000, 4500),
-        ('app', 'c5', 0, NULL, 'Spike', 0, NULL, '{"attr":{"tags":[]},"nested":{"a":{"b":"deep"}},"title":"Line1\nLine2"}', 3, 1000, 5000, 5500),
-        ('app', 'c6', 0, 'ALPHA', 'Tyke', 0, NULL, '{"attr":{"color":"Red"},"arr":[[1,3]],"obj":{"k":1},"score":1.5}', 1, NULL, 6000, 6500),
-        ('other', 'o1', 0, 'Alpha', 'Tom', 0, NULL, '{"attr":{"color":"red"}}', 1, 100, 100, 100);
+        ('app', 'c1', 0, 'Alpha', 'Tom', TRUE, 'u1', '{"attr":{"color":"red","size":3,"tags":["x","y"],"when":{"__type":"Date","iso":"2020-01-01T00:00:00.000Z"}},"level":5,"title":"Hello World"}', 2, 3000, 1000, 9000),
+        ('app', 'c2', 0, 'beta', 'Jerry', FALSE, NULL, '{"attr":{"color":"blue","size":10,"tags":["y","z"]},"level":"5","flag":true,"title":"hello there"}', 2, NULL, 2000, 2500),
+        ('app', 'c3', 1, 'Gamma room', 'Tom', FALSE, NULL, '{"attr":{"color":null,"size":2.5},"level":7,"flag":false}', 0, 9000, 3000, 3500),
+        ('app', 'c4', 2, 'Sys%_news', NULL, FALSE, NULL, '{"level":[5,6],"title":"a*b?[c]","dates":[{"__type":"Date","iso":"2021-05-05T00:00:00.000Z"}]}', 0, NULL, 4000, 4500),
+        ('app', 'c5', 0, NULL, 'Spike', FALSE, NULL, '{"attr":{"tags":[]},"nested":{"a":{"b":"deep"}},"title":"Line1\nLine2"}', 3, 1000, 5000, 5500),
+        ('app', 'c6', 0, 'ALPHA', 'Tyke', FALSE, NULL, '{"attr":{"color":"Red"},"arr":[[1,3]],"obj":{"k":1},"score":1.5}', 1, NULL, 6000, 6500),
+        ('other', 'o1', 0, 'Alpha', 'Tom', FALSE, NULL, '{"attr":{"color":"red"}}', 1, 100, 100, 100);
         INSERT INTO members (app_id, conv_id, client_id, joined_at) VALUES
         ('app', 'c1', 'Tom', 0), ('app', 'c1', 'Jerry', 0), ('app', 'c2', 'Jerry', 0), ('app', 'c2', 'Spike', 0),
         ('app', 'c5', 'Tom', 0), ('app', 'c5', 'Spike', 0), ('app', 'c5', 'Tyke', 0), ('app', 'c6', 'Tom', 0),
