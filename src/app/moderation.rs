@@ -463,8 +463,37 @@ pub async fn block(
     Ok(change)
 }
 
+/// Conversations of a client's own blacklist read per page while looking for one.
+const CLIENT_BLOCK_SCAN: i64 = 500;
+
+/// Whether `client` blocked `conv` itself (its own blacklist): nobody else may add it to
+/// that conversation. The store pages a client's blocks by id; a client blocks few
+/// conversations, so this reads one page in practice.
+pub async fn blocked_conversation(
+    state: &AppState,
+    app: &str,
+    client: &str,
+    conv: &str,
+) -> Result<bool> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = state
+            .store
+            .client_blocks(app, client, after.as_deref(), CLIENT_BLOCK_SCAN)
+            .await?;
+        if page.iter().any(|c| c == conv) {
+            return Ok(true);
+        }
+        if (page.len() as i64) < CLIENT_BLOCK_SCAN {
+            return Ok(false);
+        }
+        after = page.last().cloned();
+    }
+}
+
 /// A client blocks (`on`) or unblocks conversations: kept and listed (`blacklist query` with
-/// `srcPid`); invites are not filtered by it yet.
+/// `srcPid`); while blocked, invites by others (SDK `conv add`, REST members) refuse it
+/// with 4548.
 pub async fn client_block(
     state: &AppState,
     session: &ClientSession,
