@@ -262,6 +262,19 @@ impl Replica {
         found
     }
 
+    /// The tag of each remote session of `client` (`None` when untagged).
+    pub fn session_tags(&self, app: &str, client: &str) -> Vec<Option<String>> {
+        let mut found = Vec::new();
+        for view in self.nodes.read().values() {
+            for s in view.sessions.values() {
+                if &*s.app == app && &*s.client == client {
+                    found.push(s.tag.as_deref().map(str::to_owned));
+                }
+            }
+        }
+        found
+    }
+
     /// The node holding session `id`.
     pub fn node_of_session(&self, id: u64) -> Option<String> {
         self.nodes
