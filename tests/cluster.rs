@@ -13,6 +13,8 @@ mod gateway_support;
 #[macro_use]
 #[path = "cluster/support.rs"]
 mod support;
+#[path = "cluster/caches.rs"]
+mod caches;
 #[path = "cluster/outage.rs"]
 mod outage;
 

@@ -9,6 +9,7 @@ use crate::app::membership::{self, ClientChange};
 use crate::app::notifications;
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
+use crate::app::silence_cache;
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::{client_id, time};
 use crate::error::{code, Error, Result};
@@ -257,6 +258,7 @@ pub async fn silence(
             .remove_from_list(ClientList::Silenced, app, &conv.id, &allowed)
             .await?;
     }
+    silence_cache::changed(state, app, &conv.id);
     let (to_them, to_others) = if on {
         (OpType::Shutuped, OpType::MembersShutuped)
     } else {
@@ -319,13 +321,20 @@ async fn tell(
     .await
 }
 
-/// Whether `client` is silenced in `conv` (its sends get 4563).
+/// Whether `client` is silenced in `conv` (its sends get 4563): asked on every send, so
+/// answered from [`silence_cache`] when it can be.
 pub async fn is_silenced(state: &AppState, app: &str, conv: &str, client: &str) -> Result<bool> {
-    Ok(!state
+    let generation = match state.silences.get(app, conv, client) {
+        Ok(silenced) => return Ok(silenced),
+        Err(generation) => generation,
+    };
+    let silenced = !state
         .store
         .on_list(ClientList::Silenced, app, conv, &[client.to_owned()])
         .await?
-        .is_empty())
+        .is_empty();
+    state.silences.put(app, conv, client, generation, silenced);
+    Ok(silenced)
 }
 
 /// Whether `client` is blocked by `conv` (it cannot re-join: 4548).

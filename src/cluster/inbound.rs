@@ -68,6 +68,8 @@ pub(super) fn handle(state: &AppState, cluster: &Cluster, payload: &[u8]) {
         Body::Bye => cluster.replica.forget(&from),
         Body::Revoke { app, client, at } => state.revocations.remember(&app, &client, at),
         Body::Members { app, conv } => state.store.forget_members(&app, &conv),
+        Body::Silences { app, conv } => state.silences.forget(&app, &conv),
+        Body::App { app } => state.apps.invalidate(&app),
         Body::Receipt { app, msg } => state.hub.want_receipt_here(&app, &msg),
         Body::AwaitAck { app, msg, dest } => cluster.remember_wait(&from, app, msg, dest),
         Body::Acked { app, msg, client } => state.acks.acknowledged(&app, &msg, &client),

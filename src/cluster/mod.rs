@@ -20,6 +20,37 @@ pub mod wire;
 
 pub use bus::start;
 
+/// Who signs the frames [`announce_app_change`] publishes: no node has this id, so every
+/// node applies them.
+const CLI_SENDER: &str = "tidings-cli";
+
+/// Tells the running nodes of a cluster that `app`'s settings changed: `tidings app set`
+/// runs in a process of its own, outside the cluster, so it publishes one frame on
+/// `{prefix}:all` and every node drops its cached copy at once (instead of within the
+/// directory's few-second TTL). Without a `redis_url` there is nothing to tell.
+pub async fn announce_app_change(redis_url: &str, prefix: &str, app: &str) -> anyhow::Result<()> {
+    if redis_url.is_empty() {
+        return Ok(());
+    }
+    let client = redis::Client::open(redis_url)?;
+    let connect = client.get_multiplexed_async_connection();
+    let mut connection = tokio::time::timeout(Duration::from_secs(2), connect)
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer"))??;
+    let frame = Frame {
+        from: CLI_SENDER.to_owned(),
+        body: Body::App {
+            app: app.to_owned(),
+        },
+    };
+    redis::cmd("PUBLISH")
+        .arg(format!("{prefix}:all"))
+        .arg(frame.encode())
+        .query_async::<()>(&mut connection)
+        .await?;
+    Ok(())
+}
+
 use crate::hub::Recipients;
 use parking_lot::Mutex;
 use presence::Replica;

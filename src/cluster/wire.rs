@@ -93,6 +93,10 @@ pub enum Body {
     },
     /// The member list of a conversation changed: drop it from caches.
     Members { app: String, conv: String },
+    /// Who is silenced in a conversation changed (or it was deleted): drop cached answers.
+    Silences { app: String, conv: String },
+    /// An app's settings changed (`tidings app set`): drop the cached app.
+    App { app: String },
     /// The sender of `msg` asked for receipts.
     Receipt { app: String, msg: String },
     /// Node `from` waits for `dest` to acknowledge `msg` (Agora `wait_for_ack`).
