@@ -13,25 +13,28 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A QUICK=(
-  [rest_send]="--backends sqlite,postgres --senders 64 --conversations 1000 --warmup 1 --duration 4"
-  [rest_history]="--backends sqlite,postgres --messages 100000 --requests 200 --warmup-requests 20"
-  [member_query]="--backends sqlite,postgres --conversations 20000 --clients 5000 --queries 300 --warmup-queries 30"
-  [ws_load]="--connections 2000 --members 1000 --samples 40 --seconds 3"
-  [ws_acks]="--members 500 --rate 200 --seconds 5 --pin"
-  [service_broadcast]="--subscribers 10000 --online 2000 --samples 3"
-  [room_vs_soketi]="--members 2000 --samples 40 --warmup 5 --backends tidings,soketi"
-)
-declare -A FULL=(
-  [rest_send]="--backends sqlite,postgres --senders 64 --conversations 1000 --warmup 2 --duration 10"
-  [rest_history]="--backends sqlite,postgres --messages 1000000 --requests 500 --warmup-requests 50"
-  [member_query]="--backends sqlite,postgres --conversations 100000 --clients 20000 --queries 1000"
-  [ws_load]="--connections 10000 --members 2000 --samples 200 --seconds 10"
-  [ws_acks]="--members 500 --rate 200 --seconds 10 --pin"
-  [service_broadcast]="--subscribers 100000 --online 10000 --samples 5"
-  [room_vs_soketi]="--members 2000 --samples 200 --runs 3 --backends tidings,tidings-transient,soketi"
-)
-ORDER=(rest_send rest_history member_query ws_load ws_acks service_broadcast room_vs_soketi)
+# One row per benchmark, in run order: the arguments both forms share, then what the quick
+# form and the full form add (arguments are order-free `--key value` pairs and flags).
+FORMS_TABLE='
+rest_send         | --backends sqlite,postgres --senders 64 --conversations 1000 | --warmup 1 --duration 4 | --warmup 2 --duration 10
+rest_history      | --backends sqlite,postgres | --messages 100000 --requests 200 --warmup-requests 20 | --messages 1000000 --requests 500 --warmup-requests 50
+member_query      | --backends sqlite,postgres | --conversations 20000 --clients 5000 --queries 300 --warmup-queries 30 | --conversations 100000 --clients 20000 --queries 1000
+ws_load           | | --connections 2000 --members 1000 --samples 40 --seconds 3 | --connections 10000 --members 2000 --samples 200 --seconds 10
+ws_acks           | --members 500 --rate 200 --pin | --seconds 5 | --seconds 10
+service_broadcast | | --subscribers 10000 --online 2000 --samples 3 | --subscribers 100000 --online 10000 --samples 5
+room_vs_soketi    | --members 2000 | --samples 40 --warmup 5 --backends tidings,soketi | --samples 200 --runs 3 --backends tidings,tidings-transient,soketi
+'
+declare -A QUICK FULL
+ORDER=()
+while IFS='|' read -r bench shared quick full; do
+  bench="${bench// /}"
+  [ -n "$bench" ] || continue
+  ORDER+=("$bench")
+  # shellcheck disable=SC2086 # word splitting squeezes the table's spaces
+  QUICK[$bench]="$(echo $shared $quick)"
+  # shellcheck disable=SC2086
+  FULL[$bench]="$(echo $shared $full)"
+done <<<"$FORMS_TABLE"
 
 mode="${1:-quick}"
 if [ "$mode" = full ] && [ "${2:-}" != --run ]; then

@@ -147,6 +147,7 @@ pub async fn run_with_clock(
         limits: Arc::new(ratelimit::RateLimits::new(clock.clone())),
         client_quotas: Arc::new(app::quota::ClientQuotas::new(clock.clone())),
         revocations: Arc::new(revocations),
+        silences: Arc::default(),
         uplink: Arc::default(),
         hooks: Arc::default(),
         push: Arc::new(push::PushService::new(&config)),

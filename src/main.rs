@@ -235,6 +235,16 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Running nodes of a cluster drop their cached copy of the app at once; if Redis cannot
+/// be told, they pick the change up within the directory's TTL.
+async fn announce_app_change(config: &Config, app_id: &str) {
+    let told =
+        tidings::cluster::announce_app_change(&config.redis_url, &config.redis_prefix, app_id);
+    if let Err(err) = told.await {
+        eprintln!("warning: running nodes not told at once ({err}); they see it within seconds");
+    }
+}
+
 async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> {
     let store = tidings::store::Store::connect(&config.database_url, 2, 1).await?;
     store.migrate().await?;
@@ -293,6 +303,7 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
                 anyhow::bail!("{problem}");
             }
             store.save_app_settings(&app_id, &app.settings).await?;
+            announce_app_change(&config, &app_id).await;
             println!("{}", app.settings.redacted());
         }
         AppCommand::Agora {
@@ -312,6 +323,7 @@ async fn app_command(config: Config, command: AppCommand) -> anyhow::Result<()> 
             app.settings.agora_customer_id = Some(customer_id);
             app.settings.agora_customer_secret = Some(customer_secret);
             store.save_app_settings(&app_id, &app.settings).await?;
+            announce_app_change(&config, &app_id).await;
             println!("Agora credentials set for {app_id}");
         }
         AppCommand::Token { app_id, uid, ttl } => {

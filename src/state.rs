@@ -28,6 +28,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// WebSocket quotas per client (messages per second, conversations per minute).
     pub client_quotas: Arc<ClientQuotas>,
+    /// Whether senders are silenced, per conversation (`app/silence_cache.rs`).
+    pub silences: Arc<crate::app::silence_cache::SilenceCache>,
     /// Session tokens and signatures voided by forced kicks.
     pub revocations: Arc<Revocations>,
     /// Wakes the service-conversation callback dispatcher.

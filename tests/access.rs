@@ -29,10 +29,12 @@ pub(crate) use on_both;
 mod access {
     pub mod support;
 
+    mod client_blocks;
     mod holes;
     mod kicks;
     mod moderation;
     mod policy;
     mod quotas;
+    mod removals;
     mod signatures;
 }

@@ -13,6 +13,8 @@ mod gateway_support;
 #[macro_use]
 #[path = "cluster/support.rs"]
 mod support;
+#[path = "cluster/caches.rs"]
+mod caches;
 #[path = "cluster/outage.rs"]
 mod outage;
 
@@ -21,7 +23,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use support::{check_online, shared_redis_url, SharedDb};
 use tidings::gateway::proto::{
-    AckCommand, CommandType, ConvCommand, DirectCommand, GenericCommand, JsonObjectMessage, OpType,
+    CommandType, ConvCommand, DirectCommand, GenericCommand, JsonObjectMessage, OpType,
     SessionCommand,
 };
 
@@ -140,18 +142,8 @@ async fn three_nodes_behave_as_one_server_on(backend: Backend) {
         delivered.direct_message.unwrap().id.as_deref(),
         Some(uid.as_str())
     );
-    let mut bob_ack = command(CommandType::Ack, None);
-    bob_ack.ack_message = Some(AckCommand {
-        cid: Some(cid.clone()),
-        mid: Some(uid.clone()),
-        ..Default::default()
-    });
-    bob.send(&bob_ack).await;
-    let rcp = alice
-        .expect(CommandType::Rcp, None)
-        .await
-        .rcp_message
-        .unwrap();
+    bob.acknowledge(&cid, &uid).await;
+    let rcp = alice.receipt().await;
     assert_eq!(
         (rcp.id.as_deref(), rcp.from.as_deref()),
         (Some(uid.as_str()), Some("bob"))
@@ -420,13 +412,8 @@ async fn agora_wait_for_ack_sees_an_ack_made_on_another_node_on(backend: Backend
     let waiting = tokio::spawn(request);
     let push = bob.expect(CommandType::Direct, None).await;
     let delivered = push.direct_message.unwrap();
-    let mut ack = command(CommandType::Ack, None);
-    ack.ack_message = Some(AckCommand {
-        cid: delivered.cid.clone(),
-        mid: delivered.id.clone(),
-        ..Default::default()
-    });
-    bob.send(&ack).await;
+    bob.acknowledge(&delivered.cid.unwrap(), &delivered.id.unwrap())
+        .await;
     let response = waiting.await.unwrap().unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();

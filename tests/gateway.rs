@@ -473,18 +473,8 @@ async fn reading_sends_a_read_receipt_and_updates_the_readers_other_sessions() {
     bob_tablet.expect(CommandType::Direct, None).await;
 
     // Delivery receipt on ack (Swift form, with mid): no `read` field.
-    let mut receiver_ack = command(CommandType::Ack, None);
-    receiver_ack.ack_message = Some(AckCommand {
-        cid: Some(cid.clone()),
-        mid: Some(uid.clone()),
-        ..Default::default()
-    });
-    bob.send(&receiver_ack).await;
-    let delivered = alice
-        .expect(CommandType::Rcp, None)
-        .await
-        .rcp_message
-        .unwrap();
+    bob.acknowledge(&cid, &uid).await;
+    let delivered = alice.receipt().await;
     assert_eq!(
         (
             delivered.id.as_deref(),
@@ -504,11 +494,7 @@ async fn reading_sends_a_read_receipt_and_updates_the_readers_other_sessions() {
         ..Default::default()
     });
     bob.send(&read).await;
-    let receipt = alice
-        .expect(CommandType::Rcp, None)
-        .await
-        .rcp_message
-        .unwrap();
+    let receipt = alice.receipt().await;
     assert_eq!(
         (
             receipt.read,

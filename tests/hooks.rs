@@ -2,7 +2,8 @@
 //! each test (`hooks/receiver.rs`, checking LeanEngine's wire format), on SQLite and
 //! Postgres: `_messageReceived` drop/rewrite on the one send path (REST door here; the SDK
 //! door is `tests/sdk/test/14-hooks.test.mjs`), timeouts and the failure policy,
-//! `_conversationAdd` refusals, `_messageSent`, and E46 / `POST /1.1/rtm/sign`.
+//! `_conversationAdd` refusals, `_messageSent`, `_clientOffline` after kicks
+//! (`hooks/presence.rs`, over WebSocket clients), and E46 / `POST /1.1/rtm/sign`.
 //!
 //! Run: `cargo test --test hooks`.
 
@@ -16,6 +17,8 @@ pub mod harness;
 mod rest {
     pub use super::harness;
 }
+#[path = "gateway_support/mod.rs"]
+mod gateway_support;
 #[path = "hooks/receiver.rs"]
 mod receiver;
 
@@ -39,6 +42,9 @@ macro_rules! on_both {
         }
     };
 }
+
+#[path = "hooks/presence.rs"]
+mod presence;
 
 /// A server whose app calls `hooks` on a fresh receiver answering with `answer`.
 async fn start(

@@ -228,6 +228,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, app: &str, id: &str, kinds: &[Kind]) -> Result<()> {
     state.store.conversation_of_kind(app, id, kinds).await?;
     state.store.delete_conversation(app, id).await?;
+    crate::app::silence_cache::changed(state, app, id);
     Ok(())
 }
 

@@ -34,33 +34,62 @@ pub fn check_client_ids(field: &str, clients: &[String]) -> Result<()> {
         .try_for_each(|c| client_id::validate(field, c))
 }
 
+/// What [`add_members`] did.
+#[derive(Debug)]
+pub struct Added {
+    pub updated_at: i64,
+    /// Invitees that blocked the conversation themselves (their own blacklist): refused
+    /// with 4548, as a client the conversation blocked is.
+    pub refused: Vec<String>,
+}
+
 /// Adds members to a normal (or temporary) conversation and pushes `joined` to them and
-/// `members_joined` to the others. Returns the new `updatedAt`.
+/// `members_joined` to the others. Clients that blocked the conversation are not added by
+/// anyone but themselves.
 pub async fn add_members(
     state: &AppState,
     app: &str,
     conv: &Conversation,
     clients: &[String],
     initiator: &str,
-) -> Result<i64> {
+) -> Result<Added> {
     check_client_ids("client_ids", clients)?;
+    let mut welcome = Vec::with_capacity(clients.len());
+    let mut refused = Vec::new();
+    for client in clients {
+        let invited = client != initiator;
+        if invited && moderation::blocked_conversation(state, app, client, &conv.id).await? {
+            refused.push(client.clone());
+        } else {
+            welcome.push(client.clone());
+        }
+    }
+    if welcome.is_empty() {
+        return Ok(Added {
+            updated_at: conv.updated_at,
+            refused,
+        });
+    }
     let limit = if conv.kind == Kind::Temporary {
         MAX_TEMPORARY_MEMBERS
     } else {
         MAX_MEMBERS
     };
-    hooks::before_change(state, app, &conv.id, initiator, clients, true).await?;
+    hooks::before_change(state, app, &conv.id, initiator, &welcome, true).await?;
     let now = time::now_ms().max(conv.updated_at + 1);
     let (updated_at, added) = state
         .store
-        .add_members(app, conv, clients, limit, now)
+        .add_members(app, conv, &welcome, limit, now)
         .await?;
     if !added.is_empty() {
         let members = state.store.members(app, &conv.id).await?;
         announce(state, app, &conv.id, &added, &members, initiator, true).await?;
     }
     hooks::after_change(state, app, &conv.id, initiator, &added, true).await?;
-    Ok(updated_at)
+    Ok(Added {
+        updated_at,
+        refused,
+    })
 }
 
 /// Removes members and pushes `left` to them and `members_left` to the rest.
@@ -171,8 +200,9 @@ impl ClientChange {
 }
 
 /// A client adds or removes ids (itself to join or leave; others to invite or remove).
-/// Normal and temporary conversations: anyone may join, members invite and remove, the
-/// owner cannot be removed (4324). Chat rooms (online presence) and service conversations
+/// Normal and temporary conversations: anyone may join, members invite, removing others
+/// goes by role ([`policy::removable`]: 4320 beyond it) and the owner cannot be removed
+/// (4324). Chat rooms (online presence) and service conversations
 /// (subscriptions): only oneself (4308 for others).
 pub async fn client_change(
     state: &AppState,
@@ -301,20 +331,26 @@ async fn members(
         change.fail(code::BLOCKED_BY_CONV, blocked);
         welcome
     } else {
-        let (owner, rest): (Vec<String>, Vec<String>) = ids
-            .into_iter()
-            .partition(|id| conv.creator.as_deref() == Some(id.as_str()));
-        change.fail(code::CONVERSATION_NEED_OWNER, owner);
-        rest
+        let removal = policy::removable(state, app, &session.client, conv, ids).await?;
+        for (code, refused) in removal.refused {
+            change.fail(code, refused);
+        }
+        removal.allowed
     };
     if ids.is_empty() {
         return Ok(());
     }
-    change.updated_at = if adding {
-        add_members(state, app, conv, &ids, &session.client).await?
+    if adding {
+        let added = add_members(state, app, conv, &ids, &session.client).await?;
+        change.updated_at = added.updated_at;
+        change.allowed = ids
+            .into_iter()
+            .filter(|id| !added.refused.contains(id))
+            .collect();
+        change.fail(code::BLOCKED_BY_CONV, added.refused);
     } else {
-        remove_members(state, app, conv, &ids, &session.client).await?
-    };
-    change.allowed = ids;
+        change.updated_at = remove_members(state, app, conv, &ids, &session.client).await?;
+        change.allowed = ids;
+    }
     Ok(())
 }

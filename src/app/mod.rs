@@ -37,6 +37,7 @@ pub mod service;
 pub mod session_token;
 pub mod sessions;
 pub mod signatures;
+pub mod silence_cache;
 pub mod startup;
 pub mod subscriptions;
 pub mod uplink;

@@ -9,6 +9,7 @@ use crate::app::membership::{self, ClientChange};
 use crate::app::notifications;
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
+use crate::app::silence_cache;
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::{client_id, time};
 use crate::error::{code, Error, Result};
@@ -257,6 +258,7 @@ pub async fn silence(
             .remove_from_list(ClientList::Silenced, app, &conv.id, &allowed)
             .await?;
     }
+    silence_cache::changed(state, app, &conv.id);
     let (to_them, to_others) = if on {
         (OpType::Shutuped, OpType::MembersShutuped)
     } else {
@@ -319,13 +321,20 @@ async fn tell(
     .await
 }
 
-/// Whether `client` is silenced in `conv` (its sends get 4563).
+/// Whether `client` is silenced in `conv` (its sends get 4563): asked on every send, so
+/// answered from [`silence_cache`] when it can be.
 pub async fn is_silenced(state: &AppState, app: &str, conv: &str, client: &str) -> Result<bool> {
-    Ok(!state
+    let generation = match state.silences.get(app, conv, client) {
+        Ok(silenced) => return Ok(silenced),
+        Err(generation) => generation,
+    };
+    let silenced = !state
         .store
         .on_list(ClientList::Silenced, app, conv, &[client.to_owned()])
         .await?
-        .is_empty())
+        .is_empty();
+    state.silences.put(app, conv, client, generation, silenced);
+    Ok(silenced)
 }
 
 /// Whether `client` is blocked by `conv` (it cannot re-join: 4548).
@@ -463,8 +472,37 @@ pub async fn block(
     Ok(change)
 }
 
+/// Conversations of a client's own blacklist read per page while looking for one.
+const CLIENT_BLOCK_SCAN: i64 = 500;
+
+/// Whether `client` blocked `conv` itself (its own blacklist): nobody else may add it to
+/// that conversation. The store pages a client's blocks by id; a client blocks few
+/// conversations, so this reads one page in practice.
+pub async fn blocked_conversation(
+    state: &AppState,
+    app: &str,
+    client: &str,
+    conv: &str,
+) -> Result<bool> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = state
+            .store
+            .client_blocks(app, client, after.as_deref(), CLIENT_BLOCK_SCAN)
+            .await?;
+        if page.iter().any(|c| c == conv) {
+            return Ok(true);
+        }
+        if (page.len() as i64) < CLIENT_BLOCK_SCAN {
+            return Ok(false);
+        }
+        after = page.last().cloned();
+    }
+}
+
 /// A client blocks (`on`) or unblocks conversations: kept and listed (`blacklist query` with
-/// `srcPid`); invites are not filtered by it yet.
+/// `srcPid`); while blocked, invites by others (SDK `conv add`, REST members) refuse it
+/// with 4548.
 pub async fn client_block(
     state: &AppState,
     session: &ClientSession,

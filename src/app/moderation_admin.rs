@@ -113,6 +113,9 @@ pub async fn change(
             .remove_from_list(which, app, &conv.id, &ids)
             .await?;
     }
+    if which == ClientList::Silenced {
+        crate::app::silence_cache::changed(state, app, &conv.id);
+    }
     let (to_them, to_others) = match (which, add) {
         (ClientList::Silenced, true) => (OpType::Shutuped, OpType::MembersShutuped),
         (ClientList::Silenced, false) => (OpType::Unshutuped, OpType::MembersUnshutuped),

@@ -5,7 +5,9 @@
 //! - The admin (master key) may do everything.
 //! - Normal and temporary conversations: only members send, read history, list members,
 //!   read receipt positions, update and mute. Anyone may join (LeanCloud's model; the app
-//!   can require a conversation signature for it); only members invite or remove others.
+//!   can require a conversation signature for it); only members invite others. Removing
+//!   others goes by role ([`removable`]): the Owner removes anyone but itself, a Manager
+//!   removes Members, a plain Member removes only itself.
 //! - Chat rooms: clients joined to the room send and update; history, members and counts
 //!   are open.
 //! - Service conversations: subscribers send *uplink* messages (to the app, never to the
@@ -13,6 +15,7 @@
 //!   admin updates them.
 
 use crate::app::actor::Actor;
+use crate::app::moderation::{role_of, Role};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::error::{code, Error, Result};
 use crate::state::AppState;
@@ -97,6 +100,61 @@ pub async fn is_participant(
     })
 }
 
+/// The outcome of [`removable`]: who may go, and the refused ids with their code.
+#[derive(Debug, Default)]
+pub struct Removal {
+    pub allowed: Vec<String>,
+    pub refused: Vec<(i64, Vec<String>)>,
+}
+
+/// Which of `targets` the member `client` may remove from a normal or temporary
+/// conversation, by role (rest-semantics.md: Owner / Manager / Member): the Owner (the
+/// creator) is never removed, not even by itself (4324); anyone else may remove itself;
+/// the Owner removes anyone else, a Manager
+/// removes Members only, a Member nobody else (4320). The admin is not asked: the master
+/// key removes anyone but the Owner.
+pub async fn removable(
+    state: &AppState,
+    app: &str,
+    client: &str,
+    conv: &Conversation,
+    targets: Vec<String>,
+) -> Result<Removal> {
+    let actor = role_of(state, app, conv, client).await?;
+    let mut removal = Removal::default();
+    let mut owner = Vec::new();
+    let mut beyond_role = Vec::new();
+    for target in targets {
+        if conv.creator.as_deref() == Some(target.as_str()) {
+            owner.push(target);
+        } else if target == client {
+            removal.allowed.push(target);
+        } else if may_remove(actor, role_of(state, app, conv, &target).await?) {
+            removal.allowed.push(target);
+        } else {
+            beyond_role.push(target);
+        }
+    }
+    for (code, ids) in [
+        (code::CONVERSATION_NEED_OWNER, owner),
+        (code::CONVERSATION_OPERATION_UNAUTHORIZED, beyond_role),
+    ] {
+        if !ids.is_empty() {
+            removal.refused.push((code, ids));
+        }
+    }
+    Ok(removal)
+}
+
+/// Whether a member in role `actor` may remove another member in role `target`.
+fn may_remove(actor: Role, target: Role) -> bool {
+    match actor {
+        Role::Owner => target != Role::Owner,
+        Role::Manager => target == Role::Member,
+        Role::Member => false,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Need {
     Nothing,
@@ -176,6 +234,16 @@ mod tests {
             );
         }
         assert_eq!(requirement(Kind::Normal, Action::Join), Need::Nothing);
+    }
+
+    #[test]
+    fn only_owners_and_managers_remove_others() {
+        assert!(may_remove(Role::Owner, Role::Manager));
+        assert!(may_remove(Role::Owner, Role::Member));
+        assert!(may_remove(Role::Manager, Role::Member));
+        assert!(!may_remove(Role::Manager, Role::Manager));
+        assert!(!may_remove(Role::Manager, Role::Owner));
+        assert!(!may_remove(Role::Member, Role::Member));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! daily login records, and forced kicks (E43), which void earlier tokens and signatures.
 
 use crate::app::actor::ClientSession;
+use crate::app::hooks::presence;
 use crate::app::session_token::{self, Claims};
 use crate::domain::app::App;
 use crate::domain::{signature, time};
@@ -142,16 +143,48 @@ pub async fn kick(state: &AppState, app: &App, client: &str, reason: String) -> 
             at: now,
         });
     }
+    let tags = session_tags(state, &app.app_id, client);
     let event = Event::Kick {
         code: code::KICKED_BY_APP as i32,
-        reason,
+        reason: reason.clone(),
     };
     state.hub.publish(
         &app.app_id,
         Recipients::Clients(vec![client.to_owned()]),
         event,
     );
+    // `_clientOffline` for each session, here where the kick is decided: the sessions may
+    // be on other connections or nodes, which close them without knowing why.
+    if !tags.is_empty() {
+        let app = Arc::new(app.clone());
+        for tag in &tags {
+            let why = presence::Offline {
+                close_code: presence::CLOSE_KICKED_BY_API,
+                close_msg: &reason,
+                source_ip: None,
+                tag: tag.as_deref(),
+                error: Some((code::KICKED_BY_APP, "KICKED_BY_APP")),
+            };
+            presence::offline(state, &app, client, why);
+        }
+    }
     Ok(())
+}
+
+/// The single-device tag of each live session of `client`, on this node and (clustered)
+/// on the others. Walks this node's sessions: a kick is a rare admin call.
+fn session_tags(state: &AppState, app: &str, client: &str) -> Vec<Option<String>> {
+    let mut tags: Vec<Option<String>> = state
+        .hub
+        .local_sessions()
+        .into_iter()
+        .filter(|s| s.app == app && s.client == client)
+        .map(|s| s.tag)
+        .collect();
+    if let Some(cluster) = state.hub.cluster() {
+        tags.extend(cluster.replica().session_tags(app, client));
+    }
+    tags
 }
 
 /// Whether each client has a live session (E41, `session query`).

@@ -154,6 +154,7 @@ async fn beat_key(
 async fn recovered(state: &AppState, cluster: &Cluster) {
     tracing::info!(node = %cluster.node(), "Redis is back: cross-node delivery resumed");
     state.store.forget_all_members();
+    state.silences.clear();
     let since = crate::domain::time::now_ms()
         - (state.config.session_token_ttl_secs as i64).saturating_mul(1000);
     if let Err(err) = state.revocations.reload(&state.store, since).await {

@@ -58,16 +58,25 @@ pub(super) fn handle(state: &AppState, cluster: &Cluster, payload: &[u8]) {
                 cluster.send_to(&from, Body::Want);
             }
         }
-        Body::Snapshot { seq, sessions } => cluster.replica.snapshot(&from, seq, sessions),
+        Body::Snapshot {
+            seq,
+            sessions,
+            part,
+            parts,
+        } => cluster
+            .replica
+            .snapshot_part(&from, seq, part, parts, sessions),
         Body::Beat { seq } => {
             if cluster.replica.beat(&from, seq) == Applied::NeedSnapshot {
                 cluster.send_to(&from, Body::Want);
             }
         }
-        Body::Want => cluster.publish_snapshot(|| state.hub.local_sessions()),
+        Body::Want => cluster.snapshot_wanted(|| state.hub.local_sessions()),
         Body::Bye => cluster.replica.forget(&from),
         Body::Revoke { app, client, at } => state.revocations.remember(&app, &client, at),
         Body::Members { app, conv } => state.store.forget_members(&app, &conv),
+        Body::Silences { app, conv } => state.silences.forget(&app, &conv),
+        Body::App { app } => state.apps.invalidate(&app),
         Body::Receipt { app, msg } => state.hub.want_receipt_here(&app, &msg),
         Body::AwaitAck { app, msg, dest } => cluster.remember_wait(&from, app, msg, dest),
         Body::Acked { app, msg, client } => state.acks.acknowledged(&app, &msg, &client),

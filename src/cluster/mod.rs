@@ -20,6 +20,37 @@ pub mod wire;
 
 pub use bus::start;
 
+/// Who signs the frames [`announce_app_change`] publishes: no node has this id, so every
+/// node applies them.
+const CLI_SENDER: &str = "tidings-cli";
+
+/// Tells the running nodes of a cluster that `app`'s settings changed: `tidings app set`
+/// runs in a process of its own, outside the cluster, so it publishes one frame on
+/// `{prefix}:all` and every node drops its cached copy at once (instead of within the
+/// directory's few-second TTL). Without a `redis_url` there is nothing to tell.
+pub async fn announce_app_change(redis_url: &str, prefix: &str, app: &str) -> anyhow::Result<()> {
+    if redis_url.is_empty() {
+        return Ok(());
+    }
+    let client = redis::Client::open(redis_url)?;
+    let connect = client.get_multiplexed_async_connection();
+    let mut connection = tokio::time::timeout(Duration::from_secs(2), connect)
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer"))??;
+    let frame = Frame {
+        from: CLI_SENDER.to_owned(),
+        body: Body::App {
+            app: app.to_owned(),
+        },
+    };
+    redis::cmd("PUBLISH")
+        .arg(format!("{prefix}:all"))
+        .arg(frame.encode())
+        .query_async::<()>(&mut connection)
+        .await?;
+    Ok(())
+}
+
 use crate::hub::Recipients;
 use parking_lot::Mutex;
 use presence::Replica;
@@ -31,6 +62,8 @@ use wire::{Body, Frame, PresenceOp, Target};
 
 /// Frames waiting for the publisher; past this (Redis slow or gone) new ones are dropped.
 const QUEUE: usize = 65_536;
+/// Snapshots asked for by other nodes: at most one per this long.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 /// How long a remote Agora wait is remembered.
 const ACK_WAIT: Duration = Duration::from_secs(60);
 
@@ -57,6 +90,8 @@ pub struct Cluster {
     up: AtomicBool,
     /// Agora waits of other nodes for an ack that may happen here.
     remote_waits: Mutex<RemoteWaits>,
+    /// When this node last published its snapshot.
+    last_snapshot: Mutex<Option<Instant>>,
 }
 
 impl Cluster {
@@ -86,6 +121,7 @@ impl Cluster {
             replica: Replica::default(),
             up: AtomicBool::new(false),
             remote_waits: Mutex::new(HashMap::new()),
+            last_snapshot: Mutex::new(None),
         })
     }
 
@@ -201,17 +237,41 @@ impl Cluster {
         );
     }
 
-    /// Publishes this node's whole presence, read by `sessions` under the sequence lock.
+    /// Publishes this node's whole presence, read by `sessions` under the sequence lock, in
+    /// frames of at most [`wire::SNAPSHOT_PART`] sessions (queued together, so no presence
+    /// frame comes between them).
     pub fn publish_snapshot(&self, sessions: impl FnOnce() -> Vec<wire::SessionRecord>) {
         let seq = self.presence_seq.lock();
-        let sessions = sessions();
-        self.queue(
-            self.all_channel(),
-            Body::Snapshot {
-                seq: *seq,
-                sessions,
-            },
-        );
+        let mut sessions = sessions();
+        *self.last_snapshot.lock() = Some(Instant::now());
+        let parts = sessions.len().div_ceil(wire::SNAPSHOT_PART).max(1);
+        let parts_u32 = u32::try_from(parts).unwrap_or(u32::MAX);
+        for part in 0..parts_u32 {
+            let rest = sessions.split_off(sessions.len().min(wire::SNAPSHOT_PART));
+            let chunk = std::mem::replace(&mut sessions, rest);
+            self.queue(
+                self.all_channel(),
+                Body::Snapshot {
+                    seq: *seq,
+                    sessions: chunk,
+                    part,
+                    parts: parts_u32,
+                },
+            );
+        }
+    }
+
+    /// Another node asked for a snapshot. A snapshot goes to every node, so one per
+    /// [`SNAPSHOT_EVERY`] answers all the nodes asking at once (a restart makes each ask);
+    /// one asking too soon asks again at its next heartbeat mismatch.
+    pub fn snapshot_wanted(&self, sessions: impl FnOnce() -> Vec<wire::SessionRecord>) {
+        let recent = self
+            .last_snapshot
+            .lock()
+            .is_some_and(|at| at.elapsed() < SNAPSHOT_EVERY);
+        if !recent {
+            self.publish_snapshot(sessions);
+        }
     }
 
     fn beat(&self) {

@@ -138,9 +138,18 @@ pub enum Applied {
     NeedSnapshot,
 }
 
+/// A snapshot arriving in parts: the view being rebuilt, and the part expected next.
+struct Assembly {
+    seq: u64,
+    next: u32,
+    view: NodeView,
+}
+
 #[derive(Default)]
 pub struct Replica {
     nodes: RwLock<HashMap<String, NodeView>>,
+    /// Snapshots whose last part has not arrived yet, per node.
+    assembling: parking_lot::Mutex<HashMap<String, Assembly>>,
 }
 
 impl Replica {
@@ -185,7 +194,61 @@ impl Replica {
         }
     }
 
+    /// Part `part` of `parts` of a node's snapshot; the view is replaced when the last part
+    /// arrives. A part out of order drops the assembly: the node's next heartbeat then
+    /// disagrees and a fresh snapshot is asked for.
+    pub fn snapshot_part(
+        &self,
+        node: &str,
+        seq: u64,
+        part: u32,
+        parts: u32,
+        sessions: Vec<SessionRecord>,
+    ) {
+        if parts <= 1 {
+            self.snapshot(node, seq, sessions);
+            return;
+        }
+        let mut assembling = self.assembling.lock();
+        if part == 0 {
+            assembling.insert(
+                node.to_owned(),
+                Assembly {
+                    seq,
+                    next: 0,
+                    view: NodeView::new(),
+                },
+            );
+        }
+        let Some(assembly) = assembling.get_mut(node) else {
+            return;
+        };
+        if assembly.seq != seq || assembly.next != part {
+            assembling.remove(node);
+            return;
+        }
+        for session in sessions {
+            assembly.view.online(session);
+        }
+        assembly.next += 1;
+        if assembly.next == parts {
+            if let Some(done) = assembling.remove(node) {
+                drop(assembling);
+                self.install(node, done.seq, done.view);
+            }
+        }
+    }
+
+    /// A node's whole presence in one frame.
     pub fn snapshot(&self, node: &str, seq: u64, sessions: Vec<SessionRecord>) {
+        let mut view = NodeView::new();
+        for session in sessions {
+            view.online(session);
+        }
+        self.install(node, seq, view);
+    }
+
+    fn install(&self, node: &str, seq: u64, mut view: NodeView) {
         let mut nodes = self.nodes.write();
         if nodes
             .get(node)
@@ -194,16 +257,14 @@ impl Replica {
         {
             return;
         }
-        let mut view = NodeView::new();
-        for session in sessions {
-            view.online(session);
-        }
         view.seq = Some(seq);
+        view.seen = Instant::now();
         nodes.insert(node.to_owned(), view);
     }
 
     pub fn forget(&self, node: &str) {
         self.nodes.write().remove(node);
+        self.assembling.lock().remove(node);
     }
 
     /// Drops the nodes not heard from within [`NODE_TTL`]; returns how many.
@@ -262,6 +323,19 @@ impl Replica {
         found
     }
 
+    /// The tag of each remote session of `client` (`None` when untagged).
+    pub fn session_tags(&self, app: &str, client: &str) -> Vec<Option<String>> {
+        let mut found = Vec::new();
+        for view in self.nodes.read().values() {
+            for s in view.sessions.values() {
+                if &*s.app == app && &*s.client == client {
+                    found.push(s.tag.as_deref().map(str::to_owned));
+                }
+            }
+        }
+        found
+    }
+
     /// The node holding session `id`.
     pub fn node_of_session(&self, id: u64) -> Option<String> {
         self.nodes
@@ -313,37 +387,5 @@ impl Replica {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: u64, client: &str) -> SessionRecord {
-        SessionRecord {
-            id,
-            app: "a".into(),
-            client: client.into(),
-            tag: None,
-            device: None,
-            rooms: vec![],
-        }
-    }
-
-    #[test]
-    fn a_gap_asks_for_a_snapshot_which_replaces_the_view() {
-        let replica = Replica::default();
-        assert_eq!(replica.apply("n1", 1, vec![]), Applied::NeedSnapshot);
-        replica.snapshot("n1", 1, vec![record(7, "bob")]);
-        assert!(replica.is_online("a", "bob"));
-        let ops = vec![PresenceOp::Join {
-            id: 7,
-            room: "r".into(),
-        }];
-        assert_eq!(replica.apply("n1", 2, ops), Applied::Ok);
-        let mut members = Vec::new();
-        replica.room_members("a", "r", &mut members);
-        assert_eq!(members, vec!["bob".to_owned()]);
-        let ops = vec![PresenceOp::Offline { id: 7 }];
-        assert_eq!(replica.apply("n1", 4, ops), Applied::NeedSnapshot);
-        assert!(!replica.is_online("a", "bob"));
-        assert!(replica.nodes_for_room("a", "r").is_empty());
-    }
-}
+#[path = "presence_tests.rs"]
+mod tests;

@@ -35,6 +35,13 @@ pub struct SessionRecord {
     pub rooms: Vec<String>,
 }
 
+/// Sessions in one snapshot frame at most: a node's presence travels in bounded frames.
+pub const SNAPSHOT_PART: usize = 500;
+
+fn one() -> u32 {
+    1
+}
+
 /// A change of the sending node's presence.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -74,10 +81,15 @@ pub enum Body {
     },
     /// Presence changes numbered `seq` (one number per frame, consecutive per node).
     Presence { seq: u64, ops: Vec<PresenceOp> },
-    /// The sender's whole presence as of `seq`.
+    /// Part `part` (from 0) of `parts` of the sender's whole presence as of `seq`: at most
+    /// [`SNAPSHOT_PART`] sessions a frame, the parts consecutive on `all`.
     Snapshot {
         seq: u64,
         sessions: Vec<SessionRecord>,
+        #[serde(default)]
+        part: u32,
+        #[serde(default = "one")]
+        parts: u32,
     },
     /// "I am alive, my presence is at `seq`."
     Beat { seq: u64 },
@@ -93,6 +105,10 @@ pub enum Body {
     },
     /// The member list of a conversation changed: drop it from caches.
     Members { app: String, conv: String },
+    /// Who is silenced in a conversation changed (or it was deleted): drop cached answers.
+    Silences { app: String, conv: String },
+    /// An app's settings changed (`tidings app set`): drop the cached app.
+    App { app: String },
     /// The sender of `msg` asked for receipts.
     Receipt { app: String, msg: String },
     /// Node `from` waits for `dest` to acknowledge `msg` (Agora `wait_for_ack`).

@@ -184,7 +184,7 @@ async fn find_app(conn: &Conn, command: &GenericCommand) -> Result<Arc<App>, &'s
 /// holds the tag; a stale session of the same device is replaced.
 fn settle_tag_conflict(
     conn: &Conn,
-    app: &App,
+    app: &Arc<App>,
     client: &str,
     tag: &str,
     device: Option<&str>,
@@ -211,6 +211,14 @@ fn settle_tag_conflict(
             SESSION_CONFLICT,
             "SESSION_CONFLICT",
         );
+        let why = presence::Offline {
+            close_code: presence::CLOSE_KICKED_BY_TAG,
+            close_msg: "SESSION_CONFLICT",
+            source_ip: None,
+            tag: Some(tag),
+            error: Some((code::SESSION_CONFLICT, "SESSION_CONFLICT")),
+        };
+        presence::offline(&conn.state, app, client, why);
     }
     Ok(())
 }

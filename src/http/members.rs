@@ -75,12 +75,22 @@ async fn change_members(
 ) -> Result<Json<Value>> {
     let ids = body.ids()?;
     let conv = crate::app::conversations::of_kind(state, app, id, Conversations::KINDS).await?;
-    let at = if add {
-        membership::add_members(state, app, &conv, &ids, "").await?
-    } else {
-        membership::remove_members(state, app, &conv, &ids, "").await?
-    };
-    Ok(updated(at, id))
+    if !add {
+        let at = membership::remove_members(state, app, &conv, &ids, "").await?;
+        return Ok(updated(at, id));
+    }
+    let added = membership::add_members(state, app, &conv, &ids, "").await?;
+    let mut body = updated(added.updated_at, id);
+    if !added.refused.is_empty() {
+        // Clients that blocked the conversation themselves are not added; named as the
+        // WebSocket `failedPids` name them.
+        body["failedPids"] = json!([{
+            "code": crate::error::code::BLOCKED_BY_CONV,
+            "reason": "BLOCKED_BY_CONV",
+            "pids": added.refused,
+        }]);
+    }
+    Ok(body)
 }
 
 /// E07 GET /conversations/{id}/members

@@ -8,14 +8,7 @@ use tidings::gateway::proto::{
 };
 
 fn conv_op(cid: &str, op: OpType, m: &[&str]) -> GenericCommand {
-    conv_command(
-        op,
-        ConvCommand {
-            cid: Some(cid.to_owned()),
-            m: m.iter().map(|s| (*s).to_owned()).collect(),
-            ..Default::default()
-        },
-    )
+    members_command(op, cid, m)
 }
 
 fn role(cid: &str, target: &str, role: &str) -> GenericCommand {

@@ -20,17 +20,6 @@ fn on(cid: &str, op: OpType) -> GenericCommand {
     )
 }
 
-fn with_members(cid: &str, op: OpType, members: &[&str]) -> GenericCommand {
-    conv_command(
-        op,
-        ConvCommand {
-            cid: Some(cid.to_owned()),
-            m: members.iter().map(|m| (*m).to_owned()).collect(),
-            ..Default::default()
-        },
-    )
-}
-
 /// The failed ids of a `conv add/remove` answer, with their codes.
 fn failed(reply: &GenericCommand) -> Vec<(i32, Vec<String>)> {
     assert_ne!(error_code(reply), Some(0), "{reply:?}");
@@ -70,14 +59,14 @@ async fn normal_conversations_are_for_members_only(backend: Backend) {
     });
     assert_refused(&mut eve, update, 4309).await;
     let invite = eve
-        .request(with_members(&cid, OpType::Add, &["eve", "mallory"]))
+        .request(members_command(OpType::Add, &cid, &["eve", "mallory"]))
         .await;
     assert_eq!(
         failed(&invite),
         [(4317, vec!["eve".into(), "mallory".into()])]
     );
     let kick = eve
-        .request(with_members(&cid, OpType::Remove, &["bob"]))
+        .request(members_command(OpType::Remove, &cid, &["bob"]))
         .await;
     assert_eq!(failed(&kick), [(4317, vec!["bob".into()])]);
 
@@ -126,7 +115,7 @@ async fn chat_rooms_and_service_conversations(backend: Backend) {
     // A chat room: joined clients send; nobody adds or removes others.
     assert_eq!(send_code(&mut eve, direct(&room, "hi")).await, Some(4401));
     let added = eve
-        .request(with_members(&room, OpType::Add, &["eve", "bob"]))
+        .request(members_command(OpType::Add, &room, &["eve", "bob"]))
         .await;
     assert_eq!(failed(&added), [(4308, vec!["bob".into()])]);
     assert_eq!(send_code(&mut eve, direct(&room, "hi")).await, None);

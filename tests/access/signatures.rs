@@ -6,7 +6,7 @@ use super::support::*;
 use crate::gateway_support::{Backend, Server, APP_ID, MASTER_KEY};
 use tidings::domain::signature::realtime_sign;
 use tidings::domain::time::now_ms;
-use tidings::gateway::proto::{ConvCommand, GenericCommand, OpType};
+use tidings::gateway::proto::{GenericCommand, OpType};
 
 fn sign(fields: &[&str]) -> String {
     realtime_sign(MASTER_KEY, fields)
@@ -18,17 +18,6 @@ fn signed(mut command: GenericCommand, s: String, t: i64, n: &str) -> GenericCom
     body.t = Some(t);
     body.n = Some(n.to_owned());
     command
-}
-
-fn member_command(op: OpType, cid: &str, members: &[&str]) -> GenericCommand {
-    conv_command(
-        op,
-        ConvCommand {
-            cid: Some(cid.to_owned()),
-            m: members.iter().map(|m| (*m).to_owned()).collect(),
-            ..Default::default()
-        },
-    )
 }
 
 async fn conversation_signatures_are_verified(backend: Backend) {
@@ -59,7 +48,7 @@ async fn conversation_signatures_are_verified(backend: Backend) {
 
     // Joining without a signature: refused, members unchanged.
     let mut eve = server.login("eve").await;
-    let join = member_command(OpType::Add, &cid, &["eve"]);
+    let join = members_command(OpType::Add, &cid, &["eve"]);
     assert_eq!(error_code(&eve.request(join.clone()).await), Some(4302));
     assert_eq!(members(&server, &cid).await, ["alice", "bob"]);
     // Signed for another conversation: refused too.
@@ -81,8 +70,17 @@ async fn conversation_signatures_are_verified(backend: Backend) {
     assert_eq!(joined.op, Some(OpType::Added as i32), "{joined:?}");
     assert_eq!(members(&server, &cid).await, ["alice", "bob", "eve"]);
 
-    // Removing others needs a `kick` signature; an `invite` one does not do.
-    let kick = member_command(OpType::Remove, &cid, &["bob"]);
+    // Removing others needs a `kick` signature; an `invite` one does not do. (Removing
+    // others also needs a role: eve is made a Manager first.)
+    let (status, body) = server
+        .rest(
+            reqwest::Method::PUT,
+            &format!("/1.2/rtm/conversations/{cid}/member-roles/eve"),
+            Some(serde_json::json!({"role": "Manager"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let kick = members_command(OpType::Remove, &cid, &["bob"]);
     let as_invite = sign(&[APP_ID, "eve", &cid, "bob", &t.to_string(), "n3", "invite"]);
     let reply = eve.request(signed(kick.clone(), as_invite, t, "n3")).await;
     assert_eq!(error_code(&reply), Some(4302));
@@ -93,7 +91,7 @@ async fn conversation_signatures_are_verified(backend: Backend) {
     assert_eq!(members(&server, &cid).await, ["alice", "eve"]);
 
     // Leaving oneself needs no signature.
-    let leave = member_command(OpType::Remove, &cid, &["eve"]);
+    let leave = members_command(OpType::Remove, &cid, &["eve"]);
     assert_eq!(eve.request(leave).await.op, Some(OpType::Removed as i32));
     server.stop().await;
 }

@@ -56,6 +56,18 @@ pub fn conv_command(op: OpType, body: ConvCommand) -> GenericCommand {
     c
 }
 
+/// A `conv` command naming clients: `add`, `remove`, `add_shutup`, `check_shutup`...
+pub fn members_command(op: OpType, cid: &str, ids: &[&str]) -> GenericCommand {
+    conv_command(
+        op,
+        ConvCommand {
+            cid: Some(cid.to_owned()),
+            m: ids.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        },
+    )
+}
+
 pub fn logs(cid: &str) -> GenericCommand {
     let mut c = command(CommandType::Logs, None);
     c.logs_message = Some(LogsCommand {

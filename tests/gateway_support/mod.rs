@@ -13,7 +13,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 use tidings::config::Config;
 use tidings::domain::app::AppSettings;
-use tidings::gateway::proto::{CommandType, GenericCommand, OpType, SessionCommand};
+use tidings::gateway::proto::{
+    AckCommand, CommandType, GenericCommand, OpType, RcpCommand, SessionCommand,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -394,6 +396,23 @@ impl Client {
 
     pub fn pending_len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Acknowledges one delivered message as the Android and Swift SDKs do (`cid` + `mid`).
+    pub async fn acknowledge(&mut self, cid: &str, mid: &str) {
+        let mut ack = command(CommandType::Ack, None);
+        ack.ack_message = Some(AckCommand {
+            cid: Some(cid.to_owned()),
+            mid: Some(mid.to_owned()),
+            ..Default::default()
+        });
+        self.send(&ack).await;
+    }
+
+    /// The next receipt (`rcp`) pushed to this client.
+    pub async fn receipt(&mut self) -> RcpCommand {
+        let rcp = self.expect(CommandType::Rcp, None).await;
+        rcp.rcp_message.unwrap()
     }
 
     /// Reads until the server closes; returns its close code.

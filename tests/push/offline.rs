@@ -3,11 +3,29 @@
 use super::standins::{self, GONE_TOKEN};
 use super::{installation, offline_with_token, registered, text, tokens, with_webhook, ws, Ws};
 use crate::receiver::{Answer, Receiver, HOOK_KEY};
-use crate::rest::harness::{Backend, Keys};
+use crate::rest::harness::{Backend, Keys, TestServer};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use tidings::proto::SessionCommand;
+
+/// `client` logs in with a Swift device token; online until dropped or disconnected.
+async fn swift_online(server: &TestServer, client: &str, token: &str) -> Ws {
+    Ws::login(
+        &server.base_url,
+        &server.app.app_id,
+        client,
+        ws::swift_session(token),
+    )
+    .await
+}
+
+/// `client` has a device token and muted `conv`, then went offline.
+async fn muted_offline(server: &TestServer, conv: &str, client: &str, token: &str) {
+    let mut member = swift_online(server, client, token).await;
+    member.mute(conv).await;
+    member.disconnect().await;
+}
 
 /// Offline members with a token get one push per message (the message's `push_data`, else
 /// the template); online, muted and logged-out ones none; transient messages none; a token
@@ -21,29 +39,9 @@ async fn offline_members_get_one_push_each(backend: Backend) {
         .await;
     let target = format!("/conversations/{conv}");
     offline_with_token(&server, "bob", "b0b0").await;
-    let carol = Ws::login(
-        &server.base_url,
-        &server.app.app_id,
-        "carol",
-        ws::swift_session("ca401"),
-    )
-    .await;
-    let mut dave = Ws::login(
-        &server.base_url,
-        &server.app.app_id,
-        "dave",
-        ws::swift_session("da7e"),
-    )
-    .await;
-    dave.mute(&conv).await;
-    dave.disconnect().await;
-    let erin = Ws::login(
-        &server.base_url,
-        &server.app.app_id,
-        "erin",
-        ws::swift_session("e4170"),
-    )
-    .await;
+    let carol = swift_online(&server, "carol", "ca401").await;
+    muted_offline(&server, &conv, "dave", "da7e").await;
+    let erin = swift_online(&server, "erin", "e4170").await;
     registered().await;
     erin.logout().await;
     // A JS-style login without a token, then Swift's `report/upload` of one.
@@ -133,15 +131,7 @@ async fn receivers_offline_decides(backend: Backend) {
     let target = format!("/conversations/{conv}");
     offline_with_token(&server, "bob", "b0b0").await;
     offline_with_token(&server, "carl", "ca41").await;
-    let mut dave = Ws::login(
-        &server.base_url,
-        &server.app.app_id,
-        "dave",
-        ws::swift_session("da7e"),
-    )
-    .await;
-    dave.mute(&conv).await;
-    dave.disconnect().await;
+    muted_offline(&server, &conv, "dave", "da7e").await;
     registered().await;
 
     for message in ["skip this", "rewrite this", "force this", "plain"] {
@@ -184,13 +174,7 @@ async fn broadcasts_push_to_every_device(backend: Backend) {
         reply.assert_success("subscribing");
     }
     offline_with_token(&server, "sub1", "5001").await;
-    let online = Ws::login(
-        &server.base_url,
-        &server.app.app_id,
-        "sub2",
-        ws::swift_session("5002"),
-    )
-    .await;
+    let online = swift_online(&server, "sub2", "5002").await;
     offline_with_token(&server, "other", "0e4e").await;
     registered().await;
 

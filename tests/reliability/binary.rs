@@ -35,6 +35,35 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A number from the environment (a knob of the long forms), else `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Creates a conversation of `members` on the binary at `base` (master key); its id.
+pub async fn create_conversation(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    members: &[String],
+) -> String {
+    let body: serde_json::Value = http
+        .post(format!("{base}/1.2/rtm/conversations"))
+        .header("X-LC-Id", APP_ID)
+        .header("X-LC-Key", format!("{MASTER_KEY},master"))
+        .json(&serde_json::json!({"name": name, "m": members}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["objectId"].as_str().unwrap().to_owned()
+}
+
 /// Creates the test app in `database_url` with rate limits out of the way (the load here is
 /// far above an app's default quota).
 pub async fn prepare_app(database_url: &str) {

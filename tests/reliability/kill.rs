@@ -8,8 +8,11 @@
 //! `RELIABILITY_KILLS=20 cargo test --test reliability kill -- --nocapture`.
 //! `RELIABILITY_SEED` replays the kill moments of a run (each run prints its seed).
 
-use super::binary::{one_load_test_at_a_time, prepare_app, rest_sender, ws_sender, Binary, Ledger};
-use crate::gateway_support::{Backend, MASTER_KEY};
+use super::binary::{
+    create_conversation, env_number, one_load_test_at_a_time, prepare_app, rest_sender, ws_sender,
+    Binary, Ledger,
+};
+use crate::gateway_support::Backend;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,13 +22,6 @@ use std::time::Duration;
 const CONVERSATIONS: usize = 8;
 const REST_SENDERS: usize = 64;
 const WS_SENDERS: usize = 8;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A database for this run: a fresh SQLite file, or a fresh database on the local cluster.
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
@@ -66,18 +62,7 @@ async fn create_conversations(base: &str) -> Vec<String> {
                 .filter(|i| i % CONVERSATIONS == c)
                 .map(|i| format!("ws{i}")),
         );
-        let body: serde_json::Value = http
-            .post(format!("{base}/1.2/rtm/conversations"))
-            .header("X-LC-Id", crate::gateway_support::APP_ID)
-            .header("X-LC-Key", format!("{MASTER_KEY},master"))
-            .json(&serde_json::json!({"name": format!("kill{c}"), "m": members}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        convs.push(body["objectId"].as_str().unwrap().to_owned());
+        convs.push(create_conversation(&http, base, &format!("kill{c}"), &members).await);
     }
     convs
 }

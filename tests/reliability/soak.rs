@@ -12,8 +12,7 @@
 //! binary, e.g. a release build; default the test's own debug build),
 //! `RELIABILITY_SOAK_DATABASE_URL` (default a fresh SQLite file).
 
-use super::binary::{prepare_app, ws_login, Binary};
-use crate::gateway_support::{APP_ID, MASTER_KEY};
+use super::binary::{create_conversation, env_number, prepare_app, ws_login, Binary};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use prost::Message as _;
@@ -24,13 +23,6 @@ use tidings::gateway::proto::{CommandType, DirectCommand, GenericCommand};
 use tokio_tungstenite::tungstenite::Message;
 
 const GROUP: usize = 10;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn micros() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -114,10 +106,10 @@ async fn member(base: String, name: String, cid: String, every: Duration, stats:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long; run with scripts/soak.sh"]
 async fn soak() {
-    let connections = env_u64("RELIABILITY_SOAK_CONNECTIONS", 10_000) as usize;
-    let duration = Duration::from_secs(env_u64("RELIABILITY_SOAK_SECS", 1800));
-    let every = Duration::from_secs(env_u64("RELIABILITY_SOAK_SEND_SECS", 10));
-    let report_every = Duration::from_secs(env_u64("RELIABILITY_SOAK_REPORT_SECS", 30));
+    let connections = env_number("RELIABILITY_SOAK_CONNECTIONS", 10_000) as usize;
+    let duration = Duration::from_secs(env_number("RELIABILITY_SOAK_SECS", 1800));
+    let every = Duration::from_secs(env_number("RELIABILITY_SOAK_SEND_SECS", 10));
+    let report_every = Duration::from_secs(env_number("RELIABILITY_SOAK_REPORT_SECS", 30));
     let max_drift = std::env::var("RELIABILITY_SOAK_MAX_RSS_DRIFT")
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
@@ -136,18 +128,7 @@ async fn soak() {
         let members: Vec<String> = (g * GROUP..((g + 1) * GROUP).min(connections))
             .map(|i| format!("soak{i}"))
             .collect();
-        let body: serde_json::Value = http
-            .post(format!("{base}/1.2/rtm/conversations"))
-            .header("X-LC-Id", APP_ID)
-            .header("X-LC-Key", format!("{MASTER_KEY},master"))
-            .json(&serde_json::json!({"name": format!("soak{g}"), "m": members}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        convs.push(body["objectId"].as_str().unwrap().to_owned());
+        convs.push(create_conversation(&http, &base, &format!("soak{g}"), &members).await);
     }
     let stats = Arc::new(Stats::default());
     let connecting = Instant::now();
@@ -202,7 +183,7 @@ async fn soak() {
     // filling, the largest being the delivery tracker's 512 recent messages per
     // conversation (`store::delivery`), which at one message/s per conversation (10
     // members sending every 10 s) takes 512 s; then the store's page caches.
-    let warm_up = env_u64("RELIABILITY_SOAK_WARMUP_SECS", 600);
+    let warm_up = env_number("RELIABILITY_SOAK_WARMUP_SECS", 600);
     let steady = reports
         .iter()
         .position(|r| r.3 >= warm_up)

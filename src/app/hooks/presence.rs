@@ -1,5 +1,7 @@
-//! Presence hooks: `_clientOnline` after a login, `_clientOffline` after a logout or a
-//! disconnect. Both are non-blocking; their order under rapid reconnects is not guaranteed
+//! Presence hooks: `_clientOnline` after a login, `_clientOffline` after a logout, a
+//! disconnect or a kick (by a tag conflict or by the REST API). A kicked session may sit on
+//! another connection or node: the hook is called where the kick is decided, once per
+//! session. Both are non-blocking; their order under rapid reconnects is not guaranteed
 //! (as at LeanCloud).
 
 use super::{notify, Hook};
@@ -11,6 +13,10 @@ use std::sync::Arc;
 /// `closeCode` values of `_clientOffline`.
 pub const CLOSE_LOGOUT: i64 = 1;
 pub const CLOSE_DISCONNECT: i64 = 2;
+/// Closed because another login took its single-device `tag` (the session got 4111).
+pub const CLOSE_KICKED_BY_TAG: i64 = 3;
+/// Closed by the app's REST kick, E43 (the session got 4115).
+pub const CLOSE_KICKED_BY_API: i64 = 4;
 
 /// A login: `reconnect` when the SDK re-opened by itself (`r` in `session open`).
 pub fn online(
