@@ -25,7 +25,7 @@ use tidings::proto::GenericCommand;
 use tokio_tungstenite::tungstenite::Message;
 
 const USAGE: &str = "options: --connections N (10000) --members N (2000) --samples N (200) \
-    --seconds S (10) --payload BYTES (100) --in-flight N (16) --server-bin PATH";
+    --seconds S (10) --payload BYTES (100) --in-flight N (16) --hold-secs S (0) --server-bin PATH";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -36,6 +36,12 @@ async fn main() -> Result<()> {
     support::header("ws_load", &args);
     let connections: usize = args.number("connections", 10_000)?;
     let members: usize = args.number("members", 2_000)?;
+    // The server runs as the Docker image runs it: glibc with two malloc arenas instead of
+    // one per thread (docs/benchmarks.md, "Idle memory per connection"). Set before the
+    // server starts, which inherits it; an explicit value in the environment wins.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        std::env::set_var("MALLOC_ARENA_MAX", "2");
+    }
     let db = Database::fresh(Backend::Sqlite, &args).await?;
     support::create_app(&args, &db)?;
     let server = Server::start(&args, &db, "ws").await?;
@@ -71,6 +77,9 @@ async fn run(args: &Args, server: &Server, connections: usize, members: usize) -
             format!("{connect_secs:.1} s"),
         ]],
     );
+    // Keeps every idle connection open a while, so a heap profiler attached to the server
+    // (heaptrack, `docs/benchmarks.md`) can snapshot exactly the idle state.
+    tokio::time::sleep(args.seconds("hold-secs", 0.0)?).await;
     // Only the room members stay; the rest close. `--members 0` measures memory only.
     sockets.truncate(members);
     if members == 0 {

@@ -5,6 +5,7 @@
 //! socket, the queue, the sessions and a timer: the handlers' large futures exist only
 //! while a command runs. Commands of one connection run in order.
 
+use super::admission::Admitted;
 use super::codec::{self, DecodeError, Protocol};
 use super::session::{Current, Sessions};
 use super::{dispatch, reply};
@@ -13,6 +14,7 @@ use crate::proto::{CommandType, GenericCommand, OpType, SessionCommand};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -44,7 +46,7 @@ enum End {
 
 /// The connection's state besides the socket; command handlers get `&mut Conn`.
 pub struct Conn {
-    pub state: AppState,
+    pub state: Arc<AppState>,
     pub protocol: Protocol,
     pub sessions: Sessions,
     pub outbox: Outbox,
@@ -90,17 +92,43 @@ impl Conn {
     }
 }
 
-/// Serves one upgraded socket until it closes or the server shuts down.
-pub async fn serve(
+/// What the upgrade hands to the connection (see [`serve`]).
+pub struct Accepted {
+    pub state: Arc<AppState>,
+    pub protocol: Protocol,
+    pub remote_ip: Option<String>,
+    /// The connection's admission slot, freed when the connection ends.
+    pub admitted: Admitted,
+}
+
+/// Everything an open connection owns, in one place: the task's future holds it once.
+struct Connection {
+    conn: Conn,
     socket: WebSocket,
-    state: AppState,
-    protocol: Protocol,
-    remote_ip: Option<String>,
-) {
+    inbox: Inbox,
+    _admitted: Admitted,
+    _gauge: crate::metrics::ConnectionGauge,
+}
+
+/// Serves one upgraded socket until it closes or the server shuts down.
+///
+/// Not an `async fn`: one would keep its arguments and every local built from them (the
+/// socket twice, the state three times) as separate slots of the task for the whole
+/// connection. Here the state is built first and moved into the future once.
+pub fn serve(
+    socket: WebSocket,
+    accepted: Accepted,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let Accepted {
+        state,
+        protocol,
+        remote_ip,
+        admitted,
+    } = accepted;
+    let tasks = state.tasks.clone();
     let (outbox, inbox) = Outbox::new(state.config.ws_queue_capacity);
-    let _connection_gauge = crate::metrics::ConnectionGauge::open();
     let now = Instant::now();
-    let mut conn = Conn {
+    let conn = Conn {
         state,
         protocol,
         sessions: Sessions::default(),
@@ -112,13 +140,31 @@ pub async fn serve(
         without_session_since: Some(now),
         command_quota: crate::app::quota::ConnectionQuota::new(),
     };
-    let mut socket = socket;
-    let end = run(&mut conn, &mut socket, inbox).await;
-    // Boxed: its state (a goaway command) would otherwise sit in every idle connection.
-    Box::pin(finish(&mut conn, &mut socket, end)).await;
+    let mut connection = Connection {
+        conn,
+        socket,
+        inbox,
+        _admitted: admitted,
+        _gauge: crate::metrics::ConnectionGauge::open(),
+    };
+    // Uses `connection` in place: rebinding it (`let c = connection`), or an `async fn`
+    // taking it, would give the future a second copy. Not boxed: axum's task holds this
+    // future where the handshake's state was, so the connection costs one allocation.
+    tasks.track_future(async move {
+        let end = run(
+            &mut connection.conn,
+            &mut connection.socket,
+            &connection.inbox,
+        )
+        .await;
+        // Closed before the closing handshake: publishers stop queueing for this socket.
+        drop(connection.inbox);
+        // Boxed: its state (a goaway command) would otherwise sit in every idle connection.
+        Box::pin(finish(&mut connection.conn, &mut connection.socket, end)).await;
+    })
 }
 
-async fn run(conn: &mut Conn, socket: &mut WebSocket, inbox: Inbox) -> End {
+async fn run(conn: &mut Conn, socket: &mut WebSocket, inbox: &Inbox) -> End {
     let shutdown = conn.state.shutdown.clone();
     // Registered once: every connection waits on the same token, and re-registering on
     // each wake-up would contend on its lock during a fan-out.

@@ -41,13 +41,17 @@ use axum::routing::get;
 use axum::Router;
 use codec::Protocol;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Transport limit: frames above the 5 KB command limit still arrive whole so they can be
 /// answered with `4109`; beyond this the connection is closed with 4109.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Idle connections are the common case: small read buffer, write buffer grown on demand
-/// (tungstenite's defaults allocate 128 KiB per connection up front).
-const READ_BUFFER_BYTES: usize = 1024;
+/// (tungstenite's defaults allocate 128 KiB per connection up front). tungstenite keeps the
+/// read buffer for the connection's life, so every idle connection holds it: 256 bytes fit
+/// the usual command (acks, reads, a short `direct`); a bigger frame grows it and is read
+/// 256 bytes per call.
+const READ_BUFFER_BYTES: usize = 256;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Paths that stay REST even when a client asks to upgrade.
@@ -62,10 +66,13 @@ const REST_PREFIXES: &[&str] = &[
 
 /// The whole HTTP surface: `/v1/route`, WebSocket upgrades, and `rest` for the rest.
 pub fn router(state: AppState, rest: Router) -> Router {
+    // One `AppState` shared by every connection: a clone per connection was ~230 bytes
+    // (and a `String`) in each idle connection.
+    let shared = Arc::new(state.clone());
     Router::new()
         .route("/v1/route", get(route::route))
         .fallback_service(rest)
-        .layer(middleware::from_fn_with_state(state.clone(), upgrades))
+        .layer(middleware::from_fn_with_state(shared, upgrades))
         .with_state(state)
 }
 
@@ -79,7 +86,7 @@ fn is_upgrade(request: &Request) -> bool {
 }
 
 /// Takes WebSocket upgrades on non-REST paths; everything else goes on.
-async fn upgrades(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn upgrades(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !is_upgrade(&request) || REST_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return next.run(request).await;
@@ -104,7 +111,7 @@ async fn upgrades(State(state): State<AppState>, request: Request, next: Next) -
 
 fn accept(
     upgrade: WebSocketUpgrade,
-    state: AppState,
+    state: Arc<AppState>,
     query: &str,
     remote_ip: Option<String>,
     admitted: admission::Admitted,
@@ -118,13 +125,15 @@ fn accept(
     if let Some(name) = echo {
         upgrade.set_selected_protocol(HeaderValue::from_static(name));
     }
-    let tasks = state.tasks.clone();
-    upgrade.on_upgrade(move |socket| {
-        tasks.track_future(async move {
-            connection::serve(socket, state, protocol, remote_ip).await;
-            drop(admitted);
-        })
-    })
+    // Boxed, so the callback axum keeps in its task for the connection's lifetime is one
+    // pointer (its captures would otherwise stay there, moved out but not freed).
+    let accepted = Box::new(connection::Accepted {
+        state,
+        protocol,
+        remote_ip,
+        admitted,
+    });
+    upgrade.on_upgrade(move |socket| connection::serve(socket, *accepted))
 }
 
 /// The first offered sub-protocol this server speaks, echoed back (the Node `ws` client

@@ -67,6 +67,8 @@ impl Sessions {
     }
 
     pub fn add(&mut self, session: Session) {
+        // Exact: a plain `push` reserves 4 slots (448 bytes) where one session is the rule.
+        self.list.reserve_exact(1);
         self.list.push(session);
     }
 

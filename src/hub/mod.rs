@@ -225,9 +225,9 @@ impl Hub {
         info: SessionInfo,
         outbox: Outbox,
     ) -> SessionGuard {
-        let id = self.registry.insert(app, info.clone(), outbox);
-        self.announce_online(app, id, &info);
-        crate::metrics::session_opened(app);
+        let (id, app) = self.registry.insert(app, info.clone(), outbox);
+        self.announce_online(&app, id, &info);
+        crate::metrics::session_opened(&app);
         SessionGuard::new(Arc::clone(self), app, info.client, id)
     }
 

@@ -44,7 +44,8 @@ pub(super) struct Registry {
 }
 
 impl Registry {
-    pub(super) fn insert(&self, app: &str, info: SessionInfo, outbox: Outbox) -> u64 {
+    /// Registers a session; returns its id and the registry's shared copy of `app`.
+    pub(super) fn insert(&self, app: &str, info: SessionInfo, outbox: Outbox) -> (u64, Arc<str>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let entry = Entry {
             id,
@@ -54,13 +55,17 @@ impl Registry {
             rooms: Vec::new(),
         };
         let mut apps = self.apps.write();
-        let sessions = match apps.get_mut(app) {
-            Some(sessions) => sessions,
-            None => apps.entry(Arc::from(app)).or_default(),
+        let app_key = match apps.get_key_value(app) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(app),
         };
-        sessions.clients.entry(info.client).or_default().push(entry);
+        let sessions = apps.entry(Arc::clone(&app_key)).or_default();
+        let entries = sessions.clients.entry(info.client).or_default();
+        // Exact: a plain `push` reserves 4 entries where one session per client is the rule.
+        entries.reserve_exact(1);
+        entries.push(entry);
         self.sessions.fetch_add(1, Ordering::Relaxed);
-        id
+        (id, app_key)
     }
 
     pub(super) fn remove(&self, app: &str, client: &str, id: u64) {
@@ -311,10 +316,10 @@ pub struct SessionGuard {
 }
 
 impl SessionGuard {
-    pub(super) fn new(hub: Arc<Hub>, app: &str, client: Arc<str>, id: u64) -> SessionGuard {
+    pub(super) fn new(hub: Arc<Hub>, app: Arc<str>, client: Arc<str>, id: u64) -> SessionGuard {
         SessionGuard {
             hub,
-            app: Arc::from(app),
+            app,
             client,
             id,
         }
