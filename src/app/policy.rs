@@ -127,9 +127,8 @@ pub async fn removable(
     for target in targets {
         if conv.creator.as_deref() == Some(target.as_str()) {
             owner.push(target);
-        } else if target == client {
-            removal.allowed.push(target);
-        } else if may_remove(actor, role_of(state, app, conv, &target).await?) {
+        } else if target == client || may_remove(actor, role_of(state, app, conv, &target).await?) {
+            // Anyone may leave; removing someone else depends on both roles.
             removal.allowed.push(target);
         } else {
             beyond_role.push(target);
