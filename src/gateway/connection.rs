@@ -151,6 +151,9 @@ pub fn serve(
     // taking it, would give the future a second copy. Not boxed: axum's task holds this
     // future where the handshake's state was, so the connection costs one allocation.
     tasks.track_future(async move {
+        // Named here so that the block owns the gauge for the connection's whole life (a
+        // field the block never mentions would be dropped as soon as the future is built).
+        let _gauge = connection._gauge;
         let end = run(
             &mut connection.conn,
             &mut connection.socket,
