@@ -6,12 +6,10 @@
 
 use sqlx::{Connection, Executor};
 use std::path::Path;
+use store_support::{create_postgres_database, postgres_base};
 use tidings::store::Store;
 
-fn postgres_base() -> String {
-    std::env::var("TIDINGS_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
+mod store_support;
 
 /// The migrations as they were before 0030, applied by sqlx's own migrator (so the
 /// database records them exactly as an earlier release did).
@@ -33,18 +31,7 @@ async fn migrate_to_before_native_types(url: &str) {
 
 #[tokio::test]
 async fn flags_and_json_written_by_an_earlier_version_survive_the_upgrade() {
-    let name = format!(
-        "tidings_upgrade_{}_{}",
-        std::process::id(),
-        tidings::domain::ids::random_alphanumeric(8).to_lowercase()
-    );
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
-        .await
-        .unwrap();
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
+    let name = create_postgres_database("tidings_upgrade").await;
     let url = format!("{}/{name}", postgres_base());
     migrate_to_before_native_types(&url).await;
 
@@ -123,6 +110,9 @@ async fn flags_and_json_written_by_an_earlier_version_survive_the_upgrade() {
     );
 
     store.close().await;
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+        .await
+        .unwrap();
     admin
         .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
         .await

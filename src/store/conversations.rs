@@ -44,7 +44,7 @@ impl Store {
         app: &str,
         new: NewConversation,
     ) -> Result<(Conversation, bool)> {
-        let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
+        let mut tx = self.pool().begin_write().await?;
         let member_key = new
             .unique
             .then(|| conversation::member_set_key(&new.members));
@@ -430,7 +430,7 @@ impl Store {
     /// and racing removals cannot leave a stale count or unique member key. (SQLite's
     /// `BEGIN IMMEDIATE` already serialises writers.)
     async fn lock_membership(&self, app: &str, conv: &str) -> Result<db::Tx<'static>> {
-        let mut tx = super::begin_write(self.pool(), self.dialect()).await?;
+        let mut tx = self.pool().begin_write().await?;
         if self.dialect() == Dialect::Postgres {
             db::query("SELECT id FROM conversations WHERE app_id = $1 AND id = $2 FOR UPDATE")
                 .bind(app)

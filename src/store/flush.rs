@@ -3,7 +3,7 @@
 
 use super::batch::placeholder;
 use super::delivery::{AckStamp, MemberWrite, Pending, Tracker};
-use super::{begin_write, greatest, Dialect};
+use super::{greatest, Dialect};
 use crate::error::Result;
 use crate::store::db::{self, Db};
 use std::sync::Arc;
@@ -51,7 +51,7 @@ pub(super) fn spawn_flusher(pool: Db, dialect: Dialect, tracker: Arc<Tracker>) {
 }
 
 async fn write(pool: &Db, dialect: Dialect, pending: &Pending) -> Result<()> {
-    let mut tx = begin_write(pool, dialect).await?;
+    let mut tx = pool.begin_write().await?;
     for chunk in pending.members.chunks(ROWS_PER_UPDATE) {
         write_members(&mut tx, dialect, chunk).await?;
     }

@@ -190,11 +190,6 @@ pub(crate) async fn single_connection(url: &str) -> anyhow::Result<Db> {
     Ok(pool)
 }
 
-/// A transaction that will write (see [`Db::begin_write`]).
-pub(crate) async fn begin_write(pool: &Db, _dialect: Dialect) -> Result<db::Tx<'static>> {
-    Ok(pool.begin_write().await?)
-}
-
 /// SQL for "the larger of two values" in each dialect.
 pub(crate) fn greatest(dialect: Dialect) -> &'static str {
     match dialect {

@@ -20,7 +20,7 @@ pub struct Guard {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn postgres_base() -> String {
+pub fn postgres_base() -> String {
     std::env::var("TIDINGS_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
@@ -35,19 +35,7 @@ pub async fn open(backend: Backend) -> (Store, Guard) {
             }
         }
         Backend::Postgres => {
-            let name = format!(
-                "tidings_store_{}_{}",
-                std::process::id(),
-                tidings::domain::ids::random_alphanumeric(8).to_lowercase()
-            );
-            let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .unwrap();
-            let _ = admin.close().await;
+            let name = create_postgres_database("tidings_store").await;
             Guard {
                 url: format!("{}/{name}", postgres_base()),
                 _dir: None,
@@ -57,6 +45,24 @@ pub async fn open(backend: Backend) -> (Store, Guard) {
     let store = reopen(&guard).await;
     store.upsert_app("app", "key", "master").await.unwrap();
     (store, guard)
+}
+
+/// Creates a fresh, uniquely named database on the local Postgres and returns its name.
+pub async fn create_postgres_database(prefix: &str) -> String {
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        tidings::domain::ids::random_alphanumeric(8).to_lowercase()
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+        .await
+        .unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    name
 }
 
 pub async fn reopen(guard: &Guard) -> Store {
