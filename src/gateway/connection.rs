@@ -106,6 +106,12 @@ struct Connection {
     conn: Conn,
     socket: WebSocket,
     inbox: Inbox,
+    held: Held,
+}
+
+/// What the connection holds only to release when it ends: its admission slot (per-process
+/// and per-IP caps) and its count in the open-connections gauge.
+struct Held {
     _admitted: Admitted,
     _gauge: crate::metrics::ConnectionGauge,
 }
@@ -144,16 +150,19 @@ pub fn serve(
         conn,
         socket,
         inbox,
-        _admitted: admitted,
-        _gauge: crate::metrics::ConnectionGauge::open(),
+        held: Held {
+            _admitted: admitted,
+            _gauge: crate::metrics::ConnectionGauge::open(),
+        },
     };
     // Uses `connection` in place: rebinding it (`let c = connection`), or an `async fn`
     // taking it, would give the future a second copy. Not boxed: axum's task holds this
     // future where the handshake's state was, so the connection costs one allocation.
     tasks.track_future(async move {
-        // Named here so that the block owns the gauge for the connection's whole life (a
-        // field the block never mentions would be dropped as soon as the future is built).
-        let _gauge = connection._gauge;
+        // Named here so that the block owns the slot and the gauge for the connection's
+        // whole life: an `async move` block captures only the fields it mentions, so an
+        // unmentioned one would be dropped as soon as the future is built.
+        let _held = connection.held;
         let end = run(
             &mut connection.conn,
             &mut connection.socket,
