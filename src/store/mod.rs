@@ -62,19 +62,27 @@ impl Store {
         max_connections: u32,
         write_batch_max: usize,
     ) -> anyhow::Result<Store> {
-        let (dialect, (pool, writer_pool)) = if url.starts_with("sqlite:") {
+        let (dialect, (pool, writer_pool), writers) = if url.starts_with("sqlite:") {
             (
                 Dialect::Sqlite,
                 sqlite::connect(url, max_connections).await?,
+                1,
             )
         } else {
             (
                 Dialect::Postgres,
                 postgres::connect(url, max_connections).await?,
+                postgres::WRITER_CONNECTIONS,
             )
         };
         let delivery = Arc::new(delivery::Tracker::default());
-        let writer = MessageWriter::start(writer_pool, dialect, write_batch_max, delivery.clone());
+        let writer = MessageWriter::start(
+            writer_pool,
+            dialect,
+            write_batch_max,
+            writers,
+            delivery.clone(),
+        );
         flush::spawn_flusher(pool.clone(), dialect, delivery.clone());
         Ok(Store {
             pool,

@@ -5,7 +5,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The pool's connections and the writer's one connection.
+/// Group-commit writers side by side, each with its own connection: while one waits for its
+/// commit's fsync, the next batch is already being written by another (see `writer.rs`).
+pub(super) const WRITER_CONNECTIONS: usize = 4;
+
+/// The pool's connections and the writers' connections.
 pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, Db)> {
     let options = options(url)?;
     let pool = PgPoolOptions::new()
@@ -14,7 +18,7 @@ pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(
         .connect_with(options.clone())
         .await?;
     let writer = PgPoolOptions::new()
-        .max_connections(1)
+        .max_connections(WRITER_CONNECTIONS as u32)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;

@@ -1,6 +1,7 @@
-//! Group commit: one writer task per store drains a queue of pending sends and writes each
-//! batch in one transaction (one fsync), then answers every sender in it. Alone, a send is
-//! written at once; under load the batch grows by itself.
+//! Group commit: a writer task (one on SQLite, a few on Postgres, each owning a share of the
+//! conversations) drains a queue of pending sends and writes each batch in one transaction
+//! (one fsync), then answers every sender in it. Alone, a send is written at once; under
+//! load the batch grows by itself.
 //!
 //! Bounded under faults: a message the database refuses fails alone (its batch is written
 //! again one message at a time); each batch runs as a task of its own, so a panic fails that
@@ -67,24 +68,37 @@ enum Job {
 
 #[derive(Clone)]
 pub struct MessageWriter {
-    queue: mpsc::Sender<Job>,
+    /// One queue per writer connection; a conversation always goes to the same one.
+    shards: Arc<[mpsc::Sender<Job>]>,
+    shard_of: std::hash::RandomState,
     timeout_ms: Arc<AtomicU64>,
 }
 
 impl MessageWriter {
-    /// Starts the writer on a thread of its own with a single-threaded runtime. As a task
-    /// of the server's runtime, each await of a batch (begin, sequences, insert, commit)
-    /// waited to be polled again behind the HTTP tasks: with 64 concurrent REST senders the
-    /// steps took about a millisecond each on Postgres, and 0.1-0.3 ms on this thread. The
-    /// batch is on the critical path of every send. It stops when the last `MessageWriter`
-    /// is dropped.
+    /// Starts `connections` writers (each with its own connection of `pool`) on a thread of
+    /// their own with a single-threaded runtime. As tasks of the server's runtime, each await
+    /// of a batch (begin, sequences, insert, commit) waited to be polled again behind the
+    /// HTTP tasks: with 64 concurrent REST senders the steps took about a millisecond each on
+    /// Postgres, and 0.1-0.3 ms on this thread. The batch is on the critical path of every
+    /// send. They stop when the last `MessageWriter` is dropped.
+    ///
+    /// Several writers (Postgres) commit side by side, so a sender waits behind one fsync,
+    /// not a queue of them. A conversation's messages all go through one writer, which keeps
+    /// its sequences, timestamps and fan-out in commit order.
     pub(super) fn start(
         pool: Db,
         dialect: Dialect,
         batch_max: usize,
+        connections: usize,
         delivery: Arc<Tracker>,
     ) -> MessageWriter {
-        let (queue, inbox) = mpsc::channel(batch_max * 8);
+        let mut shards = Vec::new();
+        let mut inboxes = Vec::new();
+        for _ in 0..connections.max(1) {
+            let (queue, inbox) = mpsc::channel(batch_max * 8);
+            shards.push(queue);
+            inboxes.push(inbox);
+        }
         let spawned = std::thread::Builder::new()
             .name("tidings-writer".into())
             .spawn(move || {
@@ -92,9 +106,25 @@ impl MessageWriter {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => {
-                        runtime.block_on(supervise(pool, dialect, batch_max, inbox, delivery))
-                    }
+                    Ok(runtime) => runtime.block_on(async move {
+                        let writers: Vec<_> = inboxes
+                            .into_iter()
+                            .map(|inbox| {
+                                tokio::spawn(supervise(
+                                    pool.clone(),
+                                    dialect,
+                                    batch_max,
+                                    inbox,
+                                    delivery.clone(),
+                                ))
+                            })
+                            .collect();
+                        for writer in writers {
+                            if let Err(err) = writer.await {
+                                tracing::error!(error = %err, "message writer stopped");
+                            }
+                        }
+                    }),
                     Err(err) => {
                         tracing::error!(error = ?err, "message writer runtime failed to start")
                     }
@@ -104,9 +134,18 @@ impl MessageWriter {
             tracing::error!(error = ?err, "message writer thread failed to start");
         }
         MessageWriter {
-            queue,
+            shards: shards.into(),
+            shard_of: std::hash::RandomState::new(),
             timeout_ms: Arc::new(AtomicU64::new(WRITE_TIMEOUT.as_millis() as u64)),
         }
+    }
+
+    /// The writer for a conversation.
+    fn shard(&self, app_id: &str, conv_id: &str) -> &mpsc::Sender<Job> {
+        use std::hash::BuildHasher;
+        let hash = self.shard_of.hash_one((app_id, conv_id));
+        // The modulo is below the shard count, which is a usize.
+        &self.shards[(hash % self.shards.len() as u64) as usize]
     }
 
     /// Changes the write timeout (every clone of this writer sees it).
@@ -127,8 +166,9 @@ impl MessageWriter {
     /// then answers with that copy).
     pub async fn write(&self, message: NewMessage) -> Result<Written> {
         let (reply, answer) = oneshot::channel();
+        let queue = self.shard(&message.app_id, &message.conv_id);
         let stored = async {
-            self.queue
+            queue
                 .send(Job::Write(message, reply))
                 .await
                 .map_err(|_| Error::internal("message writer stopped"))?;
@@ -145,12 +185,17 @@ impl MessageWriter {
         }
     }
 
-    /// Whether the writer answers and its database takes a write lock, within a short wait.
+    /// Whether every writer answers and its database takes a write lock, within a short wait.
     pub async fn ready(&self) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
         let probed = async {
-            self.queue.send(Job::Probe(reply)).await.ok()?;
-            answer.await.ok()
+            for queue in self.shards.iter() {
+                let (reply, answer) = oneshot::channel();
+                queue.send(Job::Probe(reply)).await.ok()?;
+                if !answer.await.ok()? {
+                    return Some(false);
+                }
+            }
+            Some(true)
         };
         match tokio::time::timeout(self.timeout().min(PROBE_TIMEOUT), probed).await {
             Ok(Some(true)) => Ok(()),
