@@ -83,6 +83,13 @@ async fn ensure_app(store: &Store, config: &Config) -> anyhow::Result<Option<Cre
                 store.save_app_settings(&app.app_id, &app.settings).await?;
             }
         }
+        // Other running nodes hold the app cached: the keys or settings just saved reach
+        // them now instead of within the directory's TTL.
+        let told =
+            cluster::announce_app_change(&config.redis_url, &config.redis_prefix, &config.app_id);
+        if let Err(err) = told.await {
+            tracing::warn!(error = %err, "running nodes not told of the app's keys; they see them within seconds");
+        }
         return Ok(None);
     }
     if store.count_apps().await? > 0 {

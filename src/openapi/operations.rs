@@ -81,7 +81,7 @@ pub const OPERATIONS: &[Operation] = &[
     "Deletes the conversation and its history." },
     op! { "E05", "POST", "/1.2/rtm/conversations/{id}/members", Master, true, &[], "members",
     "Add members",
-    "`client_ids`; members get `joined` / `members-joined` pushes." },
+    "`client_ids`; members get `joined` / `members-joined` pushes. Answers `{updatedAt, objectId}`, plus `failedPids: [{code: 4548, reason: \"BLOCKED_BY_CONV\", pids}]` naming clients that blocked the conversation (not added)." },
     op! { "E06", "DELETE", "/1.2/rtm/conversations/{id}/members", Master, true, &[], "members",
     "Remove members",
     "`client_ids`; members get `left` / `members-left` pushes." },

@@ -173,3 +173,45 @@ async fn app_settings_on(backend: Backend) {
     b.stop().await;
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn keys_saved_by_a_starting_node_apply_on_the_running_nodes_at_once() {
+    let redis = shared_redis_url();
+    support::require_redis(&redis).await;
+    let mut db = SharedDb::create(Backend::Sqlite).await;
+    let prefix = support::fresh_prefix();
+    let a = support::node(&db, &redis, &prefix, "a", |_| {}).await;
+    let (status, _) = a.rest(Method::GET, "/1.2/rtm/conversations", None).await;
+    assert_eq!(status, 200, "node a holds the app with its first master key");
+
+    // A node started with a rotated master key saves it for the app.
+    let rotated = "rotated-master-key";
+    let (db_url, redis_url, b_prefix) = (db.url.clone(), redis.clone(), prefix.clone());
+    let b = Server::start_with(Backend::Sqlite, move |config, _| {
+        config.database_url = db_url;
+        config.redis_url = redis_url;
+        config.redis_prefix = b_prefix;
+        config.node_id = "b".into();
+        config.master_key = rotated.into();
+    })
+    .await;
+
+    let deadline = tokio::time::Instant::now() + AT_ONCE;
+    loop {
+        let key = format!("{rotated},master");
+        let (status, body) = a
+            .rest_with(Method::GET, "/1.2/rtm/conversations", None, &key)
+            .await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node a still refuses the rotated master key: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.stop().await;
+    b.stop().await;
+    db.drop_database().await;
+}
