@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Group-commit writers side by side, each with its own connection: while one waits for its
 /// commit's fsync, the next batch is already being written by another (see `writer.rs`).
-pub(super) const WRITER_CONNECTIONS: usize = 4;
+pub(super) const WRITER_CONNECTIONS: usize = 2;
 
 /// The pool's connections and the writers' connections.
 pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, Db)> {

@@ -182,7 +182,10 @@ async fn keys_saved_by_a_starting_node_apply_on_the_running_nodes_at_once() {
     let prefix = support::fresh_prefix();
     let a = support::node(&db, &redis, &prefix, "a", |_| {}).await;
     let (status, _) = a.rest(Method::GET, "/1.2/rtm/conversations", None).await;
-    assert_eq!(status, 200, "node a holds the app with its first master key");
+    assert_eq!(
+        status, 200,
+        "node a holds the app with its first master key"
+    );
 
     // A node started with a rotated master key saves it for the app.
     let rotated = "rotated-master-key";
