@@ -15,6 +15,9 @@ use tidings::store::{NewMessage, Store};
 const APP: &str = "app";
 
 async fn send(store: &Store, conv: &str, from: &str, text: &str) -> (String, i64) {
+    // Each message in a millisecond of its own: an ack by time range (`tots`) covers every
+    // message stamped at or before it, so two sends in one millisecond would be acked as one.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let written = store
         .writer()
         .write(NewMessage {
