@@ -95,10 +95,11 @@ async fn a_message_the_database_refuses_fails_alone_on_postgres() {
     a_message_the_database_refuses_fails_alone(Backend::Postgres).await;
 }
 
-/// Sends to many conversations at once (on Postgres several writers commit side by side,
-/// each owning a share of the conversations): every send is stored, and each
-/// conversation's sequences run 1..=n without a gap or a repeat, with timestamps in the same
-/// order.
+/// Sends to many conversations at once, which on Postgres keeps several writers (each with
+/// its own connection) committing side by side: every send is answered and stored, and
+/// each conversation's sequences run 1..=n without a gap or a repeat, with timestamps in
+/// the same order. (That one conversation stays on one writer is the unit test in
+/// `store/writer.rs`.)
 async fn concurrent_sends_keep_every_conversation_gapless(backend: Backend) {
     let (store, _guard) = open(backend).await;
     let mut convs = Vec::new();

@@ -433,6 +433,30 @@ mod tests {
         }
     }
 
+    /// Order per conversation rests on this: one conversation, one writer, every time;
+    /// and the conversations are spread over all the writers.
+    #[test]
+    fn a_conversation_always_goes_to_the_same_writer() {
+        let queues: Vec<_> = (0..2).map(|_| mpsc::channel(1).0).collect();
+        let writer = MessageWriter {
+            shards: queues.into(),
+            shard_of: std::hash::RandomState::new(),
+            timeout_ms: Arc::new(AtomicU64::new(1)),
+        };
+        let index = |conv: &str| {
+            let queue = writer.shard("app", conv);
+            writer.shards.iter().position(|q| q.same_channel(queue))
+        };
+        let mut used = std::collections::HashSet::new();
+        for n in 0..100 {
+            let conv = format!("conv-{n}");
+            let first = index(&conv);
+            assert!((0..10).all(|_| index(&conv) == first), "{conv}");
+            used.insert(first);
+        }
+        assert_eq!(used.len(), 2, "both writers get conversations");
+    }
+
     #[tokio::test]
     async fn a_batch_that_panics_fails_alone_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

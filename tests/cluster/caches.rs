@@ -32,20 +32,35 @@ async fn send_code(client: &mut Client, cid: &str) -> Option<i32> {
     ack.ack_message.and_then(|a| a.code)
 }
 
+/// Runs `attempt` every 50 ms until it answers `Ok`; past `deadline`, panics with `what`
+/// and the last answer.
+async fn retry_until(
+    deadline: tokio::time::Instant,
+    what: &str,
+    mut attempt: impl AsyncFnMut() -> Result<(), String>,
+) {
+    loop {
+        let last = match attempt().await {
+            Ok(()) => return,
+            Err(last) => last,
+        };
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {last}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Sends until the ack code is `want`, for at most [`AT_ONCE`]; panics naming `what`.
 async fn send_until(client: &mut Client, cid: &str, want: Option<i32>, what: &str) {
     let deadline = tokio::time::Instant::now() + AT_ONCE;
-    loop {
+    retry_until(deadline, what, async || {
         let got = send_code(client, cid).await;
         if got == want {
-            return;
+            Ok(())
+        } else {
+            Err(format!("still {got:?}, wanted {want:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: still {got:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -157,17 +172,14 @@ async fn app_settings_on(backend: Backend) {
     // Within well under the 5 s cache TTL, both nodes ask for a login signature.
     let deadline = tokio::time::Instant::now() + AT_ONCE;
     for (name, node) in [("a", &a), ("b", &b)] {
-        loop {
-            let refused = login_refusal(node, &format!("later-{name}")).await;
-            if refused == Some(4102) {
-                break;
+        let what = format!("node {name} still lets an unsigned login in");
+        retry_until(deadline, &what, async || {
+            match login_refusal(node, &format!("later-{name}")).await {
+                Some(4102) => Ok(()),
+                refused => Err(format!("{refused:?}")),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "node {name} still lets an unsigned login in: {refused:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
     }
     a.stop().await;
     b.stop().await;
@@ -200,20 +212,21 @@ async fn keys_saved_by_a_starting_node_apply_on_the_running_nodes_at_once() {
     .await;
 
     let deadline = tokio::time::Instant::now() + AT_ONCE;
-    loop {
-        let key = format!("{rotated},master");
-        let (status, body) = a
-            .rest_with(Method::GET, "/1.2/rtm/conversations", None, &key)
-            .await;
-        if status == 200 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "node a still refuses the rotated master key: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let key = format!("{rotated},master");
+    retry_until(
+        deadline,
+        "node a still refuses the rotated master key",
+        async || {
+            let (status, body) = a
+                .rest_with(Method::GET, "/1.2/rtm/conversations", None, &key)
+                .await;
+            match status {
+                200 => Ok(()),
+                _ => Err(format!("{status} {body}")),
+            }
+        },
+    )
+    .await;
     a.stop().await;
     b.stop().await;
     db.drop_database().await;
