@@ -8,7 +8,7 @@
 mod store_support;
 
 use store_support::{open, Backend};
-use tidings::domain::message::{MessageKind, Priority};
+use tidings::domain::message::Content;
 use tidings::store::positions::UpTo;
 use tidings::store::{NewMessage, Store};
 
@@ -24,17 +24,7 @@ async fn send(store: &Store, conv: &str, from: &str, text: &str) -> (String, i64
             app_id: APP.into(),
             conv_id: conv.into(),
             msg_id: tidings::domain::ids::new_message_id(),
-            from_client: from.into(),
-            data: text.into(),
-            bin: false,
-            from_ip: None,
-            kind: MessageKind::Conversation,
-            no_sync: false,
-            priority: Priority::Normal,
-            mention_all: false,
-            mention_pids: Vec::new(),
-            push_data: None,
-            to_clients: Vec::new(),
+            content: Content::text(from, text.into()),
             dedup_key: None,
             now: tidings::domain::time::now_ms(),
         })

@@ -75,9 +75,14 @@ async fn flags_and_json_written_by_an_earlier_version_survive_the_upgrade() {
         .await
         .unwrap()
         .unwrap();
-    assert!(message.bin && message.no_sync && message.mention_all && !message.recalled);
-    assert_eq!(message.mention_pids, vec!["Jerry".to_owned()]);
-    assert!(message.to_clients.is_empty());
+    assert!(
+        message.content.bin
+            && message.content.no_sync
+            && message.content.mention_all
+            && !message.recalled
+    );
+    assert_eq!(message.content.mention_pids, vec!["Jerry".to_owned()]);
+    assert!(message.content.to_clients.is_empty());
 
     // The converted columns are native now, and a `where` on custom fields still matches.
     let mut check = sqlx::PgConnection::connect(&url).await.unwrap();

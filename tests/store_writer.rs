@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use std::time::{Duration, Instant};
 use store_support::{open, Backend};
-use tidings::domain::message::{MessageKind, Priority};
+use tidings::domain::message::Content;
 use tidings::store::messages::{HistoryQuery, HistoryScope};
 use tidings::store::{NewMessage, Store};
 use tokio_util::sync::CancellationToken;
@@ -23,17 +23,7 @@ fn new_message(conv: &str, msg_id: &str) -> NewMessage {
         app_id: APP.into(),
         conv_id: conv.into(),
         msg_id: msg_id.into(),
-        from_client: "alice".into(),
-        data: "hello".into(),
-        bin: false,
-        from_ip: None,
-        kind: MessageKind::Conversation,
-        no_sync: false,
-        priority: Priority::Normal,
-        mention_all: false,
-        mention_pids: Vec::new(),
-        push_data: None,
-        to_clients: Vec::new(),
+        content: Content::text("alice", "hello".into()),
         dedup_key: None,
         now: tidings::domain::time::now_ms(),
     }

@@ -190,14 +190,14 @@ fn history_row(message: &Message) -> HistoryRow {
     };
     let content = if message.recalled {
         "(content recalled)".to_owned()
-    } else if message.bin {
-        format!("(binary, {} bytes base64)", message.data.len())
+    } else if message.content.bin {
+        format!("(binary, {} bytes base64)", message.content.data.len())
     } else {
-        typed_text(&message.data).unwrap_or_else(|| message.data.clone())
+        typed_text(&message.content.data).unwrap_or_else(|| message.content.data.clone())
     };
     HistoryRow {
         time: view::time(message.timestamp),
-        from: message.from_client.clone(),
+        from: message.content.from_client.clone(),
         content,
         state,
     }

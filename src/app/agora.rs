@@ -124,7 +124,7 @@ pub async fn send_channel_message(
     let mut request = SendRequest::new(&room, &[Kind::ChatRoom], from, payload);
     request.max_bytes = MAX_PAYLOAD_BYTES;
     request.persist = historical;
-    request.no_sync = true;
+    request.content.no_sync = true;
     send::send(state, app, request).await?;
     Ok(())
 }

@@ -113,11 +113,11 @@ fn unread_tuple(conv: &UnreadConversation) -> UnreadTuple {
     if let Some(last) = &conv.last_message {
         tuple.mid = Some(last.msg_id.clone());
         tuple.timestamp = Some(last.timestamp);
-        tuple.from = Some(last.from_client.clone());
+        tuple.from = Some(last.content.from_client.clone());
         tuple.patch_timestamp = last.patch_timestamp;
-        match (last.bin, push::binary(&last.data)) {
+        match (last.content.bin, push::binary(&last.content.data)) {
             (true, Some(bytes)) => tuple.binary_msg = Some(bytes),
-            _ => tuple.data = Some(last.data.clone()),
+            _ => tuple.data = Some(last.content.data.clone()),
         }
     }
     tuple

@@ -72,8 +72,8 @@ async fn filtered(
 }
 
 fn has_type(message: &Message, lctype: i32) -> bool {
-    !message.bin
-        && serde_json::from_str::<Value>(&message.data)
+    !message.content.bin
+        && serde_json::from_str::<Value>(&message.content.data)
             .ok()
             .and_then(|v| v.get("_lctype").and_then(Value::as_i64))
             == Some(i64::from(lctype))

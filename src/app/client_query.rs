@@ -148,16 +148,16 @@ fn object(conv: &Conversation, last: Option<&Message>, client: &str, compact: bo
         );
     }
     if let Some(message) = last {
-        map.insert("msg".into(), json!(message.data));
-        map.insert("bin".into(), json!(message.bin));
-        map.insert("msg_from".into(), json!(message.from_client));
+        map.insert("msg".into(), json!(message.content.data));
+        map.insert("bin".into(), json!(message.content.bin));
+        map.insert("msg_from".into(), json!(message.content.from_client));
         map.insert("msg_mid".into(), json!(message.msg_id));
         map.insert("msg_timestamp".into(), json!(message.timestamp));
         if let Some(patched) = message.patch_timestamp {
             map.insert("patch_timestamp".into(), json!(patched));
         }
-        map.insert("mention_all".into(), json!(message.mention_all));
-        map.insert("mention_pids".into(), json!(message.mention_pids));
+        map.insert("mention_all".into(), json!(message.content.mention_all));
+        map.insert("mention_pids".into(), json!(message.content.mention_pids));
     }
     value
 }

@@ -34,7 +34,7 @@ pub(crate) async fn locate(
         .find_message(app, &conv.id, &target.msg_id)
         .await?
         .ok_or_else(Error::message_not_found)?;
-    if found.from_client != target.from_client {
+    if found.content.from_client != target.from_client {
         return Err(Error::forbidden(
             code::MESSAGE_OWNERSHIP_REQUIRED,
             "from_client is not the sender of this message.",
@@ -75,15 +75,15 @@ pub async fn patch(
             .patch_message(app, &found, new_data.as_deref(), bin, time::now_ms())
             .await?,
     );
-    if patched.kind == MessageKind::GlobalBroadcast {
+    if patched.content.kind == MessageKind::GlobalBroadcast {
         state
             .store
-            .update_broadcast_content(app, &patched.msg_id, &patched.data)
+            .update_broadcast_content(app, &patched.msg_id, &patched.content.data)
             .await?;
     }
     // A broadcast's edit reaches only those who have not received it yet: no live push.
     let broadcast = matches!(
-        patched.kind,
+        patched.content.kind,
         MessageKind::SubscriberBroadcast | MessageKind::GlobalBroadcast
     );
     if !broadcast && state.hub.any_online(app) {

@@ -174,7 +174,7 @@ pub fn wants_offline_push(app: &App, conv: &Conversation, message: &Message) -> 
         && conv.kind != Kind::ChatRoom
         && !message.transient
         && matches!(
-            message.kind,
+            message.content.kind,
             MessageKind::Conversation | MessageKind::PerUser
         )
 }
@@ -201,7 +201,7 @@ pub async fn offline_push(
     let mut peers: Vec<String> = push
         .offline_peers
         .into_iter()
-        .filter(|p| !muted.contains(p) && *p != message.from_client)
+        .filter(|p| !muted.contains(p) && *p != message.content.from_client)
         .collect();
     peers.sort_unstable();
     peers.dedup();
@@ -216,14 +216,14 @@ pub async fn offline_push(
         .push_message
         .as_ref()
         .and_then(payload::from_given)
-        .or_else(|| message.push_data.as_deref().map(payload::from_text))
+        .or_else(|| message.content.push_data.as_deref().map(payload::from_text))
         .unwrap_or_else(|| {
             let input = TemplateInput {
                 conv_id: &message.conv_id,
-                from_client: &message.from_client,
+                from_client: &message.content.from_client,
                 timestamp: message.timestamp,
-                data: &message.data,
-                bin: message.bin,
+                data: &message.content.data,
+                bin: message.content.bin,
             };
             payload::from_template(app.settings.push.push_template.as_deref(), &input)
         });
@@ -238,7 +238,7 @@ fn job_for(message: &Message, kind: &str, payload: Value, devices: Vec<Device>) 
     Job {
         conv: message.conv_id.clone(),
         msg: message.msg_id.clone(),
-        from: message.from_client.clone(),
+        from: message.content.from_client.clone(),
         timestamp: message.timestamp,
         kind: kind.to_owned(),
         payload,

@@ -95,14 +95,14 @@ pub fn history_item(message: &Message) -> Value {
     let mut item = json!({
         "timestamp": message.timestamp,
         "conv-id": format!("{}00000000", message.conv_id),
-        "data": message.data,
-        "from": message.from_client,
+        "data": message.content.data,
+        "from": message.content.from_client,
         "msg-id": message.msg_id,
         "is-conv": true,
         "is-room": false,
         "to": message.conv_id,
-        "bin": message.bin,
-        "from-ip": message.from_ip,
+        "bin": message.content.bin,
+        "from-ip": message.content.from_ip,
     });
     if let Value::Object(map) = &mut item {
         if let Some(ack_at) = message.ack_at {
@@ -114,11 +114,11 @@ pub fn history_item(message: &Message) -> Value {
         if message.recalled {
             map.insert("recall".into(), json!(true));
         }
-        if message.mention_all {
+        if message.content.mention_all {
             map.insert("mention-all".into(), json!(true));
         }
-        if !message.mention_pids.is_empty() {
-            map.insert("mention-pids".into(), json!(message.mention_pids));
+        if !message.content.mention_pids.is_empty() {
+            map.insert("mention-pids".into(), json!(message.content.mention_pids));
         }
     }
     item

@@ -6,7 +6,7 @@ use crate::app::hooks;
 use crate::app::moderation;
 use crate::app::policy::{self, Action};
 use crate::domain::conversation::{Conversation, Kind};
-use crate::domain::message::{self, Message, MessageKind, Priority};
+use crate::domain::message::{self, Content, Message, MessageKind};
 use crate::domain::{client_id, ids, time};
 use crate::error::{code, Error, Result};
 use crate::hub::{Event, Recipients};
@@ -31,18 +31,8 @@ pub struct SendRequest {
     pub conv_id: String,
     /// The conversation kinds this door may send to (others read as "not found").
     pub kinds: &'static [Kind],
-    pub from_client: String,
-    pub data: String,
-    pub bin: bool,
+    pub content: Content,
     pub transient: bool,
-    pub no_sync: bool,
-    pub push_data: Option<String>,
-    pub priority: Priority,
-    pub mention_all: bool,
-    pub mention_pids: Vec<String>,
-    pub kind: MessageKind,
-    pub to_clients: Vec<String>,
-    pub from_ip: Option<String>,
     pub origin: Origin,
     /// Whether a non-transient message is stored. Agora peer messages without history are
     /// delivered like normal messages (so receivers acknowledge them) but not stored.
@@ -64,18 +54,8 @@ impl SendRequest {
         SendRequest {
             conv_id: conv_id.to_owned(),
             kinds,
-            from_client: from_client.to_owned(),
-            data,
-            bin: false,
+            content: Content::text(from_client, data),
             transient: false,
-            no_sync: false,
-            push_data: None,
-            priority: Priority::Normal,
-            mention_all: false,
-            mention_pids: Vec::new(),
-            kind: MessageKind::Conversation,
-            to_clients: Vec::new(),
-            from_ip: None,
             origin: Origin::Admin,
             persist: true,
             max_bytes: message::MAX_MESSAGE_BYTES,
@@ -130,9 +110,16 @@ pub async fn admit(state: &AppState, app: &str, request: &SendRequest) -> Result
         .conversation_to_send_to(app, &request.conv_id, request.kinds)
         .await?;
     if let Origin::Session { .. } = request.origin {
-        policy::authorize_client(state, app, &request.from_client, &conv, Action::Send).await?;
+        policy::authorize_client(
+            state,
+            app,
+            &request.content.from_client,
+            &conv,
+            Action::Send,
+        )
+        .await?;
         if conv.kind != Kind::Service
-            && moderation::is_silenced(state, app, &conv.id, &request.from_client).await?
+            && moderation::is_silenced(state, app, &conv.id, &request.content.from_client).await?
         {
             return Err(Error::forbidden(
                 code::SILENCED,
@@ -142,7 +129,7 @@ pub async fn admit(state: &AppState, app: &str, request: &SendRequest) -> Result
         if let Some(app) = state.apps.get(&state.store, app).await? {
             state
                 .client_quotas
-                .message(&app, &request.from_client)
+                .message(&app, &request.content.from_client)
                 .await?;
         }
     }
@@ -175,14 +162,14 @@ async fn uplink(
 }
 
 fn validate(request: &SendRequest) -> Result<()> {
-    client_id::validate("from_client", &request.from_client)?;
-    let push_len = request.push_data.as_ref().map_or(0, String::len);
-    message::check_size_within(&request.data, push_len, request.max_bytes)?;
-    if !request.bin {
-        message::check_typed_format(&request.data)?;
+    client_id::validate("from_client", &request.content.from_client)?;
+    let push_len = request.content.push_data.as_ref().map_or(0, String::len);
+    message::check_size_within(&request.content.data, push_len, request.max_bytes)?;
+    if !request.content.bin {
+        message::check_typed_format(&request.content.data)?;
     }
-    message::check_client_list("mention_client_ids", &request.mention_pids)?;
-    message::check_client_list("to_clients", &request.to_clients)?;
+    message::check_client_list("mention_client_ids", &request.content.mention_pids)?;
+    message::check_client_list("to_clients", &request.content.to_clients)?;
     Ok(())
 }
 
@@ -198,17 +185,7 @@ fn new_message(app: &str, request: &SendRequest, now: i64) -> NewMessage {
         app_id: app.to_owned(),
         conv_id: request.conv_id.clone(),
         msg_id: message_id(request),
-        from_client: request.from_client.clone(),
-        data: request.data.clone(),
-        bin: request.bin,
-        from_ip: request.from_ip.clone(),
-        kind: request.kind,
-        no_sync: request.no_sync,
-        priority: request.priority,
-        mention_all: request.mention_all,
-        mention_pids: request.mention_pids.clone(),
-        push_data: request.push_data.clone(),
-        to_clients: request.to_clients.clone(),
+        content: request.content.clone(),
         dedup_key: match &request.origin {
             Origin::Session { dedup_key, .. } => dedup_key.clone(),
             Origin::Admin => None,
@@ -225,17 +202,7 @@ fn transient_message(conv: &Conversation, request: &SendRequest, now: i64) -> Me
         seq: 0,
         msg_id: message_id(request),
         timestamp: now,
-        from_client: request.from_client.clone(),
-        data: request.data.clone(),
-        bin: request.bin,
-        from_ip: request.from_ip.clone(),
-        kind: request.kind,
-        no_sync: request.no_sync,
-        priority: request.priority,
-        mention_all: request.mention_all,
-        mention_pids: request.mention_pids.clone(),
-        push_data: request.push_data.clone(),
-        to_clients: request.to_clients.clone(),
+        content: request.content.clone(),
         patch_timestamp: None,
         recalled: false,
         ack_at: None,
@@ -282,9 +249,9 @@ pub async fn recipients(
     conv: &Conversation,
     message: &Message,
 ) -> Result<Recipients> {
-    Ok(match (conv.kind, message.kind) {
+    Ok(match (conv.kind, message.content.kind) {
         (_, MessageKind::GlobalBroadcast) => Recipients::Everyone,
-        (_, MessageKind::PerUser) => Recipients::Clients(message.to_clients.clone()),
+        (_, MessageKind::PerUser) => Recipients::Clients(message.content.to_clients.clone()),
         (Kind::Service, _) => {
             Recipients::Clients(state.store.subscribers_all(app, &conv.id).await?)
         }

@@ -20,9 +20,13 @@ pub async fn broadcast_to_subscribers(
     app: &str,
     mut request: SendRequest,
 ) -> Result<Sent> {
-    request.kind = MessageKind::SubscriberBroadcast;
+    request.content.kind = MessageKind::SubscriberBroadcast;
     request.kinds = SERVICE;
-    let push = request.push_data.clone().filter(|_| !request.transient);
+    let push = request
+        .content
+        .push_data
+        .clone()
+        .filter(|_| !request.transient);
     let sent = send::send(state, app, request).await?;
     if !sent.duplicate {
         super::push::broadcast_push(state, app, &sent.message, push.as_deref(), true).await;
@@ -36,13 +40,13 @@ pub async fn send_to_subscribers(
     app: &str,
     mut request: SendRequest,
 ) -> Result<Sent> {
-    if request.to_clients.is_empty() {
+    if request.content.to_clients.is_empty() {
         return Err(Error::bad_request(
             code::MISSING_REQUIRED,
             "Missing required field: to_clients.",
         ));
     }
-    request.kind = MessageKind::PerUser;
+    request.content.kind = MessageKind::PerUser;
     request.kinds = SERVICE;
     send::send(state, app, request).await
 }
@@ -67,7 +71,7 @@ pub async fn global_broadcast(
         }
         Some(t) => t,
     };
-    request.kind = MessageKind::GlobalBroadcast;
+    request.content.kind = MessageKind::GlobalBroadcast;
     request.kinds = SERVICE;
     let transient = request.transient;
     let sent = send::send(state, app, request).await?;
@@ -76,8 +80,8 @@ pub async fn global_broadcast(
         let broadcast = Broadcast {
             msg_id: message.msg_id.clone(),
             conv_id: message.conv_id.clone(),
-            from_client: message.from_client.clone(),
-            data: message.data.clone(),
+            from_client: message.content.from_client.clone(),
+            data: message.content.data.clone(),
             timestamp: message.timestamp,
             valid_till,
             push,
@@ -106,9 +110,9 @@ pub async fn delete_for_subscriber(
     subscriber: &str,
 ) -> Result<()> {
     let (conv, found) = patch::locate(state, app, SERVICE, target).await?;
-    match found.kind {
+    match found.content.kind {
         MessageKind::SubscriberBroadcast => {}
-        MessageKind::PerUser if found.to_clients.iter().any(|c| c == subscriber) => {}
+        MessageKind::PerUser if found.content.to_clients.iter().any(|c| c == subscriber) => {}
         MessageKind::GlobalBroadcast => {
             return Err(Error::invalid(
                 "A global broadcast cannot be deleted per subscriber; use DELETE /broadcasts/{id}.",

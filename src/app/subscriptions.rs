@@ -56,7 +56,7 @@ pub async fn patch_family(state: &AppState, app: &str, conv: &str, msg_id: &str)
         .find_message(app, conv, msg_id)
         .await?
         .ok_or_else(Error::message_not_found)?;
-    Ok(match found.kind {
+    Ok(match found.content.kind {
         MessageKind::SubscriberBroadcast => Family::Subscription,
         MessageKind::GlobalBroadcast => Family::Broadcast,
         _ => Family::Messages,

@@ -38,10 +38,10 @@ pub async fn store(
     let message = SysMessage {
         conv_id: conv.id.clone(),
         msg_id,
-        from_client: request.from_client.clone(),
-        data: request.data.clone(),
-        bin: request.bin,
-        from_ip: request.from_ip.clone(),
+        from_client: request.content.from_client.clone(),
+        data: request.content.data.clone(),
+        bin: request.content.bin,
+        from_ip: request.content.from_ip.clone(),
         timestamp: time::now_ms(),
     };
     let app_settings = state.apps.get(&state.store, app).await?;

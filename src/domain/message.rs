@@ -173,9 +173,10 @@ mod tests {
 }
 
 /// Where a stored message came from (`messages.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageKind {
     /// A message in a conversation or chat room (REST send or SDK `direct`).
+    #[default]
     Conversation = 0,
     /// A service-conversation broadcast to all subscribers (E35).
     SubscriberBroadcast = 1,
@@ -199,16 +200,14 @@ impl MessageKind {
 /// The content a recalled message carries from then on: the SDKs' `RecalledMessage` type.
 pub const RECALLED_CONTENT: &str = r#"{"_lctype":-127}"#;
 
-/// A stored (or, when transient, just assigned) message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub conv_id: String,
-    pub conv_kind: i64,
-    pub seq: i64,
-    pub msg_id: String,
-    pub timestamp: i64,
+/// What the sender of a message decides: its content and how it is delivered. The send
+/// request, the message handed to the writer and the stored message all embed this one
+/// struct, so a field a sender can set is declared (and copied) once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Content {
     pub from_client: String,
     pub data: String,
+    /// `data` is base64 of binary content (WebSocket `binaryMsg`).
     pub bin: bool,
     pub from_ip: Option<String>,
     pub kind: MessageKind,
@@ -217,7 +216,31 @@ pub struct Message {
     pub mention_all: bool,
     pub mention_pids: Vec<String>,
     pub push_data: Option<String>,
+    /// Only these members see it (E05 `to_clients`); empty for everyone.
     pub to_clients: Vec<String>,
+}
+
+impl Content {
+    /// A plain message from `from_client`, with every option at its default.
+    pub fn text(from_client: &str, data: String) -> Content {
+        Content {
+            from_client: from_client.to_owned(),
+            data,
+            ..Content::default()
+        }
+    }
+}
+
+/// A stored (or, when transient, just assigned) message: the sender's [`Content`] and what
+/// the server assigned to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub conv_id: String,
+    pub conv_kind: i64,
+    pub seq: i64,
+    pub msg_id: String,
+    pub timestamp: i64,
+    pub content: Content,
     pub patch_timestamp: Option<i64>,
     pub recalled: bool,
     pub ack_at: Option<i64>,

@@ -73,15 +73,15 @@ fn history_query(body: &LogsCommand) -> HistoryQuery {
 /// Binary content stays base64 in `data`, flagged with `bin`.
 fn log_item(message: &Message) -> LogItem {
     LogItem {
-        from: Some(message.from_client.clone()),
-        data: Some(message.data.clone()),
+        from: Some(message.content.from_client.clone()),
+        data: Some(message.content.data.clone()),
         timestamp: Some(message.timestamp),
         msg_id: Some(message.msg_id.clone()),
         ack_at: message.ack_at,
         patch_timestamp: message.patch_timestamp,
-        mention_all: message.mention_all.then_some(true),
-        mention_pids: message.mention_pids.clone(),
-        bin: message.bin.then_some(true),
+        mention_all: message.content.mention_all.then_some(true),
+        mention_pids: message.content.mention_pids.clone(),
+        bin: message.content.bin.then_some(true),
         conv_type: Some(conv_type(message.conv_kind)),
         ..Default::default()
     }

@@ -62,15 +62,15 @@ async fn send_direct(
     };
     let transient = body.transient == Some(true);
     let mut request = SendRequest::new(&cid, ALL_KINDS, &current.client, data);
-    request.bin = bin;
+    request.content.bin = bin;
     request.transient = transient;
-    request.push_data = body.push_data.filter(|p| !p.is_empty());
-    request.priority = command
+    request.content.push_data = body.push_data.filter(|p| !p.is_empty());
+    request.content.priority = command
         .priority
         .map_or(Priority::Normal, |p| Priority::from_i64(i64::from(p)));
-    request.mention_all = body.mention_all == Some(true);
-    request.mention_pids = body.mention_pids;
-    request.from_ip = conn.remote_ip.clone();
+    request.content.mention_all = body.mention_all == Some(true);
+    request.content.mention_pids = body.mention_pids;
+    request.content.from_ip = conn.remote_ip.clone();
     // `dt` is the SDK's own id for the message (JS: the message uuid), kept across resends.
     let dedup_key = body.dt.filter(|d| !d.is_empty() && !transient);
     request.origin = Origin::Session {

@@ -70,8 +70,8 @@ impl SendBody {
             SendRequest::new(conv_id, kinds, &from_client, message_text(self.message)?);
         request.transient = self.transient.unwrap_or(false);
         // Chat rooms never echo to the sender's own devices.
-        request.no_sync = self.no_sync.unwrap_or(false) || kinds.contains(&Kind::ChatRoom);
-        request.push_data = match self.push_data {
+        request.content.no_sync = self.no_sync.unwrap_or(false) || kinds.contains(&Kind::ChatRoom);
+        request.content.push_data = match self.push_data {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => Some(text),
             Some(value @ Value::Object(_)) => Some(value.to_string()),
@@ -82,12 +82,12 @@ impl SendBody {
                 ))
             }
         };
-        request.priority = match &self.priority {
+        request.content.priority = match &self.priority {
             Some(p) => Priority::parse(p)?,
             None => Priority::Normal,
         };
-        request.mention_all = self.mention_all.unwrap_or(false);
-        request.mention_pids = self.mention_client_ids.unwrap_or_default();
+        request.content.mention_all = self.mention_all.unwrap_or(false);
+        request.content.mention_pids = self.mention_client_ids.unwrap_or_default();
         Ok(request)
     }
 }

@@ -170,7 +170,7 @@ async fn broadcast(
     let from = required("from_client", body.from_client)?;
     let mut request =
         crate::app::send::SendRequest::new(&id, SERVICE, &from, message_text(body.message)?);
-    request.push_data = push_text(body.push)?;
+    request.content.push_data = push_text(body.push)?;
     crate::app::quota::rest(&state, &app, Quota::Subscription).await?;
     let sent = service::broadcast_to_subscribers(&state, &app.app_id, request).await?;
     Ok(Json(
@@ -193,8 +193,8 @@ async fn send_to_subscribers(
     Body(body): Body<PerUserBody>,
 ) -> Result<Json<Value>> {
     let mut request = body.send.into_request(&id, SERVICE)?;
-    request.to_clients = body.to_clients.unwrap_or_default();
-    check_client_list("to_clients", &request.to_clients)?;
+    request.content.to_clients = body.to_clients.unwrap_or_default();
+    check_client_list("to_clients", &request.content.to_clients)?;
     crate::app::quota::rest(&state, &app, Quota::Messages).await?;
     let sent = service::send_to_subscribers(&state, &app.app_id, request).await?;
     Ok(Json(

@@ -54,7 +54,10 @@ pub(super) fn encode(event: &Event) -> Option<Encoded> {
             origin_session,
         } => {
             // `no_sync`: none of the sender's own sessions get the message back.
-            let client = message.no_sync.then(|| message.from_client.clone());
+            let client = message
+                .content
+                .no_sync
+                .then(|| message.content.from_client.clone());
             (
                 direct_command(message, false),
                 Some(Skip {
@@ -130,12 +133,12 @@ pub fn direct_command(message: &Message, offline: bool) -> GenericCommand {
         binary_msg,
         id: Some(message.msg_id.clone()),
         cid: Some(message.conv_id.clone()),
-        from_peer_id: Some(message.from_client.clone()),
+        from_peer_id: Some(message.content.from_client.clone()),
         timestamp: Some(message.timestamp),
         transient: message.transient.then_some(true),
         offline: offline.then_some(true),
-        mention_all: message.mention_all.then_some(true),
-        mention_pids: message.mention_pids.clone(),
+        mention_all: message.content.mention_all.then_some(true),
+        mention_pids: message.content.mention_pids.clone(),
         conv_type: Some(conv_type(message.conv_kind)),
         ..Default::default()
     });
@@ -143,12 +146,12 @@ pub fn direct_command(message: &Message, offline: bool) -> GenericCommand {
 }
 
 fn content(message: &Message) -> (Option<String>, Option<Bytes>) {
-    if message.bin {
-        if let Some(bytes) = binary(&message.data) {
+    if message.content.bin {
+        if let Some(bytes) = binary(&message.content.data) {
             return (None, Some(bytes));
         }
     }
-    (Some(message.data.clone()), None)
+    (Some(message.content.data.clone()), None)
 }
 
 /// Patched messages as one `patch modify` push (Swift and Java only accept `modify`).
@@ -173,9 +176,9 @@ fn patch_item(message: &Message) -> PatchItem {
         data,
         binary_msg,
         patch_timestamp: message.patch_timestamp,
-        from: Some(message.from_client.clone()),
-        mention_all: message.mention_all.then_some(true),
-        mention_pids: message.mention_pids.clone(),
+        from: Some(message.content.from_client.clone()),
+        mention_all: message.content.mention_all.then_some(true),
+        mention_pids: message.content.mention_pids.clone(),
         ..Default::default()
     }
 }

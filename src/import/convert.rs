@@ -3,7 +3,7 @@
 //! one bad record is reported and skipped, never fatal.
 
 use crate::domain::conversation::Kind;
-use crate::domain::message::MessageKind;
+use crate::domain::message::Content;
 use crate::domain::time::parse_iso;
 use crate::store::import::{ImportedConversation, ImportedMessage};
 use serde_json::{Map, Value};
@@ -137,22 +137,23 @@ pub fn message(value: &Value) -> Result<ImportedMessage, String> {
     Ok(ImportedMessage {
         msg_id,
         timestamp,
-        from_client: object
-            .get("from")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        data,
-        bin: truthy(&["bin"]),
-        from_ip: object
-            .get("from-ip")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        kind: MessageKind::Conversation,
-        to_clients: Vec::new(),
+        content: Content {
+            from_client: object
+                .get("from")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            data,
+            bin: truthy(&["bin"]),
+            from_ip: object
+                .get("from-ip")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            mention_all: truthy(&["mention-all", "mentionAll"]),
+            mention_pids,
+            ..Content::default()
+        },
         hidden_for: Vec::new(),
-        mention_all: truthy(&["mention-all", "mentionAll"]),
-        mention_pids,
         patch_timestamp: number(&["patch-timestamp", "patchTimestamp"]),
         recalled: truthy(&["recall", "recalled"]),
         ack_at: number(&["ack-at", "ackAt"]),
@@ -267,8 +268,8 @@ mod tests {
             (message.timestamp, message.patch_timestamp, message.recalled),
             (5, Some(9), true)
         );
-        assert_eq!(message.data, r#"{"_lctype":-1}"#);
-        assert_eq!(message.mention_pids, vec!["b"]);
+        assert_eq!(message.content.data, r#"{"_lctype":-1}"#);
+        assert_eq!(message.content.mention_pids, vec!["b"]);
         assert!(super::message(&json!({"timestamp": 1})).is_err());
     }
 }

@@ -70,7 +70,8 @@ impl FileCopier {
         report: &Mutex<Report>,
     ) -> anyhow::Result<()> {
         for message in messages.iter_mut() {
-            let Ok(Value::Object(mut content)) = serde_json::from_str::<Value>(&message.data)
+            let Ok(Value::Object(mut content)) =
+                serde_json::from_str::<Value>(&message.content.data)
             else {
                 continue;
             };
@@ -92,7 +93,7 @@ impl FileCopier {
                 Ok(copy) => {
                     lcfile.insert("url".into(), json!(copy.url));
                     lcfile.insert("objId".into(), json!(copy.object_id));
-                    message.data = serde_json::to_string(&content)?;
+                    message.content.data = serde_json::to_string(&content)?;
                 }
                 Err(e) => report.lock().skip(
                     format!("file {url} of message {}", message.msg_id),

@@ -142,12 +142,12 @@ pub(crate) async fn fetch(
         .into_iter()
         .map(|(mut message, seen_by)| {
             if seen_by.len() == everyone {
-                message.kind = MessageKind::SubscriberBroadcast;
+                message.content.kind = MessageKind::SubscriberBroadcast;
             } else if seen_by.len() <= MAX_MENTIONS {
-                message.kind = MessageKind::PerUser;
-                message.to_clients = seen_by;
+                message.content.kind = MessageKind::PerUser;
+                message.content.to_clients = seen_by;
             } else {
-                message.kind = MessageKind::SubscriberBroadcast;
+                message.content.kind = MessageKind::SubscriberBroadcast;
                 message.hidden_for = subscribers
                     .iter()
                     .map(|(c, _)| c.clone())
@@ -268,20 +268,14 @@ pub(crate) fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::message::Content;
 
     fn message(id: &str, timestamp: i64) -> ImportedMessage {
         ImportedMessage {
             msg_id: id.to_owned(),
             timestamp,
-            from_client: "svc".to_owned(),
-            data: id.to_owned(),
-            bin: false,
-            from_ip: None,
-            kind: MessageKind::Conversation,
-            to_clients: Vec::new(),
+            content: Content::text("svc", id.to_owned()),
             hidden_for: Vec::new(),
-            mention_all: false,
-            mention_pids: Vec::new(),
             patch_timestamp: None,
             recalled: false,
             ack_at: None,

@@ -41,7 +41,7 @@ pub(super) async fn write_batch(
             let id = (
                 message.app_id.as_str(),
                 message.conv_id.as_str(),
-                message.from_client.as_str(),
+                message.content.from_client.as_str(),
                 key.as_str(),
             );
             if let Some(&first) = first_in_batch.get(&id) {
@@ -260,17 +260,7 @@ fn assigned(new: &NewMessage, seq: i64, timestamp: i64, conv_kind: i64) -> Messa
         seq,
         msg_id: new.msg_id.clone(),
         timestamp,
-        from_client: new.from_client.clone(),
-        data: new.data.clone(),
-        bin: new.bin,
-        from_ip: new.from_ip.clone(),
-        kind: new.kind,
-        no_sync: new.no_sync,
-        priority: new.priority,
-        mention_all: new.mention_all,
-        mention_pids: new.mention_pids.clone(),
-        push_data: new.push_data.clone(),
-        to_clients: new.to_clients.clone(),
+        content: new.content.clone(),
         patch_timestamp: None,
         recalled: false,
         ack_at: None,
@@ -283,7 +273,7 @@ async fn insert_targets<'a>(
     rows: impl Iterator<Item = (&'a NewMessage, &'a Message)>,
 ) -> Result<()> {
     for (new, message) in rows {
-        for client in &message.to_clients {
+        for client in &message.content.to_clients {
             db::query(
                 "INSERT INTO message_targets (app_id, conv_id, client_id, seq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
@@ -306,7 +296,7 @@ async fn find_by_dedup_key(tx: &mut db::Tx<'_>, message: &NewMessage) -> Result<
     let row = db::query(&sql)
         .bind(message.app_id.as_str())
         .bind(message.conv_id.as_str())
-        .bind(message.from_client.as_str())
+        .bind(message.content.from_client.as_str())
         .bind(message.dedup_key.as_deref())
         .fetch_optional(&mut *tx)
         .await?;

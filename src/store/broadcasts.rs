@@ -2,7 +2,7 @@
 
 use super::Store;
 use crate::domain::conversation::Kind;
-use crate::domain::message::{Message, MessageKind, Priority};
+use crate::domain::message::{Content, Message, MessageKind};
 use crate::error::Result;
 use crate::store::db;
 
@@ -26,17 +26,13 @@ impl Broadcast {
             seq: 0,
             msg_id: self.msg_id.clone(),
             timestamp: self.timestamp,
-            from_client: self.from_client.clone(),
-            data: self.data.clone(),
-            bin: false,
-            from_ip: None,
-            kind: MessageKind::GlobalBroadcast,
-            no_sync: false,
-            priority: Priority::Normal,
-            mention_all: false,
-            mention_pids: Vec::new(),
-            push_data: self.push.clone(),
-            to_clients: Vec::new(),
+            content: Content {
+                from_client: self.from_client.clone(),
+                data: self.data.clone(),
+                kind: MessageKind::GlobalBroadcast,
+                push_data: self.push.clone(),
+                ..Content::default()
+            },
             patch_timestamp: None,
             recalled: false,
             ack_at: None,

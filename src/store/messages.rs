@@ -2,7 +2,7 @@
 //! messages go through the group-commit writer (`writer.rs`).
 
 use super::Store;
-use crate::domain::message::{Message, MessageKind, Priority, RECALLED_CONTENT};
+use crate::domain::message::{Content, Message, MessageKind, Priority, RECALLED_CONTENT};
 use crate::error::{Error, Result};
 use crate::store::db::{self, Row};
 use sqlx::types::Json;
@@ -225,13 +225,12 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::message_not_found());
         }
-        Ok(Message {
-            data: data.to_owned(),
-            recalled: recall || message.recalled,
-            bin,
-            patch_timestamp: Some(patch_timestamp),
-            ..message.clone()
-        })
+        let mut patched = message.clone();
+        patched.content.data = data.to_owned();
+        patched.content.bin = bin;
+        patched.recalled = recall || message.recalled;
+        patched.patch_timestamp = Some(patch_timestamp);
+        Ok(patched)
     }
 
     /// Deletes the server copy of a message.
@@ -308,17 +307,19 @@ pub(crate) fn message_from_row(row: &Row) -> Result<Message> {
         seq: row.seq,
         msg_id: row.msg_id,
         timestamp: row.timestamp,
-        from_client: row.from_client,
-        data: row.data,
-        bin: row.bin,
-        from_ip: row.from_ip,
-        kind: MessageKind::from_i64(row.kind),
-        no_sync: row.no_sync,
-        priority: Priority::from_i64(row.priority),
-        mention_all: row.mention_all,
-        mention_pids: row.mention_pids.map(|list| list.0).unwrap_or_default(),
-        push_data: row.push_data,
-        to_clients: row.to_clients.map(|list| list.0).unwrap_or_default(),
+        content: Content {
+            from_client: row.from_client,
+            data: row.data,
+            bin: row.bin,
+            from_ip: row.from_ip,
+            kind: MessageKind::from_i64(row.kind),
+            no_sync: row.no_sync,
+            priority: Priority::from_i64(row.priority),
+            mention_all: row.mention_all,
+            mention_pids: row.mention_pids.map(|list| list.0).unwrap_or_default(),
+            push_data: row.push_data,
+            to_clients: row.to_clients.map(|list| list.0).unwrap_or_default(),
+        },
         patch_timestamp: row.patch_timestamp,
         recalled: row.recalled,
         ack_at: row.ack_at,

@@ -12,7 +12,7 @@
 use super::batch::write_batch;
 use super::delivery::{Recent, Tracker};
 use super::Dialect;
-use crate::domain::message::{Message, MessageKind, Priority};
+use crate::domain::message::{Content, Message};
 use crate::error::{code, Error, Result};
 use crate::store::db::{Conn, Db};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,17 +35,7 @@ pub struct NewMessage {
     pub app_id: String,
     pub conv_id: String,
     pub msg_id: String,
-    pub from_client: String,
-    pub data: String,
-    pub bin: bool,
-    pub from_ip: Option<String>,
-    pub kind: MessageKind,
-    pub no_sync: bool,
-    pub priority: Priority,
-    pub mention_all: bool,
-    pub mention_pids: Vec<String>,
-    pub push_data: Option<String>,
-    pub to_clients: Vec<String>,
+    pub content: Content,
     /// The sender's own id for this message: a resend with the same key returns the first copy.
     pub dedup_key: Option<String>,
     pub now: i64,
@@ -260,7 +250,7 @@ async fn run_batch(
 ) -> Option<Conn> {
     let (messages, replies): (Vec<NewMessage>, Vec<_>) = writes.into_iter().unzip();
     #[cfg(test)]
-    if messages.iter().any(|m| m.data == PANIC_FOR_TESTS) {
+    if messages.iter().any(|m| m.content.data == PANIC_FOR_TESTS) {
         panic!("message batch panics for a test");
     }
     let mut conn = match held {
@@ -401,7 +391,7 @@ fn recent(message: &Message) -> Recent {
     Recent {
         seq: message.seq,
         msg_id: message.msg_id.clone(),
-        from_client: message.from_client.clone(),
+        from_client: message.content.from_client.clone(),
         timestamp: message.timestamp,
         ack_at: None,
     }
@@ -410,24 +400,13 @@ fn recent(message: &Message) -> Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::message::{MessageKind, Priority};
 
     fn message(data: &str) -> NewMessage {
         NewMessage {
             app_id: "app".into(),
             conv_id: "no-such-conversation".into(),
             msg_id: crate::domain::ids::new_message_id(),
-            from_client: "alice".into(),
-            data: data.into(),
-            bin: false,
-            from_ip: None,
-            kind: MessageKind::Conversation,
-            no_sync: false,
-            priority: Priority::Normal,
-            mention_all: false,
-            mention_pids: Vec::new(),
-            push_data: None,
-            to_clients: Vec::new(),
+            content: Content::text("alice", data.into()),
             dedup_key: None,
             now: 1,
         }

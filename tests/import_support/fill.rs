@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tidings::domain::ids::new_message_id;
-use tidings::domain::message::{MessageKind, Priority};
+use tidings::domain::message::Content;
 use tidings::store::NewMessage;
 
 /// How much to make.
@@ -247,17 +247,13 @@ async fn burst(server: &Server, target: &Target, size: usize) -> usize {
             app_id: server.rest.keys.app_id.clone(),
             conv_id: target.id.clone(),
             msg_id: new_message_id(),
-            from_client: target.members[j % target.members.len()].clone(),
-            data,
-            bin,
-            from_ip: (j % 5 == 0).then(|| format!("10.0.{conv_kind}.{j}")),
-            kind: MessageKind::Conversation,
-            no_sync: false,
-            priority: Priority::Normal,
-            mention_all: false,
-            mention_pids: Vec::new(),
-            push_data: None,
-            to_clients: Vec::new(),
+            content: Content {
+                from_client: target.members[j % target.members.len()].clone(),
+                data,
+                bin,
+                from_ip: (j % 5 == 0).then(|| format!("10.0.{conv_kind}.{j}")),
+                ..Content::default()
+            },
             dedup_key: None,
             now,
         };

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use tidings::domain::conversation::Kind;
-use tidings::domain::message::{MessageKind, Priority};
+use tidings::domain::message::Content;
 use tidings::store::import::{ImportedConversation, ImportedMessage};
 use tidings::store::NewMessage;
 
@@ -45,15 +45,8 @@ pub fn message(id: &str, timestamp: i64) -> ImportedMessage {
     ImportedMessage {
         msg_id: id.into(),
         timestamp,
-        from_client: "b".into(),
-        data: id.into(),
-        bin: false,
-        from_ip: None,
-        kind: MessageKind::Conversation,
-        to_clients: Vec::new(),
+        content: Content::text("b", id.into()),
         hidden_for: Vec::new(),
-        mention_all: false,
-        mention_pids: Vec::new(),
         patch_timestamp: None,
         recalled: false,
         ack_at: None,
@@ -66,17 +59,7 @@ pub fn live_message(app: &str, conv: &str, msg_id: &str, now: i64) -> NewMessage
         app_id: app.into(),
         conv_id: conv.into(),
         msg_id: msg_id.into(),
-        from_client: "a".into(),
-        data: "hi".into(),
-        bin: false,
-        from_ip: None,
-        kind: MessageKind::Conversation,
-        no_sync: false,
-        priority: Priority::Normal,
-        mention_all: false,
-        mention_pids: Vec::new(),
-        push_data: None,
-        to_clients: Vec::new(),
+        content: Content::text("a", "hi".into()),
         dedup_key: None,
         now,
     }

@@ -37,13 +37,13 @@ async fn peers(
     conv: &Conversation,
     request: &SendRequest,
 ) -> Result<Vec<String>> {
-    let mut peers = match (conv.kind, request.kind) {
-        (_, MessageKind::PerUser) => request.to_clients.clone(),
+    let mut peers = match (conv.kind, request.content.kind) {
+        (_, MessageKind::PerUser) => request.content.to_clients.clone(),
         (Kind::ChatRoom, _) => state.hub.chat_room_members(app, &conv.id),
         (Kind::Service, _) => Vec::new(),
         _ => state.store.members(app, &conv.id).await?,
     };
-    peers.retain(|p| *p != request.from_client);
+    peers.retain(|p| *p != request.content.from_client);
     Ok(peers)
 }
 
@@ -58,20 +58,22 @@ pub async fn received(
     let Some(app_row) = app_of(state, app).await? else {
         return Ok(None);
     };
-    if !defined(&app_row, Hook::MessageReceived) || request.kind == MessageKind::GlobalBroadcast {
+    if !defined(&app_row, Hook::MessageReceived)
+        || request.content.kind == MessageKind::GlobalBroadcast
+    {
         return Ok(None);
     }
     let params = json!({
-        "fromPeer": request.from_client,
+        "fromPeer": request.content.from_client,
         "convId": conv.id,
         "toPeers": peers(state, app, conv, request).await?,
         "transient": request.transient,
-        "bin": request.bin,
-        "content": request.data,
+        "bin": request.content.bin,
+        "content": request.content.data,
         "receipt": false,
         "timestamp": time::now_ms(),
         "system": conv.kind == Kind::Service,
-        "sourceIP": request.from_ip,
+        "sourceIP": request.content.from_ip,
     });
     let Some(result) = ask(state, &app_row, Hook::MessageReceived, params).await? else {
         return Ok(None);
@@ -80,10 +82,10 @@ pub async fn received(
         return Err(refused);
     }
     if let Some(content) = result.get("content").and_then(Value::as_str) {
-        request.data = content.to_owned();
+        request.content.data = content.to_owned();
     }
     if let Some(bin) = result.get("bin").and_then(Value::as_bool) {
-        request.bin = bin;
+        request.content.bin = bin;
     }
     Ok(result.get("toPeers").and_then(string_list))
 }
@@ -113,7 +115,7 @@ pub async fn delivered(
     let sent = defined(&app_row, Hook::MessageSent);
     let offline = defined(&app_row, Hook::ReceiversOffline) && conv.kind != Kind::ChatRoom;
     let push = request.persist && crate::app::push::wants_offline_push(&app_row, conv, message);
-    if !(sent || offline || push) || message.kind == MessageKind::GlobalBroadcast {
+    if !(sent || offline || push) || message.content.kind == MessageKind::GlobalBroadcast {
         return Ok(());
     }
     let peers = match to_peers {
@@ -147,18 +149,18 @@ pub async fn delivered(
             return;
         }
         let params = json!({
-            "fromPeer": message.from_client,
+            "fromPeer": message.content.from_client,
             "convId": message.conv_id,
             "msgId": message.msg_id,
             "onlinePeers": online,
             "offlinePeers": offline_peers,
             "transient": message.transient,
             "system": system,
-            "bin": message.bin,
-            "content": message.data,
+            "bin": message.content.bin,
+            "content": message.content.data,
             "receipt": false,
             "timestamp": message.timestamp,
-            "sourceIP": message.from_ip,
+            "sourceIP": message.content.from_ip,
         });
         notify(&state, &app_row, Hook::MessageSent, params);
     });
@@ -172,21 +174,21 @@ pub async fn receivers_offline(
     message: &Message,
     offline_peers: &[String],
 ) -> Option<OfflinePush> {
-    let mention_offline: Vec<&String> = if message.mention_all {
+    let mention_offline: Vec<&String> = if message.content.mention_all {
         Vec::new()
     } else {
         offline_peers
             .iter()
-            .filter(|p| message.mention_pids.contains(p))
+            .filter(|p| message.content.mention_pids.contains(p))
             .collect()
     };
     let params = json!({
-        "fromPeer": message.from_client,
+        "fromPeer": message.content.from_client,
         "convId": message.conv_id,
         "offlinePeers": offline_peers,
-        "content": message.data,
+        "content": message.content.data,
         "timestamp": message.timestamp,
-        "mentionAll": message.mention_all,
+        "mentionAll": message.content.mention_all,
         "mentionOfflinePeers": mention_offline,
     });
     let mut push = OfflinePush {
@@ -237,16 +239,16 @@ pub async fn update(
         Kind::Service => Vec::new(),
         _ => state.store.members(app, &conv.id).await?,
     };
-    to_peers.retain(|p| *p != found.from_client);
+    to_peers.retain(|p| *p != found.content.from_client);
     let params = json!({
-        "fromPeer": found.from_client,
+        "fromPeer": found.content.from_client,
         "convId": conv.id,
         "toPeers": to_peers,
         "bin": verdict.bin,
         "content": verdict.new_data.clone().unwrap_or_default(),
         "timestamp": found.timestamp,
         "msgId": found.msg_id,
-        "sourceIP": found.from_ip,
+        "sourceIP": found.content.from_ip,
         "recall": verdict.new_data.is_none(),
         "system": conv.kind == Kind::Service,
     });

@@ -7,7 +7,7 @@
 //! last commit and never writes a message twice.
 
 use super::{lock_conversation, Cursor, ImportedMessage, PageOutcome};
-use crate::domain::message::{Message, Priority};
+use crate::domain::message::Message;
 use crate::domain::time::now_ms;
 use crate::error::{Error, Result};
 use crate::store::db::{self, Tx};
@@ -203,17 +203,7 @@ async fn insert_messages(
             seq: *seq,
             msg_id: imported.msg_id.clone(),
             timestamp: imported.timestamp,
-            from_client: imported.from_client.clone(),
-            data: imported.data.clone(),
-            bin: imported.bin,
-            from_ip: imported.from_ip.clone(),
-            kind: imported.kind,
-            no_sync: false,
-            priority: Priority::Normal,
-            mention_all: imported.mention_all,
-            mention_pids: imported.mention_pids.clone(),
-            push_data: None,
-            to_clients: imported.to_clients.clone(),
+            content: imported.content.clone(),
             patch_timestamp: imported.patch_timestamp,
             recalled: imported.recalled,
             ack_at: imported.ack_at,
@@ -240,6 +230,7 @@ async fn insert_targets(
 ) -> Result<()> {
     for (seq, message) in rows {
         let targets = message
+            .content
             .to_clients
             .iter()
             .map(|c| (c, false))

@@ -9,7 +9,7 @@ pub mod status;
 
 use super::Store;
 use crate::domain::conversation::{self, Kind};
-use crate::domain::message::MessageKind;
+use crate::domain::message::Content;
 use crate::domain::time::now_ms;
 use crate::error::Result;
 use crate::store::db::{self, Row, Tx};
@@ -40,17 +40,10 @@ pub struct ImportedConversation {
 pub struct ImportedMessage {
     pub msg_id: String,
     pub timestamp: i64,
-    pub from_client: String,
-    pub data: String,
-    pub bin: bool,
-    pub from_ip: Option<String>,
-    pub kind: MessageKind,
-    /// Recipients of a per-user service message.
-    pub to_clients: Vec<String>,
+    /// What the sender set (`to_clients`: the recipients of a per-user service message).
+    pub content: Content,
     /// Subscribers a service broadcast is hidden from.
     pub hidden_for: Vec<String>,
-    pub mention_all: bool,
-    pub mention_pids: Vec<String>,
     pub patch_timestamp: Option<i64>,
     pub recalled: bool,
     pub ack_at: Option<i64>,
