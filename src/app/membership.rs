@@ -5,7 +5,7 @@ use crate::app::client_conversations::{find, join_room, leave_room};
 use crate::app::hooks::conversation as hooks;
 use crate::app::policy::{self, Action};
 use crate::app::signatures::{self, Signed, Signing};
-use crate::app::{moderation, notifications};
+use crate::app::{client_blocks, moderation, notifications};
 use crate::domain::client_id;
 use crate::domain::conversation::{Conversation, Kind, MAX_MEMBERS, MAX_TEMPORARY_MEMBERS};
 use crate::domain::time;
@@ -58,7 +58,7 @@ pub async fn add_members(
     let mut refused = Vec::new();
     for client in clients {
         let invited = client != initiator;
-        if invited && moderation::blocked_conversation(state, app, client, &conv.id).await? {
+        if invited && client_blocks::blocked_conversation(state, app, client, &conv.id).await? {
             refused.push(client.clone());
         } else {
             welcome.push(client.clone());

@@ -5,6 +5,7 @@
 
 use crate::app::actor::ClientSession;
 use crate::app::client_conversations::find;
+use crate::app::member_roles::{role_of, Role};
 use crate::app::membership::{self, ClientChange};
 use crate::app::notifications;
 use crate::app::policy::{self, Action};
@@ -13,56 +14,15 @@ use crate::app::silence_cache;
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::{client_id, time};
 use crate::error::{code, Error, Result};
-use crate::proto::{ConvCommand, ConvMemberInfo, OpType};
+use crate::proto::{ConvCommand, OpType};
 use crate::state::AppState;
 pub use crate::store::moderation::ClientList;
 
-pub const OWNER: &str = "Owner";
-pub const MANAGER: &str = "Manager";
-pub const MEMBER: &str = "Member";
-
 /// Ids in one silence or blacklist page at most (JS documents a server default of 10).
-const DEFAULT_PAGE: i64 = 10;
-const MAX_PAGE: i64 = 100;
+pub(super) const DEFAULT_PAGE: i64 = 10;
+pub(super) const MAX_PAGE: i64 = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Member,
-    Manager,
-    Owner,
-}
-
-impl Role {
-    fn name(self) -> &'static str {
-        match self {
-            Role::Owner => OWNER,
-            Role::Manager => MANAGER,
-            Role::Member => MEMBER,
-        }
-    }
-}
-
-/// A member's role: the creator is the Owner; others as recorded, Member by default.
-pub async fn role_of(
-    state: &AppState,
-    app: &str,
-    conv: &Conversation,
-    client: &str,
-) -> Result<Role> {
-    if conv.creator.as_deref() == Some(client) {
-        return Ok(Role::Owner);
-    }
-    let found = state
-        .store
-        .member_roles(app, &conv.id, Some(client), 0, 1)
-        .await?;
-    Ok(match found.first().map(|(_, role, _)| role.as_str()) {
-        Some(MANAGER) => Role::Manager,
-        _ => Role::Member,
-    })
-}
-
-fn unauthorized() -> Error {
+pub(super) fn unauthorized() -> Error {
     Error::forbidden(
         code::CONVERSATION_OPERATION_UNAUTHORIZED,
         "Your role does not allow this.",
@@ -70,7 +30,7 @@ fn unauthorized() -> Error {
 }
 
 /// The acting member's role in a normal conversation it belongs to.
-async fn moderator(
+pub(super) async fn moderator(
     state: &AppState,
     session: &ClientSession,
     conv_id: &str,
@@ -134,101 +94,6 @@ async fn targets(
             .push((code::CONVERSATION_OPERATION_UNAUTHORIZED, refused));
     }
     Ok((change, allowed))
-}
-
-/// `member_info_update`: the Owner sets Managers and Members; a Manager promotes Members.
-pub async fn update_role(
-    state: &AppState,
-    session: &ClientSession,
-    conv_id: &str,
-    target: &str,
-    role: &str,
-) -> Result<()> {
-    let app = session.app_id();
-    let (conv, actor) = moderator(state, session, conv_id).await?;
-    let new_role = match role {
-        MANAGER => Role::Manager,
-        MEMBER => Role::Member,
-        OWNER => return Err(unauthorized()),
-        _ => {
-            return Err(Error::bad_request(
-                code::UNKNOWN_CONVERSATION_ROLE,
-                "role is Manager or Member.",
-            ))
-        }
-    };
-    client_id::validate("targetClientId", target)?;
-    if !conv.members.iter().any(|m| m == target)
-        && !state.store.is_member(app, &conv.id, target).await?
-    {
-        return Err(Error::forbidden(
-            code::CONVERSATION_MEMBERSHIP_REQUIRED,
-            "The target is not a member.",
-        ));
-    }
-    let current = role_of(state, app, &conv, target).await?;
-    let allowed = target != &*session.client
-        && match actor {
-            Role::Owner => current != Role::Owner,
-            Role::Manager => current == Role::Member && new_role == Role::Manager,
-            Role::Member => false,
-        };
-    if !allowed {
-        return Err(unauthorized());
-    }
-    state
-        .store
-        .set_member_role(app, &conv.id, target, new_role.name(), time::now_ms())
-        .await?;
-    let members = state.store.members(app, &conv.id).await?;
-    let body = ConvCommand {
-        cid: Some(conv.id.clone()),
-        init_by: Some(session.client.to_string()),
-        info: Some(ConvMemberInfo {
-            pid: Some(target.to_owned()),
-            role: Some(new_role.name().to_owned()),
-            info_id: None,
-        }),
-        ..Default::default()
-    };
-    notifications::conv(state, app, members, OpType::MemberInfoChanged, body, None).await
-}
-
-/// `(clientId, role)` of every member with a role, the Owner first (REST
-/// `_ConversationMemberInfo`).
-pub async fn member_infos(
-    state: &AppState,
-    app: &str,
-    conv_id: &str,
-    client: Option<&str>,
-    skip: i64,
-    limit: i64,
-) -> Result<Vec<(String, String, i64)>> {
-    let conv = state.store.find_conversation(app, conv_id).await?;
-    let Some(conv) = conv else {
-        return Ok(Vec::new());
-    };
-    let mut found = Vec::new();
-    if let Some(owner) = &conv.creator {
-        if skip == 0 && client.is_none_or(|c| c == owner) {
-            found.push((owner.clone(), OWNER.to_owned(), conv.created_at));
-        }
-    }
-    let skip = if conv.creator.is_some() && client.is_none() {
-        (skip - 1).max(0)
-    } else {
-        skip
-    };
-    found.extend(
-        state
-            .store
-            .member_roles(app, &conv.id, client, skip, limit)
-            .await?
-            .into_iter()
-            .filter(|(c, _, _)| Some(c) != conv.creator.as_ref()),
-    );
-    found.truncate(limit.max(0) as usize);
-    Ok(found)
 }
 
 /// Silences (`on`) or unsilences members; pushes `shutuped`/`unshutuped` to them and
@@ -470,120 +335,4 @@ pub async fn block(
     }
     change.allowed = allowed;
     Ok(change)
-}
-
-/// Conversations of a client's own blacklist read per page while looking for one.
-const CLIENT_BLOCK_SCAN: i64 = 500;
-
-/// Whether `client` blocked `conv` itself (its own blacklist): nobody else may add it to
-/// that conversation. The store pages a client's blocks by id; a client blocks few
-/// conversations, so this reads one page in practice.
-pub async fn blocked_conversation(
-    state: &AppState,
-    app: &str,
-    client: &str,
-    conv: &str,
-) -> Result<bool> {
-    let mut after: Option<String> = None;
-    loop {
-        let page = state
-            .store
-            .client_blocks(app, client, after.as_deref(), CLIENT_BLOCK_SCAN)
-            .await?;
-        if page.iter().any(|c| c == conv) {
-            return Ok(true);
-        }
-        if (page.len() as i64) < CLIENT_BLOCK_SCAN {
-            return Ok(false);
-        }
-        after = page.last().cloned();
-    }
-}
-
-/// A client blocks (`on`) or unblocks conversations: kept and listed (`blacklist query` with
-/// `srcPid`); while blocked, invites by others (SDK `conv add`, REST members) refuse it
-/// with 4548.
-pub async fn client_block(
-    state: &AppState,
-    session: &ClientSession,
-    convs: Vec<String>,
-    on: bool,
-    signed: &Signed,
-) -> Result<Vec<String>> {
-    let action = if on {
-        "client-block-conversations"
-    } else {
-        "client-unblock-conversations"
-    };
-    for conv in &convs {
-        signatures::verify(
-            state,
-            session,
-            Signing::Member {
-                conv_id: conv,
-                members: &[],
-                action,
-            },
-            signed,
-        )
-        .map_err(|_| {
-            Error::forbidden(
-                code::BLACKLIST_SIGNATURE_FAILED,
-                "Blacklist signature verification failed.",
-            )
-        })?;
-    }
-    let convs: Vec<String> = convs.into_iter().take(MAX_PAGE as usize).collect();
-    state
-        .store
-        .set_client_blocks(
-            session.app_id(),
-            &session.client,
-            &convs,
-            on,
-            time::now_ms(),
-        )
-        .await?;
-    Ok(convs)
-}
-
-/// The conversations a client blocked, paged by id.
-pub async fn client_blocks(
-    state: &AppState,
-    session: &ClientSession,
-    limit: Option<i32>,
-    next: Option<&str>,
-) -> Result<(Vec<String>, Option<String>)> {
-    let limit = limit.map_or(DEFAULT_PAGE, |l| i64::from(l).clamp(1, MAX_PAGE));
-    let mut found = state
-        .store
-        .client_blocks(
-            session.app_id(),
-            &session.client,
-            next.filter(|n| !n.is_empty()),
-            limit + 1,
-        )
-        .await?;
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
-    let next = more.then(|| found.last().cloned()).flatten();
-    Ok((found, next))
-}
-
-/// [`member_infos`] for a caller: the admin, or a member of the conversation.
-pub async fn member_infos_for(
-    state: &AppState,
-    actor: &crate::app::actor::Actor,
-    conv_id: &str,
-    client: Option<&str>,
-    skip: i64,
-    limit: i64,
-) -> Result<Vec<(String, String, i64)>> {
-    let app = actor.app_id();
-    let conv = state
-        .store
-        .conversation_of_kind(app, conv_id, crate::app::client_conversations::ALL_KINDS)
-        .await?;
-    policy::authorize(state, actor, &conv, Action::ListMembers).await?;
-    member_infos(state, app, conv_id, client, skip, limit).await
 }

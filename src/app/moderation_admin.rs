@@ -2,8 +2,9 @@
 //! blacklist of a normal conversation, with the same pushes and notifications as the SDK
 //! commands (`initBy` empty: the app itself).
 
+use crate::app::member_roles::{MANAGER, MEMBER, OWNER};
 use crate::app::membership;
-use crate::app::moderation::{ClientList, MANAGER, MEMBER, OWNER};
+use crate::app::moderation::ClientList;
 use crate::app::notifications;
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::{client_id, time};

@@ -15,7 +15,7 @@
 //!   admin updates them.
 
 use crate::app::actor::Actor;
-use crate::app::moderation::{role_of, Role};
+use crate::app::member_roles::{role_of, Role};
 use crate::domain::conversation::{Conversation, Kind};
 use crate::error::{code, Error, Result};
 use crate::state::AppState;

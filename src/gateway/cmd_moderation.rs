@@ -10,6 +10,7 @@ use super::session::Current;
 use crate::app::membership::ClientChange;
 use crate::app::moderation::{self, ClientList};
 use crate::app::signatures::Signed;
+use crate::app::{client_blocks, member_roles};
 use crate::error::{Error, Result};
 use crate::proto::{
     BlacklistCommand, CommandType, ConvCommand, ErrorCommand, GenericCommand, OpType,
@@ -40,7 +41,7 @@ pub async fn member_info_update(
         .or(info.pid)
         .unwrap_or_default();
     let role = info.role.unwrap_or_default();
-    moderation::update_role(&conn.state, current, cid(&body)?, &target, &role).await?;
+    member_roles::update_role(&conn.state, current, cid(&body)?, &target, &role).await?;
     Ok(conv_reply(
         command,
         OpType::MemberInfoUpdated,
@@ -166,7 +167,8 @@ async fn run(
         (Some(op @ (OpType::Block | OpType::Unblock)), None) => {
             let on = op == OpType::Block;
             let convs =
-                moderation::client_block(state, current, body.to_cids.clone(), on, &signed).await?;
+                client_blocks::client_block(state, current, body.to_cids.clone(), on, &signed)
+                    .await?;
             let answer = if on {
                 OpType::Blocked
             } else {
@@ -205,7 +207,8 @@ async fn run(
         }
         (Some(OpType::Query), None) => {
             let (blocked, next) =
-                moderation::client_blocks(state, current, body.limit, body.next.as_deref()).await?;
+                client_blocks::client_blocks(state, current, body.limit, body.next.as_deref())
+                    .await?;
             Ok(blacklist_reply(
                 command,
                 OpType::QueryResult,

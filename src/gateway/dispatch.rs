@@ -1,7 +1,8 @@
 //! Routes a decoded command to its family's handler. Everything but `session`, `echo` and
 //! the push-service commands needs an open session (else `4105 SESSION_REQUIRED`).
 
-use super::connection::{close, Conn};
+use super::connection::Conn;
+use super::ending::close;
 use super::{
     cmd_conv, cmd_logs, cmd_message, cmd_moderation, cmd_patch, cmd_query, cmd_read, cmd_session,
     reply,

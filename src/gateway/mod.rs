@@ -23,13 +23,14 @@ mod cmd_update;
 pub mod codec;
 mod connection;
 mod dispatch;
+mod ending;
 mod login_sync;
 mod reply;
 mod route;
 mod session;
 
 pub use crate::proto;
-pub use connection::close;
+pub use ending::close;
 
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;

@@ -6,7 +6,7 @@
 use super::json::{required, Query};
 use super::ImCaller;
 use crate::app::actor::Actor;
-use crate::app::{moderation, notifications};
+use crate::app::{member_roles, notifications};
 use crate::domain::time::iso;
 use crate::error::{code, Error, Result};
 use crate::state::AppState;
@@ -61,7 +61,8 @@ async fn member_infos(
     let limit = number("limit", query.limit.as_deref(), 100, 1000)?;
     let skip = number("skip", query.skip.as_deref(), 0, 1_000_000)?;
     let found =
-        moderation::member_infos_for(&state, &actor, &cid, client.as_deref(), skip, limit).await?;
+        member_roles::member_infos_for(&state, &actor, &cid, client.as_deref(), skip, limit)
+            .await?;
     let results: Vec<Value> = found
         .into_iter()
         .map(|(client, role, at)| {

@@ -5,8 +5,8 @@
 
 use super::json::Body;
 use super::MasterKey;
-use crate::app::moderation::{self, ClientList};
-use crate::app::moderation_admin;
+use crate::app::moderation::ClientList;
+use crate::app::{member_roles, moderation_admin};
 use crate::domain::time::iso;
 use crate::error::{code, Error, Result};
 use crate::state::AppState;
@@ -38,7 +38,7 @@ async fn roles(
     MasterKey(app): MasterKey,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let found = moderation::member_infos(&state, &app.app_id, &id, None, 0, 1000).await?;
+    let found = member_roles::member_infos(&state, &app.app_id, &id, None, 0, 1000).await?;
     let results: Vec<Value> = found
         .into_iter()
         .map(|(client, role, at)| json!({"client_id": client, "role": role, "updatedAt": iso(at)}))

@@ -19,6 +19,7 @@ pub mod files;
 mod flush;
 pub mod import;
 pub mod member_cache;
+mod membership;
 mod message_rows;
 pub mod messages;
 pub mod moderation;
@@ -29,6 +30,7 @@ pub mod query;
 mod send_facts;
 mod sqlite;
 pub mod subscriptions;
+mod unread;
 mod writer;
 
 use crate::error::Result;

@@ -203,6 +203,20 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `client` blocked `conv` itself: one lookup by the table's primary key.
+    pub async fn has_client_block(&self, app: &str, client: &str, conv: &str) -> Result<bool> {
+        let row = db::query(
+            "SELECT 1 AS one FROM client_blocks WHERE app_id = $1 AND client_id = $2 AND conv_id = $3",
+        )
+        .bind(app)
+        .bind(client)
+        .bind(conv)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// The conversations a client blocked, by id after `after`.
     pub async fn client_blocks(
         &self,
         app: &str,
