@@ -178,19 +178,15 @@ impl MessageWriter {
     }
 
     /// Whether every writer answers and its database takes a write lock, within a short wait.
+    /// The writers are asked side by side, so the probe takes as long as the slowest one.
     pub async fn ready(&self) -> Result<()> {
-        let probed = async {
-            for queue in self.shards.iter() {
-                let (reply, answer) = oneshot::channel();
-                queue.send(Job::Probe(reply)).await.ok()?;
-                if !answer.await.ok()? {
-                    return Some(false);
-                }
-            }
-            Some(true)
-        };
+        let probes = self.shards.iter().map(|queue| async move {
+            let (reply, answer) = oneshot::channel();
+            queue.send(Job::Probe(reply)).await.is_ok() && answer.await.unwrap_or(false)
+        });
+        let probed = futures_util::future::join_all(probes);
         match tokio::time::timeout(self.timeout().min(PROBE_TIMEOUT), probed).await {
-            Ok(Some(true)) => Ok(()),
+            Ok(answers) if answers.iter().all(|ready| *ready) => Ok(()),
             _ => Err(Error::unavailable(
                 code::SERVER_TIMEOUT,
                 "The message writer cannot take writes.",
