@@ -23,11 +23,29 @@ pub fn is_object_id(id: &str) -> bool {
     id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A message id: URL-safe base64 (no padding) of 16 random bytes, 22 characters.
+/// URL-safe base64's 64 characters in ASCII order, so that encoded ids sort as their bytes.
+const SORTED_URL_SAFE: base64::alphabet::Alphabet = match base64::alphabet::Alphabet::new(
+    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
+) {
+    Ok(alphabet) => alphabet,
+    Err(_) => panic!("the message-id alphabet has 64 distinct characters"),
+};
+const MESSAGE_ID: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &SORTED_URL_SAFE,
+    base64::engine::general_purpose::NO_PAD,
+);
+
+/// A message id: 16 bytes as 22 URL-safe base64 characters (no padding). The first 6 bytes
+/// are the time in milliseconds and the alphabet is in ASCII order, so a later id sorts
+/// after an earlier one: a new message's id goes at the end of the message-id index, where
+/// a random id went to a random page of it (the whole index was the writer's working set,
+/// issue 12). The other 10 bytes (80 bits) are random, so ids stay unguessable.
 pub fn new_message_id() -> String {
     let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    let millis = super::time::now_ms().max(0) as u64;
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    rand::thread_rng().fill_bytes(&mut bytes[6..]);
+    MESSAGE_ID.encode(bytes)
 }
 
 /// A random token of `len` bytes as URL-safe base64 (session tokens, nonces).
@@ -66,5 +84,14 @@ mod tests {
         assert!(id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
+    fn a_later_message_id_sorts_after_an_earlier_one() {
+        let earlier = new_message_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = new_message_id();
+        assert!(earlier < later, "{earlier} then {later}");
+        assert_ne!(new_message_id(), new_message_id());
     }
 }

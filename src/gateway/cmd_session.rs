@@ -157,8 +157,16 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
         device_id: device.as_deref(),
     };
     push::after_login(&conn.state, &app, &client, login);
-    let (ip, reconnect) = (conn.remote_ip.as_deref(), request.r == Some(true));
-    presence::online(&conn.state, &app, &client, ip, tag.as_deref(), reconnect);
+    let ip = conn.remote_ip.map(|ip| ip.to_string());
+    let reconnect = request.r == Some(true);
+    presence::online(
+        &conn.state,
+        &app,
+        &client,
+        ip.as_deref(),
+        tag.as_deref(),
+        reconnect,
+    );
     login_sync::after_open(conn, &app, &client, &request).await;
 }
 
@@ -255,10 +263,11 @@ fn close(conn: &mut Conn, command: GenericCommand) {
         closed.peer_id = Some(session.client.to_string());
         closed.session_message = Some(SessionCommand::default());
         conn.reply(closed);
+        let ip = conn.remote_ip.map(|ip| ip.to_string());
         let why = presence::Offline {
             close_code: presence::CLOSE_LOGOUT,
             close_msg: "logout",
-            source_ip: conn.remote_ip.as_deref(),
+            source_ip: ip.as_deref(),
             tag: session.tag.as_deref(),
             error: None,
         };

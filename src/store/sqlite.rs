@@ -8,6 +8,11 @@ use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The writer's page cache (negative: KiB). SQLite's default, 2 MiB, holds a few thousand
+/// index pages; the message indexes outgrow it within minutes of traffic, and then every
+/// insert reads index pages back from the file.
+const WRITER_CACHE_KIB: &str = "-65536";
+
 /// The pool's connections and the writer's one connection.
 pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, Db)> {
     let options = options(&prepare_url(url)?)?;
@@ -28,7 +33,11 @@ pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.pragma("wal_autocheckpoint", "0"))
+        .connect_with(
+            options
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("cache_size", WRITER_CACHE_KIB),
+        )
         .await?;
     Ok((Db::Sqlite(pool), Db::Sqlite(writer)))
 }
