@@ -193,6 +193,41 @@ impl Error {
     }
 }
 
+/// SQLite's writer (rusqlite): the same answers as through sqlx. A unique key taken is a
+/// conflict; the file busy past the busy timeout, or unreadable, is the database unavailable
+/// (503, 124); any other refusal an internal error.
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        if let rusqlite::Error::SqliteFailure(failure, _) = &err {
+            const UNIQUE: i32 = 2067; // SQLITE_CONSTRAINT_UNIQUE
+            const PRIMARY_KEY: i32 = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
+            if matches!(failure.extended_code, UNIQUE | PRIMARY_KEY) {
+                tracing::debug!(error = %err, "unique key already taken");
+                return Error::Conflict {
+                    code: code::DUPLICATE_VALUE,
+                    message: "A unique field was given a value that is already taken.".to_owned(),
+                };
+            }
+            if matches!(
+                failure.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::DiskFull
+            ) {
+                tracing::warn!(error = %err, "database unavailable");
+                return Error::unavailable(
+                    code::SERVER_TIMEOUT,
+                    "The database is unavailable; try again.",
+                );
+            }
+        }
+        Error::Internal(err.into())
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         // The database unreachable or restarting is a temporary state the client should

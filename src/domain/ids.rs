@@ -30,10 +30,8 @@ const SORTED_URL_SAFE: base64::alphabet::Alphabet = match base64::alphabet::Alph
     Ok(alphabet) => alphabet,
     Err(_) => panic!("the message-id alphabet has 64 distinct characters"),
 };
-const MESSAGE_ID: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &SORTED_URL_SAFE,
-    base64::engine::general_purpose::NO_PAD,
-);
+const MESSAGE_ID: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(&SORTED_URL_SAFE, base64::engine::general_purpose::NO_PAD);
 
 /// A message id: 16 bytes as 22 URL-safe base64 characters (no padding). The first 6 bytes
 /// are the time in milliseconds and the alphabet is in ASCII order, so a later id sorts

@@ -1,6 +1,7 @@
 //! The one INSERT of `messages` rows, with the one column list, shared by the group-commit
 //! writer and the importer. Built natively per backend with sqlx's `QueryBuilder` (it numbers
-//! the placeholders as each dialect wants).
+//! the placeholders as each dialect wants); SQLite's writer runs the same columns, one row
+//! per execution of a cached statement, on rusqlite ([`insert_native`]).
 
 use crate::domain::message::Message;
 use crate::error::Result;
@@ -23,6 +24,15 @@ pub(crate) enum OnConflict {
     Fail,
     /// Skip the row (the importer: a rerun meets the messages it already stored).
     Skip,
+}
+
+/// The columns every INSERT of a message names, in the order both binders follow.
+macro_rules! message_columns {
+    () => {
+        "app_id, conv_id, seq, msg_id, timestamp, from_client, data, bin, from_ip, kind, \
+         conv_kind, no_sync, priority, mention_all, mention_pids, push_data, to_clients, \
+         dedup_key, patch_timestamp, recalled, ack_at"
+    };
 }
 
 pub(crate) async fn insert_rows(
@@ -65,11 +75,7 @@ where
     bool: Encode<'a, DB> + Type<DB>,
     Option<Json<&'a [String]>>: Encode<'a, DB> + Type<DB>,
 {
-    let mut insert = QueryBuilder::new(
-        "INSERT INTO messages (app_id, conv_id, seq, msg_id, timestamp, from_client, data, bin, \
-         from_ip, kind, conv_kind, no_sync, priority, mention_all, mention_pids, push_data, \
-         to_clients, dedup_key, patch_timestamp, recalled, ack_at) ",
-    );
+    let mut insert = QueryBuilder::new(concat!("INSERT INTO messages (", message_columns!(), ") "));
     insert.push_values(rows, |mut cells, row| {
         let m = row.message;
         cells
@@ -99,4 +105,51 @@ where
         insert.push(" ON CONFLICT DO NOTHING");
     }
     insert
+}
+
+/// One row on rusqlite (SQLite's writer), through the connection's statement cache: without
+/// a thread hop per statement, a row per execution costs less than building and parsing a
+/// multi-row statement. Binds in [`message_columns`]' order, as [`insert`] does.
+pub(crate) fn insert_native(tx: &rusqlite::Transaction<'_>, row: &Row<'_>) -> rusqlite::Result<()> {
+    const SQL: &str = concat!(
+        "INSERT INTO messages (",
+        message_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?20, ?21)"
+    );
+    let m = row.message;
+    tx.prepare_cached(SQL)?.execute(rusqlite::params![
+        row.app_id,
+        m.conv_id,
+        m.seq,
+        m.msg_id,
+        m.timestamp,
+        m.content.from_client,
+        m.content.data,
+        m.content.bin,
+        m.content.from_ip,
+        m.content.kind as i64,
+        m.conv_kind,
+        m.content.no_sync,
+        m.content.priority as i64,
+        m.content.mention_all,
+        json_list_text(&m.content.mention_pids)?,
+        m.content.push_data,
+        json_list_text(&m.content.to_clients)?,
+        row.dedup_key,
+        m.patch_timestamp,
+        m.recalled,
+        m.ack_at,
+    ])?;
+    Ok(())
+}
+
+/// [`json_list`] as the text SQLite stores.
+fn json_list_text(items: &[String]) -> rusqlite::Result<Option<String>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(items)
+        .map(Some)
+        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
 }

@@ -277,52 +277,58 @@ fn bind_all<'q>(mut q: db::Query<'q>, binds: &'q [Bind]) -> db::Query<'q> {
 
 /// A row of `messages` as [`MESSAGE_SELECT`] selects it.
 #[derive(sqlx::FromRow)]
-struct MessageRow {
-    conv_id: String,
-    conv_kind: i64,
-    seq: i64,
-    msg_id: String,
-    timestamp: i64,
-    from_client: String,
-    data: String,
-    bin: bool,
-    from_ip: Option<String>,
-    kind: i64,
-    no_sync: bool,
-    priority: i64,
-    mention_all: bool,
-    mention_pids: Option<Json<Vec<String>>>,
-    push_data: Option<String>,
-    to_clients: Option<Json<Vec<String>>>,
-    patch_timestamp: Option<i64>,
-    recalled: bool,
-    ack_at: Option<i64>,
+pub(crate) struct MessageRow {
+    pub conv_id: String,
+    pub conv_kind: i64,
+    pub seq: i64,
+    pub msg_id: String,
+    pub timestamp: i64,
+    pub from_client: String,
+    pub data: String,
+    pub bin: bool,
+    pub from_ip: Option<String>,
+    pub kind: i64,
+    pub no_sync: bool,
+    pub priority: i64,
+    pub mention_all: bool,
+    pub mention_pids: Option<Json<Vec<String>>>,
+    pub push_data: Option<String>,
+    pub to_clients: Option<Json<Vec<String>>>,
+    pub patch_timestamp: Option<i64>,
+    pub recalled: bool,
+    pub ack_at: Option<i64>,
 }
 
 pub(crate) fn message_from_row(row: &Row) -> Result<Message> {
     let row: MessageRow = row.decode()?;
-    Ok(Message {
-        conv_id: row.conv_id,
-        conv_kind: row.conv_kind,
-        seq: row.seq,
-        msg_id: row.msg_id,
-        timestamp: row.timestamp,
-        content: Content {
-            from_client: row.from_client,
-            data: row.data,
-            bin: row.bin,
-            from_ip: row.from_ip,
-            kind: MessageKind::from_i64(row.kind),
-            no_sync: row.no_sync,
-            priority: Priority::from_i64(row.priority),
-            mention_all: row.mention_all,
-            mention_pids: row.mention_pids.map(|list| list.0).unwrap_or_default(),
-            push_data: row.push_data,
-            to_clients: row.to_clients.map(|list| list.0).unwrap_or_default(),
-        },
-        patch_timestamp: row.patch_timestamp,
-        recalled: row.recalled,
-        ack_at: row.ack_at,
-        transient: false,
-    })
+    Ok(row.into())
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Message {
+        Message {
+            conv_id: row.conv_id,
+            conv_kind: row.conv_kind,
+            seq: row.seq,
+            msg_id: row.msg_id,
+            timestamp: row.timestamp,
+            content: Content {
+                from_client: row.from_client,
+                data: row.data,
+                bin: row.bin,
+                from_ip: row.from_ip,
+                kind: MessageKind::from_i64(row.kind),
+                no_sync: row.no_sync,
+                priority: Priority::from_i64(row.priority),
+                mention_all: row.mention_all,
+                mention_pids: row.mention_pids.map(|list| list.0).unwrap_or_default(),
+                push_data: row.push_data,
+                to_clients: row.to_clients.map(|list| list.0).unwrap_or_default(),
+            },
+            patch_timestamp: row.patch_timestamp,
+            recalled: row.recalled,
+            ack_at: row.ack_at,
+            transient: false,
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! SQL is shared (numbered `$n` placeholders work on SQLite and Postgres alike) and the few
 //! places where the dialects differ ask `Dialect`. sqlx types never leave this module.
 //!
-//! Messages are written by one group-commit writer per store (`writer.rs`); everything else
+//! Messages are written by the group-commit writers (`writer/`: on Postgres a few pooled
+//! connections, on SQLite one rusqlite connection on the writer's thread); everything else
 //! goes through the pool.
 
 pub mod access;
@@ -64,7 +65,7 @@ impl Store {
         max_connections: u32,
         write_batch_max: usize,
     ) -> anyhow::Result<Store> {
-        let (dialect, (pool, writer_pool), writers) = if url.starts_with("sqlite:") {
+        let (dialect, (pool, writer_target), writers) = if url.starts_with("sqlite:") {
             (
                 Dialect::Sqlite,
                 sqlite::connect(url, max_connections).await?,
@@ -79,7 +80,7 @@ impl Store {
         };
         let delivery = Arc::new(delivery::Tracker::default());
         let writer = MessageWriter::start(
-            writer_pool,
+            writer_target,
             dialect,
             write_batch_max,
             writers,
@@ -188,10 +189,10 @@ impl Store {
 /// One migrated connection, for the translator's tests against real databases.
 #[cfg(test)]
 pub(crate) async fn single_connection(url: &str) -> anyhow::Result<Db> {
-    let (pool, _writer) = if url.starts_with("sqlite:") {
-        sqlite::connect(url, 1).await?
+    let pool = if url.starts_with("sqlite:") {
+        sqlite::pool(url, 1).await?
     } else {
-        postgres::connect(url, 1).await?
+        postgres::connect(url, 1).await?.0
     };
     match &pool {
         Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,

@@ -1,6 +1,7 @@
 //! PostgreSQL, the production store: connect options and the settings every session gets.
 
 use super::db::Db;
+use super::writer::WriterTarget;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 pub(super) const WRITER_CONNECTIONS: usize = 2;
 
 /// The pool's connections and the writers' connections.
-pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, Db)> {
+pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, WriterTarget)> {
     let options = options(url)?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections.max(1))
@@ -22,7 +23,7 @@ pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
-    Ok((Db::Postgres(pool), Db::Postgres(writer)))
+    Ok((Db::Postgres(pool), WriterTarget::Pool(Db::Postgres(writer))))
 }
 
 /// A statement cannot hold a connection (or the writer) forever, and the server drops

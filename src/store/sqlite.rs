@@ -1,25 +1,37 @@
-//! SQLite, the embedded default: connect options, the `REGEXP` function, and the two
-//! background tasks a SQLite file needs beside the writer (planner statistics, WAL
-//! checkpoints).
+//! SQLite, the embedded default: connect options, the `REGEXP` function, the file the
+//! message writer opens, and the two background tasks a SQLite file needs beside the writer
+//! (planner statistics, WAL checkpoints).
 
 use super::db::Db;
+use super::writer::WriterTarget;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 /// The writer's page cache (negative: KiB). SQLite's default, 2 MiB, holds a few thousand
 /// index pages; the message indexes outgrow it within minutes of traffic, and then every
 /// insert reads index pages back from the file.
-const WRITER_CACHE_KIB: &str = "-65536";
+pub(crate) const WRITER_CACHE_KIB: i64 = -65536;
 
-/// The pool's connections and the writer's one connection.
-pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, Db)> {
+/// The pool's connections, and the file the message writer opens its own connection to
+/// (rusqlite, on the writer's thread: `batch/native.rs`).
+pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Db, WriterTarget)> {
+    let file = database_file(url)?;
+    Ok((
+        pool(url, max_connections).await?,
+        WriterTarget::SqliteFile(file),
+    ))
+}
+
+/// The pool alone (the translator's tests use it on an in-memory database).
+pub(super) async fn pool(url: &str, max_connections: u32) -> anyhow::Result<Db> {
     let options = options(&prepare_url(url)?)?;
     let pool = SqlitePoolOptions::new()
         .max_connections(max_connections.max(1))
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.clone())
+        .connect_with(options)
         .await?;
     // Planner statistics: gathered at start (sampled: bounded work) and refreshed as tables
     // grow, so member queries are driven from the members index, not a table walk.
@@ -27,19 +39,28 @@ pub(super) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(
         .execute(&pool)
         .await?;
     spawn_optimizer(pool.clone());
-    spawn_checkpointer(pool.clone());
     // The writer never checkpoints the WAL inside a commit (every 1,000 pages that made a
     // group commit several times slower); `spawn_checkpointer` does it beside it.
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(
-            options
-                .pragma("wal_autocheckpoint", "0")
-                .pragma("cache_size", WRITER_CACHE_KIB),
-        )
-        .await?;
-    Ok((Db::Sqlite(pool), Db::Sqlite(writer)))
+    spawn_checkpointer(pool.clone());
+    Ok(Db::Sqlite(pool))
+}
+
+/// The database file of a `sqlite:` URL. The writer opens a connection of its own, so the
+/// database must be a file that connections share: an in-memory one is refused.
+fn database_file(url: &str) -> anyhow::Result<PathBuf> {
+    let path = url_path(url);
+    anyhow::ensure!(
+        !path.is_empty() && path != ":memory:" && !url.contains("mode=memory"),
+        "SQLite needs a database file (sqlite://path/to/tidings.db), not an in-memory database"
+    );
+    Ok(PathBuf::from(path))
+}
+
+fn url_path(url: &str) -> &str {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    path.split('?').next().unwrap_or_default()
 }
 
 /// Every connection: WAL (readers run beside the single writer), FULL sync (a commit is on
@@ -94,10 +115,7 @@ fn spawn_checkpointer(pool: SqlitePool) {
 
 /// `sqlite://./data/tidings.db` -> creates `./data` (the file is created on connect).
 fn prepare_url(url: &str) -> anyhow::Result<String> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
+    let path = url_path(url);
     if !path.is_empty() && path != ":memory:" {
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {

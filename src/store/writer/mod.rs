@@ -9,13 +9,14 @@
 //! an error (and skipped if it has not been started); `ready` asks the writer itself whether
 //! it can take a write. The batch itself is in `batch.rs`.
 
+mod connection;
 mod supervise;
 
 use super::delivery::Tracker;
 use super::Dialect;
 use crate::domain::message::{Content, Message};
 use crate::error::{code, Error, Result};
-use crate::store::db::Db;
+pub(crate) use connection::WriterTarget;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +68,7 @@ pub struct MessageWriter {
 }
 
 impl MessageWriter {
-    /// Starts `connections` writers (each with its own connection of `pool`) on a thread of
+    /// Starts `connections` writers (each with its own connection to `target`) on a thread of
     /// their own with a single-threaded runtime. As tasks of the server's runtime, each await
     /// of a batch (begin, sequences, insert, commit) waited to be polled again behind the
     /// HTTP tasks: with 64 concurrent REST senders the steps took about a millisecond each on
@@ -78,7 +79,7 @@ impl MessageWriter {
     /// not a queue of them. A conversation's messages all go through one writer, which keeps
     /// its sequences, timestamps and fan-out in commit order.
     pub(super) fn start(
-        pool: Db,
+        target: WriterTarget,
         dialect: Dialect,
         batch_max: usize,
         connections: usize,
@@ -98,25 +99,28 @@ impl MessageWriter {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(async move {
-                        let writers: Vec<_> = inboxes
-                            .into_iter()
-                            .map(|inbox| {
-                                tokio::spawn(supervise(
-                                    pool.clone(),
-                                    dialect,
-                                    batch_max,
-                                    inbox,
-                                    delivery.clone(),
-                                ))
-                            })
-                            .collect();
-                        for writer in writers {
-                            if let Err(err) = writer.await {
-                                tracing::error!(error = %err, "message writer stopped");
+                    Ok(runtime) => {
+                        runtime.block_on(tokio::task::LocalSet::new().run_until(async move {
+                            let target = Arc::new(target);
+                            let writers: Vec<_> = inboxes
+                                .into_iter()
+                                .map(|inbox| {
+                                    tokio::task::spawn_local(supervise(
+                                        target.clone(),
+                                        dialect,
+                                        batch_max,
+                                        inbox,
+                                        delivery.clone(),
+                                    ))
+                                })
+                                .collect();
+                            for writer in writers {
+                                if let Err(err) = writer.await {
+                                    tracing::error!(error = %err, "message writer stopped");
+                                }
                             }
-                        }
-                    }),
+                        }))
+                    }
                     Err(err) => {
                         tracing::error!(error = ?err, "message writer runtime failed to start")
                     }

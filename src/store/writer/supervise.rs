@@ -1,13 +1,13 @@
 //! The writer's loop: takes jobs from its queue, writes each batch (as a task of its own,
-//! so that a panic fails only that batch), and answers senders and probes.
+//! so that a panic fails only that batch), and answers senders and probes. The tasks are
+//! local to the writer's thread (`spawn_local`): SQLite's rusqlite transaction is not `Send`.
 
+use super::connection::{WriterConn, WriterTarget};
 #[cfg(test)]
 use super::PANIC_FOR_TESTS;
 use super::{Job, NewMessage, Written};
 use crate::domain::message::Message;
 use crate::error::{code, Error, Result};
-use crate::store::batch::write_batch;
-use crate::store::db::{Conn, Db};
 use crate::store::delivery::{Recent, Tracker};
 use crate::store::Dialect;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 /// Takes jobs from the queue and runs each batch as a task of its own: a panic there fails
 /// that batch (its senders get an error) and the loop goes on with a fresh connection.
 pub(super) async fn supervise(
-    pool: Db,
+    target: Arc<WriterTarget>,
     dialect: Dialect,
     batch_max: usize,
     mut inbox: mpsc::Receiver<Job>,
@@ -25,7 +25,7 @@ pub(super) async fn supervise(
     let mut jobs: Vec<Job> = Vec::with_capacity(batch_max);
     // The writer keeps its connection between batches: taking it from the pool each time
     // costs a health-check round trip (and, on SQLite, two thread hops) per batch.
-    let mut held: Option<Conn> = None;
+    let mut held: Option<WriterConn> = None;
     while inbox.recv_many(&mut jobs, batch_max).await > 0 {
         let mut writes = Vec::with_capacity(jobs.len());
         let mut probes = Vec::new();
@@ -38,14 +38,14 @@ pub(super) async fn supervise(
             }
         }
         let batch = run_batch(
-            pool.clone(),
+            target.clone(),
             dialect,
             held.take(),
             writes,
             probes,
             delivery.clone(),
         );
-        match tokio::spawn(batch).await {
+        match tokio::task::spawn_local(batch).await {
             Ok(conn) => held = conn,
             Err(err) => {
                 tracing::error!(error = %err, "message batch task failed; the writer goes on");
@@ -57,13 +57,13 @@ pub(super) async fn supervise(
 /// Writes one batch and answers its senders and probes. Returns the connection to keep, or
 /// none when the database failed (the pool checks it before handing it out again).
 async fn run_batch(
-    pool: Db,
+    target: Arc<WriterTarget>,
     dialect: Dialect,
-    held: Option<Conn>,
+    held: Option<WriterConn>,
     writes: Vec<(NewMessage, oneshot::Sender<Result<Written>>)>,
     probes: Vec<oneshot::Sender<bool>>,
     delivery: Arc<Tracker>,
-) -> Option<Conn> {
+) -> Option<WriterConn> {
     let (messages, replies): (Vec<NewMessage>, Vec<_>) = writes.into_iter().unzip();
     #[cfg(test)]
     if messages.iter().any(|m| m.content.data == PANIC_FOR_TESTS) {
@@ -71,7 +71,7 @@ async fn run_batch(
     }
     let mut conn = match held {
         Some(conn) => conn,
-        None => match own_connection(&pool).await {
+        None => match target.connect().await {
             Ok(conn) => conn,
             Err(err) => {
                 tracing::error!(error = ?err, "message writer has no connection");
@@ -103,7 +103,7 @@ async fn run_batch(
         }
     }
     if !probes.is_empty() {
-        let ready = healthy && probe(&mut conn).await.is_ok();
+        let ready = healthy && conn.probe().await.is_ok();
         healthy &= ready;
         for reply in probes {
             let _ = reply.send(ready);
@@ -127,13 +127,13 @@ fn database_unavailable() -> Error {
 /// one bad message fails by itself. A failure that is not the database refusing a
 /// statement (a lost connection, a timeout of the pool) fails the batch at once.
 async fn write_isolated(
-    conn: &mut Conn,
+    conn: &mut WriterConn,
     dialect: Dialect,
     messages: &[NewMessage],
     replies: &[oneshot::Sender<Result<Written>>],
     healthy: &mut bool,
 ) -> Vec<Result<Written>> {
-    let err = match write_batch(conn, dialect, messages).await {
+    let err = match conn.write_batch(dialect, messages).await {
         Ok(outcomes) => return outcomes,
         Err(err) => err,
     };
@@ -159,7 +159,9 @@ async fn write_isolated(
             outcomes.push(Err(Error::internal("the sender gave up waiting")));
             continue;
         }
-        let alone = write_batch(conn, dialect, std::slice::from_ref(message)).await;
+        let alone = conn
+            .write_batch(dialect, std::slice::from_ref(message))
+            .await;
         outcomes.push(match alone.map(|mut one| one.pop()) {
             Ok(Some(outcome)) => outcome,
             Ok(None) => Err(Error::internal("message left unanswered")),
@@ -178,29 +180,19 @@ fn refused_by_database(err: &Error) -> bool {
     match err {
         // A unique key taken (a message id, a dedup key raced by another node).
         Error::Conflict { .. } => true,
-        Error::Internal(inner) => matches!(
-            inner.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::Database(_))
-        ),
+        Error::Internal(inner) => {
+            matches!(
+                inner.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::Database(_))
+            ) || matches!(
+                inner.downcast_ref::<rusqlite::Error>(),
+                Some(
+                    rusqlite::Error::SqliteFailure(..) | rusqlite::Error::ToSqlConversionFailure(_)
+                )
+            )
+        }
         _ => false,
     }
-}
-
-/// Takes the write lock (SQLite) or a transaction (Postgres) and lets it go.
-async fn probe(conn: &mut Conn) -> Result<()> {
-    let mut tx = conn.begin_write().await?;
-    crate::store::db::query("SELECT 1").execute(&mut tx).await?;
-    tx.rollback().await?;
-    Ok(())
-}
-
-/// A connection opened from the writer's thread. The pool may hold one opened on the
-/// server's runtime (by `connect`), whose socket that runtime's I/O driver would wake; it is
-/// closed so that the pool opens a replacement here.
-async fn own_connection(pool: &Db) -> Result<Conn> {
-    let inherited = pool.acquire().await?;
-    inherited.close().await?;
-    Ok(pool.acquire().await?)
 }
 
 fn recent(message: &Message) -> Recent {
