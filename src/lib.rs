@@ -133,6 +133,7 @@ pub async fn run_with_clock(
 ) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
     metrics::install();
+    tasks.spawn(metrics::upkeep(shutdown.clone()));
     let grace_secs = config.shutdown_grace_secs;
     let revocations = app::revocation::Revocations::load(
         &store,

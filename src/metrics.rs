@@ -74,6 +74,25 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps the recorder's histograms bounded until `shutdown`. The exporter holds every
+/// histogram sample until an upkeep folds it into the buckets; upkeep ran only on a scrape,
+/// so a server nobody scraped grew by every sample it recorded: ~400 bytes per stored
+/// message, +133 % RSS in the 10,000-connection soak (docs/reliability.md).
+pub async fn upkeep(shutdown: tokio_util::sync::CancellationToken) {
+    let Some(handle) = install() else { return };
+    let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 /// `GET /metrics` when `metrics_enabled` (the main listener).
 pub fn router(state: AppState) -> Router {
     Router::new()
