@@ -3,9 +3,9 @@
 
 use crate::app::actor::ClientSession;
 use crate::app::moderation::{DEFAULT_PAGE, MAX_PAGE};
-use crate::app::signatures::{self, Signed, Signing};
+use crate::app::signatures::{self, Signed};
 use crate::domain::time;
-use crate::error::{code, Error, Result};
+use crate::error::Result;
 use crate::state::AppState;
 
 /// Whether `client` blocked `conv` itself (its own blacklist): nobody else may add it to
@@ -35,22 +35,7 @@ pub async fn client_block(
         "client-unblock-conversations"
     };
     for conv in &convs {
-        signatures::verify(
-            state,
-            session,
-            Signing::Member {
-                conv_id: conv,
-                members: &[],
-                action,
-            },
-            signed,
-        )
-        .map_err(|_| {
-            Error::forbidden(
-                code::BLACKLIST_SIGNATURE_FAILED,
-                "Blacklist signature verification failed.",
-            )
-        })?;
+        signatures::verify_blacklist(state, session, conv, &[], action, signed)?;
     }
     let convs: Vec<String> = convs.into_iter().take(MAX_PAGE as usize).collect();
     state

@@ -9,7 +9,7 @@ use crate::app::member_roles::{role_of, Role};
 use crate::app::membership::{self, ClientChange};
 use crate::app::notifications;
 use crate::app::policy::{self, Action};
-use crate::app::signatures::{self, Signed, Signing};
+use crate::app::signatures::{self, Signed};
 use crate::app::silence_cache;
 use crate::domain::conversation::{Conversation, Kind};
 use crate::domain::{client_id, time};
@@ -271,22 +271,7 @@ pub async fn block(
     } else {
         "conversation-unblock-clients"
     };
-    signatures::verify(
-        state,
-        session,
-        Signing::Member {
-            conv_id: &conv.id,
-            members: &ids,
-            action,
-        },
-        signed,
-    )
-    .map_err(|_| {
-        Error::forbidden(
-            code::BLACKLIST_SIGNATURE_FAILED,
-            "Blacklist signature verification failed.",
-        )
-    })?;
+    signatures::verify_blacklist(state, session, &conv.id, &ids, action, signed)?;
     let (mut change, allowed) = targets(state, app, &conv, actor, ids).await?;
     if allowed.is_empty() {
         return Ok(change);

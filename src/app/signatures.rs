@@ -33,6 +33,34 @@ pub enum Signing<'a> {
 pub const INVITE: &str = "invite";
 pub const KICK: &str = "kick";
 
+/// A blacklist change (`blacklist block/unblock`, either side) signed as a member action
+/// on `conv_id`: a refusal is LeanCloud's blacklist code (4546), not the conversation one.
+pub fn verify_blacklist(
+    state: &AppState,
+    session: &ClientSession,
+    conv_id: &str,
+    members: &[String],
+    action: &'static str,
+    signed: &Signed,
+) -> Result<()> {
+    verify(
+        state,
+        session,
+        Signing::Member {
+            conv_id,
+            members,
+            action,
+        },
+        signed,
+    )
+    .map_err(|_| {
+        Error::forbidden(
+            code::BLACKLIST_SIGNATURE_FAILED,
+            "Blacklist signature verification failed.",
+        )
+    })
+}
+
 /// Checks the signature when the app requires one; `4302` when it is missing or wrong.
 pub fn verify(
     state: &AppState,

@@ -40,15 +40,11 @@ impl Store {
         if let Ok(list) = self.member_cache.get(app, conv) {
             return Ok(list.iter().any(|m| m == client));
         }
-        let row = db::query(
-            "SELECT 1 AS one FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
+        self.row_exists(
+            "SELECT 1 FROM members WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
+            [app, conv, client],
         )
-        .bind(app)
-        .bind(conv)
-        .bind(client)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.is_some())
+        .await
     }
 
     /// Adds members (idempotent), refusing to grow past `limit`. Returns `updatedAt` and the

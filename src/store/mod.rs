@@ -177,6 +177,16 @@ impl Store {
         .await
     }
 
+    /// Whether `sql` (a `SELECT 1 … WHERE` on a table's key) finds a row for `keys`, bound
+    /// as `$1`, `$2`, `$3`: the one shape of "is this client a member / subscriber / blocker".
+    pub(crate) async fn row_exists(&self, sql: &'static str, keys: [&str; 3]) -> Result<bool> {
+        let mut query = db::query(sql);
+        for key in keys {
+            query = query.bind(key);
+        }
+        Ok(query.fetch_optional(&self.pool).await?.is_some())
+    }
+
     /// Flushes held positions, then closes the pool.
     pub async fn close(&self) {
         if let Err(err) = self.flush_positions().await {

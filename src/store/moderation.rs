@@ -205,15 +205,11 @@ impl Store {
 
     /// Whether `client` blocked `conv` itself: one lookup by the table's primary key.
     pub async fn has_client_block(&self, app: &str, client: &str, conv: &str) -> Result<bool> {
-        let row = db::query(
-            "SELECT 1 AS one FROM client_blocks WHERE app_id = $1 AND client_id = $2 AND conv_id = $3",
+        self.row_exists(
+            "SELECT 1 FROM client_blocks WHERE app_id = $1 AND client_id = $2 AND conv_id = $3",
+            [app, client, conv],
         )
-        .bind(app)
-        .bind(client)
-        .bind(conv)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.is_some())
+        .await
     }
 
     /// The conversations a client blocked, by id after `after`.

@@ -41,13 +41,11 @@ impl Store {
     }
 
     pub async fn is_subscribed(&self, app: &str, conv: &str, client: &str) -> Result<bool> {
-        let row = db::query("SELECT 1 AS one FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3")
-            .bind(app)
-            .bind(conv)
-            .bind(client)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
+        self.row_exists(
+            "SELECT 1 FROM subscriptions WHERE app_id = $1 AND conv_id = $2 AND client_id = $3",
+            [app, conv, client],
+        )
+        .await
     }
 
     /// A page of subscribers ordered by client id, after the exclusive cursor `after`.
