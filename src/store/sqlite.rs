@@ -85,28 +85,53 @@ fn spawn_optimizer(pool: SqlitePool) {
             if pool.is_closed() {
                 return;
             }
-            let _ = sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
-                .execute(&pool)
-                .await;
+            // On a connection of its own, closed afterwards: in the 10,000-connection soak
+            // the server's RSS stepped up by 7-18 MB at the optimizer's runs and stayed there
+            // when it ran on a pooled connection, which keeps what the analysis allocated.
+            let Ok(conn) = pool.acquire().await else {
+                continue;
+            };
+            let mut conn = conn.detach();
+            let _ = optimize(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
         }
     });
 }
 
+async fn optimize(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute("PRAGMA analysis_limit = 1000").await?;
+    conn.execute("PRAGMA optimize").await.map(drop)
+}
+
+/// Every this many checkpoints (10 s), one that also rewinds the WAL.
+const TRUNCATE_EVERY: u32 = 50;
+
 /// Copies the WAL back into the database file every 200 ms, off the writer's commits
-/// (`PASSIVE`: it never waits for readers or the writer, so it cannot stall a send).
+/// (`PASSIVE`: it never waits for readers or the writer, so it cannot stall a send). A
+/// passive checkpoint never rewinds the log, and under continuous writes the log is never
+/// fully copied at the moment a writer begins, so the WAL only grew: 1.6 GB beside a 749 MB
+/// database after the 30-minute, 10,000-connection soak. Every 10 s the checkpoint is
+/// `TRUNCATE`: it waits for the writer's current batch (the busy timeout), holds new ones
+/// while it copies what the last passive one left (about 200 ms of writes), and empties the
+/// file.
 fn spawn_checkpointer(pool: SqlitePool) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(200));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u32 = 0;
         loop {
             every.tick().await;
             if pool.is_closed() {
                 return;
             }
-            if let Err(err) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
+            ticks = ticks.wrapping_add(1);
+            let checkpoint = if ticks % TRUNCATE_EVERY == 0 {
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            } else {
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            };
+            if let Err(err) = sqlx::raw_sql(checkpoint).execute(&pool).await {
                 tracing::debug!(error = %err, "WAL checkpoint skipped");
             }
         }
