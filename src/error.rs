@@ -200,9 +200,11 @@ impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
         if let rusqlite::Error::SqliteFailure(failure, _) = &err {
-            const UNIQUE: i32 = 2067; // SQLITE_CONSTRAINT_UNIQUE
-            const PRIMARY_KEY: i32 = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
-            if matches!(failure.extended_code, UNIQUE | PRIMARY_KEY) {
+            use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+            if matches!(
+                failure.extended_code,
+                SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY
+            ) {
                 tracing::debug!(error = %err, "unique key already taken");
                 return Error::Conflict {
                     code: code::DUPLICATE_VALUE,

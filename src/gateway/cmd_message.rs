@@ -70,7 +70,7 @@ async fn send_direct(
         .map_or(Priority::Normal, |p| Priority::from_i64(i64::from(p)));
     request.content.mention_all = body.mention_all == Some(true);
     request.content.mention_pids = body.mention_pids;
-    request.content.from_ip = conn.remote_ip.map(|ip| ip.to_string());
+    request.content.from_ip = conn.remote_ip_text();
     // `dt` is the SDK's own id for the message (JS: the message uuid), kept across resends.
     let dedup_key = body.dt.filter(|d| !d.is_empty() && !transient);
     request.origin = Origin::Session {

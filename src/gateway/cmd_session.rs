@@ -157,7 +157,7 @@ async fn open(conn: &mut Conn, command: GenericCommand) {
         device_id: device.as_deref(),
     };
     push::after_login(&conn.state, &app, &client, login);
-    let ip = conn.remote_ip.map(|ip| ip.to_string());
+    let ip = conn.remote_ip_text();
     let reconnect = request.r == Some(true);
     presence::online(
         &conn.state,
@@ -263,7 +263,7 @@ fn close(conn: &mut Conn, command: GenericCommand) {
         closed.peer_id = Some(session.client.to_string());
         closed.session_message = Some(SessionCommand::default());
         conn.reply(closed);
-        let ip = conn.remote_ip.map(|ip| ip.to_string());
+        let ip = conn.remote_ip_text();
         let why = presence::Offline {
             close_code: presence::CLOSE_LOGOUT,
             close_msg: "logout",

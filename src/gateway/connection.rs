@@ -61,6 +61,11 @@ impl Conn {
         };
     }
 
+    /// The client's address as presence records and `from-ip` carry it.
+    pub fn remote_ip_text(&self) -> Option<String> {
+        self.remote_ip.map(|ip| ip.to_string())
+    }
+
     fn deadline(&self) -> Instant {
         let config = &self.state.config;
         let idle = self.last_inbound + Duration::from_secs(config.ws_idle_timeout_secs);

@@ -107,40 +107,46 @@ where
     insert
 }
 
-/// One row on rusqlite (SQLite's writer), through the connection's statement cache: without
-/// a thread hop per statement, a row per execution costs less than building and parsing a
+/// The rows on rusqlite (SQLite's writer), one execution of one cached statement each:
+/// without a thread hop per statement, that costs less than building and parsing a
 /// multi-row statement. Binds in [`message_columns`]' order, as [`insert`] does.
-pub(crate) fn insert_native(tx: &rusqlite::Transaction<'_>, row: &Row<'_>) -> rusqlite::Result<()> {
+pub(crate) fn insert_native(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[Row<'_>],
+) -> rusqlite::Result<()> {
     const SQL: &str = concat!(
         "INSERT INTO messages (",
         message_columns!(),
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
          ?18, ?19, ?20, ?21)"
     );
-    let m = row.message;
-    tx.prepare_cached(SQL)?.execute(rusqlite::params![
-        row.app_id,
-        m.conv_id,
-        m.seq,
-        m.msg_id,
-        m.timestamp,
-        m.content.from_client,
-        m.content.data,
-        m.content.bin,
-        m.content.from_ip,
-        m.content.kind as i64,
-        m.conv_kind,
-        m.content.no_sync,
-        m.content.priority as i64,
-        m.content.mention_all,
-        json_list_text(&m.content.mention_pids)?,
-        m.content.push_data,
-        json_list_text(&m.content.to_clients)?,
-        row.dedup_key,
-        m.patch_timestamp,
-        m.recalled,
-        m.ack_at,
-    ])?;
+    let mut statement = tx.prepare_cached(SQL)?;
+    for row in rows {
+        let m = row.message;
+        statement.execute(rusqlite::params![
+            row.app_id,
+            m.conv_id,
+            m.seq,
+            m.msg_id,
+            m.timestamp,
+            m.content.from_client,
+            m.content.data,
+            m.content.bin,
+            m.content.from_ip,
+            m.content.kind as i64,
+            m.conv_kind,
+            m.content.no_sync,
+            m.content.priority as i64,
+            m.content.mention_all,
+            json_list_text(&m.content.mention_pids)?,
+            m.content.push_data,
+            json_list_text(&m.content.to_clients)?,
+            row.dedup_key,
+            m.patch_timestamp,
+            m.recalled,
+            m.ack_at,
+        ])?;
+    }
     Ok(())
 }
 

@@ -179,7 +179,7 @@ impl Store {
 
     /// Whether `sql` (a `SELECT 1 … WHERE` on a table's key) finds a row for `keys`, bound
     /// as `$1`, `$2`, `$3`: the one shape of "is this client a member / subscriber / blocker".
-    pub(crate) async fn row_exists(&self, sql: &'static str, keys: [&str; 3]) -> Result<bool> {
+    pub(crate) async fn row_exists(&self, sql: &str, keys: [&str; 3]) -> Result<bool> {
         let mut query = db::query(sql);
         for key in keys {
             query = query.bind(key);

@@ -158,13 +158,7 @@ impl Store {
         );
         let mut found = Vec::new();
         for client in clients {
-            let row = db::query(&sql)
-                .bind(app)
-                .bind(conv)
-                .bind(client)
-                .fetch_optional(self.pool())
-                .await?;
-            if row.is_some() {
+            if self.row_exists(&sql, [app, conv, client]).await? {
                 found.push(client.clone());
             }
         }

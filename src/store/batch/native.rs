@@ -87,10 +87,7 @@ impl BatchTx for NativeBatch<'_> {
     }
 
     async fn insert_rows(&mut self, rows: &[Row<'_>]) -> Result<()> {
-        for row in rows {
-            insert_native(&self.tx, row)?;
-        }
-        Ok(())
+        Ok(insert_native(&self.tx, rows)?)
     }
 
     async fn insert_targets(&mut self, app_id: &str, message: &Message) -> Result<()> {

@@ -7,7 +7,7 @@
 //! again one message at a time); each batch runs as a task of its own, so a panic fails that
 //! batch and the writer goes on; a send not stored within the write timeout is answered with
 //! an error (and skipped if it has not been started); `ready` asks the writer itself whether
-//! it can take a write. The batch itself is in `batch.rs`.
+//! it can take a write. The batch itself is in `store/batch/`.
 
 mod connection;
 mod supervise;

@@ -55,7 +55,7 @@ pub(super) async fn supervise(
 }
 
 /// Writes one batch and answers its senders and probes. Returns the connection to keep, or
-/// none when the database failed (the pool checks it before handing it out again).
+/// none when the database failed (the next batch connects afresh).
 async fn run_batch(
     target: Arc<WriterTarget>,
     dialect: Dialect,
