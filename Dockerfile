@@ -19,10 +19,9 @@ RUN apt-get update \
 COPY --from=build /src/target/release/tidings /usr/local/bin/tidings
 USER tidings
 WORKDIR /var/lib/tidings
-# Two glibc malloc arenas instead of one per thread: ~600 fewer bytes of RSS per idle
-# WebSocket (docs/benchmarks.md, "Idle memory per connection").
-ENV MALLOC_ARENA_MAX=2 \
-    TIDINGS_LISTEN=0.0.0.0:8080 \
+# The binary caps glibc's malloc arenas at its worker count itself (src/malloc.rs); set
+# MALLOC_ARENA_MAX to choose another number.
+ENV TIDINGS_LISTEN=0.0.0.0:8080 \
     TIDINGS_DATABASE_URL=sqlite:///var/lib/tidings/data/tidings.db \
     TIDINGS_LOG_FORMAT=json
 VOLUME ["/var/lib/tidings/data"]

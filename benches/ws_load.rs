@@ -36,12 +36,6 @@ async fn main() -> Result<()> {
     support::header("ws_load", &args);
     let connections: usize = args.number("connections", 10_000)?;
     let members: usize = args.number("members", 2_000)?;
-    // The server runs as the Docker image runs it: glibc with two malloc arenas instead of
-    // one per thread (docs/benchmarks.md, "Idle memory per connection"). Set before the
-    // server starts, which inherits it; an explicit value in the environment wins.
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        std::env::set_var("MALLOC_ARENA_MAX", "2");
-    }
     let db = Database::fresh(Backend::Sqlite, &args).await?;
     support::create_app(&args, &db)?;
     let server = Server::start(&args, &db, "ws").await?;

@@ -47,7 +47,7 @@ case "$mode" in
     RELIABILITY_KILLS="${RELIABILITY_KILLS:-20}" \
       cargo test --locked --test reliability kill -- --nocapture
     RELIABILITY_ROOM_MEMBERS=1000 RELIABILITY_ROOM_SECS=30 RELIABILITY_ROOM_P99_RATIO=1.2 \
-      RELIABILITY_ROOM_SLACK_MS=0 \
+      RELIABILITY_ROOM_SLACK_MS=0 RELIABILITY_ROOM_WARMUP_SECS=10 \
       cargo test --locked --release --test reliability slow_consumer -- --nocapture
     RELIABILITY_SLOWLORIS=10000 cargo test --locked --test reliability slowloris -- --nocapture
     fuzz -runs="${RELIABILITY_FUZZ_RUNS:-10000000}"

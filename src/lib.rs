@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod http;
 pub mod hub;
 pub mod import;
+pub mod malloc;
 pub mod metrics;
 pub mod openapi;
 pub mod proto;
@@ -134,6 +135,7 @@ pub async fn run_with_clock(
     let tasks = tokio_util::task::TaskTracker::new();
     metrics::install();
     tasks.spawn(metrics::upkeep(shutdown.clone()));
+    tasks.spawn(malloc::trim_periodically(shutdown.clone()));
     let grace_secs = config.shutdown_grace_secs;
     let revocations = app::revocation::Revocations::load(
         &store,

@@ -161,8 +161,18 @@ fn mask(secret: &str) -> String {
     format!("{shown}…")
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime: the arena cap applies to arenas opened from now on.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tidings::malloc::limit_arenas(workers);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?
+        .block_on(run_cli())
+}
+
+async fn run_cli() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
     init_logging(&config);
