@@ -35,7 +35,9 @@ pub fn limit_arenas(arenas: usize) {
 }
 
 /// Returns free pages of every arena to the kernel (`malloc_trim(0)`); a no-op when there
-/// are none. Takes each arena's lock for the walk of its free lists, tens of microseconds.
+/// are none. Takes each arena's lock for the walk of its free lists: 17 µs on an empty
+/// server, 0.4-1.4 ms with 10,000 connections, up to 5 ms during a login or fan-out burst
+/// (`ws_load`; logged at `RUST_LOG=tidings::malloc=debug`).
 pub fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` has no preconditions; glibc locks each arena while it walks it.
