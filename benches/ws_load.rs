@@ -51,9 +51,9 @@ async fn run(args: &Args, server: &Server, connections: usize, members: usize) -
     let started = Instant::now();
     let mut sockets = connect_many(&url, connections).await?;
     let connect_secs = started.elapsed().as_secs_f64();
-    // Idle means settled: past one of the server's allocator trims (every 5 s,
-    // src/malloc.rs), which hands back what the logins' transient buffers left behind.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Idle means settled: past one of the server's allocator trims (src/malloc.rs), which
+    // hands back what the logins' transient buffers left behind.
+    tokio::time::sleep(tidings::malloc::TRIM_INTERVAL + Duration::from_secs(1)).await;
     let after = rss_kb(server.pid())?;
     let per_conn = (after.saturating_sub(before)) as f64 * 1024.0 / connections as f64;
     support::print_table(

@@ -154,27 +154,14 @@ fn spawn_checkpointer(pool: SqlitePool, options: SqliteConnectOptions) {
                     }
                 },
             };
-            // A busy answer is the bounded wait giving up: the connection is fine.
+            // A bounded wait that gives up is not an error: the pragma answers a row with
+            // `busy = 1`. An error means the connection itself, which is opened again.
             if let Err(err) = open.execute(checkpoint).await {
                 tracing::debug!(error = %err, "WAL checkpoint skipped");
-                if !is_busy(&err) {
-                    conn = None;
-                }
+                conn = None;
             }
         }
     });
-}
-
-/// `SQLITE_BUSY` or `SQLITE_LOCKED`, extended codes included (the low byte is the primary).
-fn is_busy(err: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = err else {
-        return false;
-    };
-    let primary = db
-        .code()
-        .and_then(|code| code.parse::<i32>().ok())
-        .map(|code| code & 0xff);
-    matches!(primary, Some(5 | 6))
 }
 
 /// `sqlite://./data/tidings.db` -> creates `./data` (the file is created on connect).

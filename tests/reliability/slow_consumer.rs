@@ -15,8 +15,10 @@
 //! `RELIABILITY_ROOM_MEMBERS=1000 RELIABILITY_ROOM_SECS=30 RELIABILITY_ROOM_P99_RATIO=1.2
 //! RELIABILITY_ROOM_SLACK_MS=0 RELIABILITY_ROOM_WARMUP_SECS=10 cargo test --release --test
 //! reliability slow_consumer -- --nocapture`. The warm-up (`RELIABILITY_ROOM_WARMUP_SECS`,
-//! 1 s) is sent first and not measured, so that both runs meet a warm server: with 1,000
-//! members one second of warm-up left the first run three times slower than the second.
+//! 1 s) is sent first and not measured. With 1,000 members the first run stayed far slower
+//! than the second even after 10 s of it (p99 3.1 s against 150 ms, docs/reliability.md):
+//! there the bound is met against an inflated baseline, and the second run's own p99 is the
+//! figure that shows the room is not held up.
 
 use super::binary::{one_load_test_at_a_time, ws_login, ws_login_with, ws_request, Socket};
 use crate::gateway_support::{Backend, Server};
